@@ -1,0 +1,56 @@
+"""The provider's clock: epoch seconds derived from the event loop's clock.
+
+Everything that waits or expires reads this clock, never `time.time()`, so the
+provider runs unchanged under virtual time (looptime) and in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+# The epoch a deterministic run starts at: 2026-01-01T00:00:00Z.
+FIXED_EPOCH = 1767225600.0
+
+
+class Clock:
+    """`now()` is `epoch + (monotonic() - start)`: wall-like seconds that advance with the loop."""
+
+    def __init__(self, monotonic: Callable[[], float] | None = None, epoch: float | None = None) -> None:
+        self._monotonic = monotonic or _loop_time
+        self._start = self._monotonic()
+        self.epoch = time.time() if epoch is None else epoch
+
+    def now(self) -> float:
+        return self.epoch + (self._monotonic() - self._start)
+
+    def monotonic(self) -> float:
+        return self._monotonic()
+
+    def isoformat(self, at: float | None = None) -> str:
+        return iso(self.now() if at is None else at)
+
+
+def iso(at: float) -> str:
+    """RFC 3339 UTC with milliseconds, the native API's time format."""
+    return datetime.fromtimestamp(at, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _loop_time() -> float:
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
+class ManualClock(Clock):
+    """A clock tests move by hand (pure ledger tests, no event loop)."""
+
+    def __init__(self, epoch: float = FIXED_EPOCH) -> None:
+        self._t = 0.0
+        super().__init__(monotonic=lambda: self._t, epoch=epoch)
+
+    def advance(self, seconds: float) -> None:
+        self._t += seconds

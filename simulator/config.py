@@ -1,0 +1,41 @@
+"""Everything a provider instance is configured with; one frozen value passed to `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .numbers import DEFAULT_POOL_KEY, PoolSpec
+
+
+@dataclass(frozen=True)
+class AliyunCredentials:
+    access_key_id: str = "pstnsim-ak"
+    access_key_secret: str = "pstnsim-secret"
+    pool_key: str = DEFAULT_POOL_KEY
+
+
+@dataclass(frozen=True)
+class TencentCredentials:
+    secret_id: str = "pstnsim-id"
+    secret_key: str = "pstnsim-secret"
+    biz_app_id: str = "pstnsim"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    host: str = "127.0.0.1"
+    port: int = 8090
+    seed: int = 0
+    pool: PoolSpec = field(default_factory=PoolSpec)
+    faults_file: Path | None = None
+    # Where call records and binding events are pushed (native JSON); None: no push.
+    webhook_url: str | None = None
+    # The admin API (/_admin/*, /metrics). Refused on a non-loopback host unless allow_public_admin.
+    admin: bool = True
+    allow_public_admin: bool = False
+    # None: wall-clock epoch at start; a number: a deterministic epoch (virtual-time runs).
+    epoch: float | None = None
+    max_body_bytes: int = 64 * 1024
+    aliyun: tuple[AliyunCredentials, ...] = (AliyunCredentials(),)
+    tencent: tuple[TencentCredentials, ...] = (TencentCredentials(),)

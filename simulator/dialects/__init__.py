@@ -1,0 +1,1 @@
+"""Wire dialects: each only parses, checks signatures and shapes envelopes; all share one ledger."""

@@ -1,0 +1,78 @@
+"""The contract between a wire dialect and the rest of the provider.
+
+A request's path: journal middleware -> fault middleware (asks each dialect's
+`describe` who the request is for) -> route table -> the dialect's handler
+(parse, call the ledger, wrap) -> ledger.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from ..config import ProviderConfig
+from ..ledger import Ledger, LedgerEvent
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the fault engine matches on and the journal records: which dialect, operation and numbers."""
+
+    dialect: str
+    operation: str  # native: "create_binding"...; vendors: their action name, e.g. "BindAxb"
+    x: str | None = None
+    a: str | None = None
+    b: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The fault engine counts matching requests per key, so unrelated requests never shift decisions."""
+        return f"{self.dialect}:{self.operation}:{self.x or ''}"
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    """One outbound webhook delivery (a call record, a binding event) in a dialect's own format."""
+
+    url: str
+    body: Any  # JSON-serialisable
+    kind: str  # "call", "binding_expired", "SecretReport", ...
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Dialect(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, ledger: Ledger, config: ProviderConfig) -> None:
+        self.ledger = ledger
+        self.config = config
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register this dialect's own paths. Vendor dialects served at `/` register nothing."""
+
+    @abstractmethod
+    async def describe(self, request: web.Request) -> RequestInfo | None:
+        """Say which operation this request is, or None if it is not this dialect's.
+
+        Cheap and read-only; may read the body (aiohttp caches it). Must not raise on
+        bad input: a request it cannot parse is still described (operation "invalid"
+        or the action name) so that faults and the journal see it.
+        """
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Serve a request routed to the shared `/` endpoint (vendor dialects)."""
+        raise web.HTTPNotFound()
+
+    def fault_response(self, status: int, info: RequestInfo, retry_after: float | None = None) -> web.Response:
+        """The body an injected HTTP error carries in this dialect (the vendor's gateway error shape)."""
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        return web.json_response(
+            {"code": "INJECTED_FAULT", "message": f"injected HTTP {status}"}, status=status, headers=headers
+        )
+
+    def push_messages(self, event: LedgerEvent) -> list[PushMessage]:
+        """What this dialect pushes for a ledger event (call reports, expiry notices); none by default."""
+        return []
