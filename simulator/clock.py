@@ -20,11 +20,15 @@ class Clock:
 
     def __init__(self, monotonic: Callable[[], float] | None = None, epoch: float | None = None) -> None:
         self._monotonic = monotonic or _loop_time
-        self._start = self._monotonic()
+        # Anchored on first use, so a clock made outside the loop reads the loop's time once inside it.
+        self._start: float | None = None
         self.epoch = time.time() if epoch is None else epoch
 
     def now(self) -> float:
-        return self.epoch + (self._monotonic() - self._start)
+        t = self._monotonic()
+        if self._start is None:
+            self._start = t
+        return self.epoch + (t - self._start)
 
     def monotonic(self) -> float:
         return self._monotonic()
