@@ -1,0 +1,12 @@
+"""Invariant and history checks: a registry of named checks, each raising `Violation`."""
+
+from . import invariants  # noqa: F401  (registers the checks)
+from .observation import CallProbe, Observation, RetryPolicy
+from .registry import CHECKS, Check, CheckResult, NotApplicable, Violation, check, run_checks
+
+DEFAULT_CHECKS: tuple[str, ...] = tuple(CHECKS.checks)
+
+__all__ = [
+    "CHECKS", "Check", "CheckResult", "CallProbe", "DEFAULT_CHECKS", "NotApplicable", "Observation",
+    "RetryPolicy", "Violation", "check", "run_checks",
+]

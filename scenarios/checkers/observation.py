@@ -1,0 +1,70 @@
+"""What the checks look at: plain data gathered from the core, the provider and the harness.
+
+Nothing here talks to a server. The world (in-process or by URL) fills an
+`Observation`; a field left `None` was not observable in this run, and the
+checks that need it are skipped rather than passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..history import History
+
+MODES = ("XB", "AXB")
+STATUSES = ("NOT_BIND", "OPERATION", "BIND")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The core's retry configuration, as the checks need it (seconds are virtual)."""
+
+    max_attempts: int
+    alert_threshold: int
+    provider_timeout: float
+    max_delay: float
+    # Extra time an operation may legitimately take: polling granularity, breaker cool-down, restarts.
+    slack: float = 0.0
+
+    def deadline(self) -> float:
+        """The longest an accepted operation may take: every attempt times out, every backoff is maximal."""
+        return self.max_attempts * (self.provider_timeout + self.max_delay) + self.slack
+
+
+@dataclass(frozen=True)
+class CallProbe:
+    """A call placed through the simulator after quiescence, with the core's view at that moment."""
+
+    caller: str
+    x: str
+    core_row: dict[str, Any]  # the core's GET /v1/numbers/{x} body
+    outcome: str  # the provider's answer: "connected" | "rejected"
+    callee: str | None
+    reason: str = ""
+
+
+@dataclass
+class Observation:
+    now: float
+    # Core's polling view per X: {"x", "xb": {"status", "b", "binding_id", "version"}, "axb": {... "a" ...}}
+    core_numbers: list[dict[str, Any]] | None = None
+    # The provider's active bindings (ledger snapshot rows: binding_id, mode, x, a, b, status).
+    provider_bindings: list[dict[str, Any]] | None = None
+    # The core's durable operations: id, x, mode, kind, state (pending|running|done|dead), attempts, last_error.
+    operations: list[dict[str, Any]] | None = None
+    # Alerts raised: operation_id, x, mode, attempts, last_error.
+    alerts: list[dict[str, Any]] | None = None
+    # The core's transition history: x, mode, from, to, version, operation_id, at.
+    transitions: list[dict[str, Any]] | None = None
+    # The core's legal-move table: {(from, to), ...}.
+    legal_transitions: set[tuple[str, str]] | None = None
+    policy: RetryPolicy | None = None
+    history: History | None = None
+    calls: list[CallProbe] | None = None
+    # The virtual numbers the harness drives; orphans are looked for among them.
+    managed_xs: set[str] = field(default_factory=set)
+    # Operations the world gave up waiting for (x, mode, since): the liveness evidence.
+    unsettled: list[dict[str, Any]] = field(default_factory=list)
+    # Virtual seconds the core was down (crash to restart); added to liveness deadlines.
+    downtime: float = 0.0

@@ -1,0 +1,197 @@
+"""Each registered invariant check on small hand-made observations: it passes on a healthy system and names the fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.checkers import CHECKS, CallProbe, Observation, RetryPolicy, Violation, run_checks
+from scenarios.history import History, Outcome
+
+X, A, B = "17100000001", "13800000001", "13900000002"
+LEGAL = {("NOT_BIND", "OPERATION"), ("OPERATION", "BIND"), ("OPERATION", "NOT_BIND"), ("BIND", "OPERATION")}
+POLICY = RetryPolicy(max_attempts=4, alert_threshold=3, provider_timeout=3, max_delay=10)
+
+
+def row(xb=("NOT_BIND", None, None, 0), axb=("NOT_BIND", None, None, None, 0)):
+    return {
+        "x": X,
+        "xb": {"status": xb[0], "b": xb[1], "binding_id": xb[2], "version": xb[3]},
+        "axb": {"status": axb[0], "a": axb[1], "b": axb[2], "binding_id": axb[3], "version": axb[4]},
+    }
+
+
+def healthy() -> Observation:
+    history = History()
+    op = history.invoke(X, "XB", "bind", (B,), 0.0)
+    op.core_operation_id = "op1"
+    history.complete(op, Outcome.OK, 4.0)
+    return Observation(
+        now=10.0,
+        core_numbers=[row(xb=("BIND", B, "bnd_1", 2))],
+        provider_bindings=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active"}],
+        operations=[{"id": "op1", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1}],
+        alerts=[],
+        transitions=[
+            {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op1"},
+            {"x": X, "mode": "XB", "from": "OPERATION", "to": "BIND", "version": 2, "operation_id": "op1"},
+        ],
+        legal_transitions=LEGAL,
+        policy=POLICY,
+        history=history,
+        calls=[CallProbe(caller=A, x=X, core_row=row(xb=("BIND", B, "bnd_1", 2)), outcome="connected", callee=B)],
+        managed_xs={X},
+    )
+
+
+def failing(obs: Observation) -> dict[str, Violation]:
+    return {r.name: r.violation for r in run_checks(obs, CHECKS.select()) if r.status == "failed"}
+
+
+def test_healthy_observation_passes_every_check():
+    results = run_checks(healthy(), CHECKS.select())
+    assert {r.status for r in results} == {"passed"}, [r.to_dict() for r in results if r.status != "passed"]
+
+
+def test_missing_data_is_skipped_not_passed():
+    results = {r.name: r.status for r in run_checks(Observation(now=0.0), CHECKS.select())}
+    assert set(results.values()) == {"skipped"}
+
+
+def test_row_left_in_operation():
+    obs = healthy()
+    obs.core_numbers = [row(xb=("OPERATION", B, None, 1))]
+    assert "no_operation_left" in failing(obs)
+
+
+def test_pending_operation_counts_as_left():
+    obs = healthy()
+    obs.operations[0]["state"] = "pending"
+    assert "binding left in OPERATION" == failing(obs)["no_operation_left"].title
+
+
+def test_core_bound_but_provider_empty():
+    obs = healthy()
+    obs.provider_bindings = []
+    assert "xb_matches_provider" in failing(obs)
+
+
+def test_core_unbound_but_provider_holds_binding_is_an_orphan():
+    obs = healthy()
+    obs.core_numbers = [row()]
+    fails = failing(obs)
+    assert "xb_matches_provider" in fails and "no_orphan_or_duplicate" in fails
+
+
+def test_duplicate_provider_bindings():
+    obs = healthy()
+    obs.provider_bindings.append({"binding_id": "bnd_2", "mode": "XB", "x": X, "a": None, "b": B, "status": "active"})
+    fails = failing(obs)
+    assert fails["no_orphan_or_duplicate"].details["duplicates"]
+    assert "xb_matches_provider" in fails
+
+
+def test_axb_wrong_pair():
+    obs = healthy()
+    obs.core_numbers = [row(xb=("BIND", B, "bnd_1", 2), axb=("BIND", A, B, "bnd_2", 2))]
+    obs.provider_bindings.append({"binding_id": "bnd_2", "mode": "AXB", "x": X, "a": A, "b": "13900000003", "status": "active"})
+    assert list(failing(obs)) == ["axb_matches_provider"]
+
+
+def test_expired_provider_bindings_are_not_held():
+    obs = healthy()
+    obs.core_numbers = [row()]
+    obs.provider_bindings[0]["status"] = "expired"
+    assert "xb_matches_provider" not in failing(obs)
+
+
+def test_slow_operation_breaks_liveness():
+    obs = healthy()
+    obs.history.operations[0].completed_at = POLICY.deadline() + 1
+    assert "liveness" in failing(obs)
+
+
+def test_downtime_extends_the_liveness_deadline():
+    obs = healthy()
+    obs.history.operations[0].completed_at = POLICY.deadline() + 1
+    obs.downtime = 5
+    assert "liveness" not in failing(obs)
+
+
+def test_unsettled_operation_breaks_liveness():
+    obs = healthy()
+    obs.unsettled = [{"x": X, "mode": "XB", "since": 0.0}]
+    assert "liveness" in failing(obs)
+
+
+def test_retries_above_cap():
+    obs = healthy()
+    obs.operations[0]["attempts"] = 5
+    obs.alerts = [{"operation_id": "op1"}]
+    fails = failing(obs)
+    assert "retries_capped" in fails and "alert_iff_threshold" not in fails
+
+
+@pytest.mark.parametrize("attempts,alerts,bad", [(2, 0, False), (3, 1, False), (3, 0, True), (2, 1, True), (4, 2, True)])
+def test_alert_iff_threshold(attempts, alerts, bad):
+    obs = healthy()
+    obs.operations[0]["attempts"] = attempts
+    obs.alerts = [{"operation_id": "op1", "x": X}] * alerts
+    assert ("alert_iff_threshold" in failing(obs)) is bad
+
+
+def test_stray_alert_for_unknown_operation():
+    obs = healthy()
+    obs.alerts = [{"operation_id": "nope"}]
+    assert failing(obs)["alert_iff_threshold"].details["stray_alerts"]
+
+
+def test_illegal_transition_skipping_operation():
+    obs = healthy()
+    obs.transitions = [{"x": X, "mode": "XB", "from": "NOT_BIND", "to": "BIND", "version": 1, "operation_id": "op1"}]
+    obs.core_numbers = [row(xb=("BIND", B, "bnd_1", 1))]
+    assert "legal_transitions" in failing(obs)
+
+
+def test_version_skipping_or_repeating():
+    obs = healthy()
+    obs.transitions[1]["version"] = 1
+    assert "versions_step_by_one" in failing(obs)
+
+
+def test_row_version_behind_history_is_a_lost_update():
+    obs = healthy()
+    obs.core_numbers = [row(xb=("BIND", B, "bnd_1", 1))]
+    assert "versions_step_by_one" in failing(obs)
+
+
+def test_non_linearizable_history():
+    obs = healthy()
+    second = obs.history.invoke(X, "XB", "bind", ("13900000009",), 1.0)
+    obs.history.complete(second, Outcome.OK, 3.0)
+    assert "linearizable" in failing(obs)
+
+
+def test_misrouted_call():
+    obs = healthy()
+    obs.calls = [CallProbe(caller=A, x=X, core_row=row(xb=("BIND", B, "bnd_1", 2)), outcome="rejected", callee=None)]
+    assert "calls_routed_as_core_says" in failing(obs)
+
+
+def test_axb_routing_expectation_beats_xb():
+    from scenarios.checkers.invariants import expected_route
+
+    both = row(xb=("BIND", B, "b1", 2), axb=("BIND", A, "13900000003", "b2", 2))
+    assert expected_route(both, A) == "13900000003"
+    assert expected_route(both, "13900000003") == A
+    assert expected_route(both, "13700000000") == B
+    assert expected_route(both, B) is None
+    assert expected_route(row(), A) is None
+
+
+def test_step_phase_selects_only_step_checks():
+    assert {c.name for c in CHECKS.select(phase="step")} == {"legal_transitions", "versions_step_by_one"}
+
+
+def test_unknown_check_name_is_refused():
+    with pytest.raises(KeyError, match="nope"):
+        CHECKS.select(["nope"])
