@@ -13,6 +13,8 @@ class AliyunCredentials:
     access_key_id: str = "pstnsim-ak"
     access_key_secret: str = "pstnsim-secret"
     pool_key: str = DEFAULT_POOL_KEY
+    # Where SecretStartReport / SecretReport / SecretRecording arrays are pushed; None: no push.
+    report_url: str | None = None
 
 
 @dataclass(frozen=True)
