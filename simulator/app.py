@@ -1,13 +1,26 @@
-"""The provider's aiohttp application: one ledger, every dialect's routes, the shared vendor endpoint `/`."""
+"""The provider's aiohttp application: one ledger, every dialect's routes, the shared vendor endpoint `/`,
+the journal and fault middlewares, the admin API, outbound pushes and the expiry sweeper."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from typing import AsyncIterator
+
 from aiohttp import web
 
+from .admin import add_admin_routes, admin_allowed
 from .clock import Clock
 from .config import ProviderConfig
 from .dialects.base import Dialect
+from .faults import FaultEngine, load_rules_file
+from .journal import Journal, TraceWriter
 from .ledger import Ledger
+from .metrics import Metrics
+from .middleware import make_middlewares
+from .push import Pusher
+from .state import PROVIDER, ProviderState
 
 LEDGER = web.AppKey("ledger", Ledger)
 CONFIG = web.AppKey("config", ProviderConfig)
@@ -16,17 +29,46 @@ DIALECTS = web.AppKey("dialects", list)
 # Each dialect module adds its class here.
 DIALECT_CLASSES: list[type[Dialect]] = []
 
+log = logging.getLogger("pstnsim.provider")
+
+# Codes for errors aiohttp raises itself (unknown path, wrong method, oversize body) before a dialect sees them.
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
 
 def create_app(config: ProviderConfig | None = None, *, clock: Clock | None = None) -> web.Application:
     config = config or ProviderConfig()
     ledger = Ledger(clock or Clock(epoch=config.epoch), config.pool)
-    app = web.Application(client_max_size=config.max_body_bytes)
+    faults = FaultEngine(seed=config.seed)
+    if config.faults_file is not None:
+        faults.extend(load_rules_file(config.faults_file))  # a bad file fails the start, naming the rule
+    state = ProviderState(
+        config=config,
+        ledger=ledger,
+        dialects=[cls(ledger, config) for cls in DIALECT_CLASSES],
+        faults=faults,
+        journal=Journal(),
+        metrics=Metrics(),
+    )
+    state.pusher = Pusher(state)
+    app = web.Application(client_max_size=config.max_body_bytes,
+                          middlewares=[json_errors, *make_middlewares(state)])
     app[CONFIG] = config
     app[LEDGER] = ledger
-    app[DIALECTS] = [cls(ledger, config) for cls in DIALECT_CLASSES]
-    for dialect in app[DIALECTS]:
+    app[DIALECTS] = state.dialects
+    app[PROVIDER] = state
+    for dialect in state.dialects:
         dialect.add_routes(app)
     app.router.add_route("*", "/", _vendor_endpoint)
+    if config.admin and admin_allowed(config.host, config.allow_public_admin):
+        add_admin_routes(app)
+    app.on_shutdown.append(_release_waiters)
+    app.cleanup_ctx.append(_background_tasks)
     return app
 
 
@@ -39,3 +81,62 @@ async def _vendor_endpoint(request: web.Request) -> web.StreamResponse:
         text='{"code": "UNKNOWN_DIALECT", "message": "no dialect recognises this request (no x-acs-action / X-TC-Action / Action)"}',
         content_type="application/json",
     )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Errors aiohttp raises as plain text (404, 405, 413...) become `{"code", "message"}` JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code = HTTP_ERROR_CODES.get(exc.status, f"HTTP_{exc.status}")
+        message = {
+            404: f"no route for {request.method} {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"request body larger than {request.app[CONFIG].max_body_bytes} bytes",
+        }.get(exc.status, exc.reason)
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return web.Response(status=exc.status, text=json.dumps({"code": code, "message": message}),
+                            content_type="application/json", headers=headers)
+
+
+async def _release_waiters(app: web.Application) -> None:
+    """Before aiohttp waits for in-flight handlers: end injected hangs and sleeps."""
+    app[PROVIDER].stopping.set()
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    """Start-up and clean-up as one pair: pusher, expiry sweeper, trace file."""
+    state = app[PROVIDER]
+    state.ledger.clock.now()  # anchor the provider clock at start (fault windows count from here)
+    state.stopping.clear()
+    trace = TraceWriter(state.config.trace_file) if state.config.trace_file else None
+    if trace is not None:
+        state.journal.subscribe(trace)
+    assert state.pusher is not None
+    await state.pusher.start()
+    sweeper = asyncio.get_running_loop().create_task(expiry_sweeper(state), name="pstnsim-expiry-sweeper")
+    yield
+    state.stopping.set()
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
+    await state.pusher.stop()
+    if trace is not None:
+        trace.close()
+
+
+async def expiry_sweeper(state: ProviderState) -> None:
+    """Wake at the next expiry (re-armed whenever a request may have changed bindings) and expire what is due,
+    so expiry notices go out on time even with no traffic."""
+    clock = state.ledger.clock
+    while True:
+        state.bindings_changed.clear()
+        state.ledger.expire_due()
+        due = state.ledger.next_expiry()
+        delay = None if due is None else max(0.0, due - clock.now())
+        try:
+            await asyncio.wait_for(state.bindings_changed.wait(), delay)
+        except TimeoutError:
+            pass
