@@ -31,6 +31,8 @@ class ProviderConfig:
     seed: int = 0
     pool: PoolSpec = field(default_factory=PoolSpec)
     faults_file: Path | None = None
+    # Each exchange is appended to this JSON Lines file (DOMAIN.md "Traces"); None: no trace.
+    trace_file: Path | None = None
     # Where call records and binding events are pushed (native JSON); None: no push.
     webhook_url: str | None = None
     # The admin API (/_admin/*, /metrics). Refused on a non-loopback host unless allow_public_admin.
