@@ -1,1 +1,74 @@
-"""pytest plugin and in-process helpers for running the provider in tests (filled in by the provider app work)."""
+"""pytest plugin (entry point `pstnsim`): in-process providers for the harness and for users' own tests.
+
+    async def test_bind(pstnsim_provider):
+        async with aiohttp.ClientSession() as s:
+            await s.post(f"{pstnsim_provider.url}/v1/bindings", json={"mode": "XB", "b": "13800000000"})
+
+    async def test_custom(pstnsim_provider_factory):
+        provider = await pstnsim_provider_factory(faults_file="faults.toml", webhook_url=...)
+
+The seed comes from `--pstnsim-seed` (default 0) and is printed in the header;
+the clock starts at a fixed epoch so runs replay exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+
+from .clock import FIXED_EPOCH
+from .config import ProviderConfig
+from .server import Provider
+
+ProviderFactory = Callable[..., Awaitable[Provider]]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pstnsim")
+    group.addoption("--pstnsim-seed", type=int, default=0, dest="pstnsim_seed",
+                    help="seed of the in-process provider (pool, faults); default 0")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"pstnsim: provider seed {config.getoption('pstnsim_seed')} (--pstnsim-seed)"
+
+
+@pytest.fixture
+def pstnsim_seed(request: pytest.FixtureRequest) -> int:
+    return int(request.config.getoption("pstnsim_seed"))
+
+
+def provider_config(seed: int, **overrides: Any) -> ProviderConfig:
+    """The fixtures' config: the given seed for faults and the pool, a fixed epoch, then `overrides`."""
+    base = ProviderConfig(seed=seed, epoch=FIXED_EPOCH)
+    base = dataclasses.replace(base, pool=dataclasses.replace(base.pool, seed=seed))
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest_asyncio.fixture
+async def pstnsim_provider_factory(pstnsim_seed: int) -> AsyncIterator[ProviderFactory]:
+    """An async factory: `await factory(**config_overrides)` starts a provider; all stop at teardown."""
+    started: list[Provider] = []
+
+    async def start(config: ProviderConfig | None = None, **overrides: Any) -> Provider:
+        if config is not None and overrides:
+            config = dataclasses.replace(config, **overrides)
+        provider = Provider(config or provider_config(pstnsim_seed, **overrides))
+        await provider.start()
+        started.append(provider)
+        return provider
+
+    try:
+        yield start
+    finally:
+        for provider in reversed(started):
+            await provider.stop()
+
+
+@pytest_asyncio.fixture
+async def pstnsim_provider(pstnsim_provider_factory: ProviderFactory) -> Provider:
+    """A started provider on 127.0.0.1 with an ephemeral port and the `--pstnsim-seed` seed."""
+    return await pstnsim_provider_factory()

@@ -1,0 +1,206 @@
+"""The journal: every exchange a dialect served, in a bounded ring buffer, with secrets scrubbed.
+
+Also the JSON Lines trace writer (`--trace FILE`): one exchange per line, the
+format of DOMAIN.md "Traces". Recording is plain data; the journal middleware
+fills entries in and the admin API pages through them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode
+
+# Headers worth keeping in a trace; everything else is noise for replay.
+KEPT_HEADERS = (
+    "content-type",
+    "idempotency-key",
+    "x-acs-action",
+    "x-acs-version",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-tc-action",
+    "x-tc-version",
+    "x-tc-timestamp",
+    "x-tc-region",
+    "authorization",
+    "retry-after",
+    "x-acs-retry-after",
+)
+# Field names (headers, query, form or JSON keys) whose values never reach the journal.
+SECRET_NAME = re.compile(r"(authorization|signature|secret|password|token|credential)", re.IGNORECASE)
+SCRUBBED = "***"
+MAX_BODY_CHARS = 8192
+
+
+@dataclass
+class Exchange:
+    seq: int
+    at: float  # provider clock (epoch seconds)
+    dialect: str
+    operation: str
+    x: str | None
+    a: str | None
+    b: str | None
+    method: str
+    path: str
+    query: str
+    request_headers: dict[str, str]
+    request_body: Any
+    status: int | None  # None: no response (reset, empty reply, hang)
+    response_headers: dict[str, str]
+    response_body: Any
+    fault: str | None
+    fault_rules: list[str]
+    latency: float  # loop seconds from arrival to the end of the exchange
+    direction: str = "inbound"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    """A ring buffer of exchanges; listeners (the trace writer) see each entry as it is recorded."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._entries: deque[Exchange] = deque(maxlen=capacity)
+        self._next_seq = 1
+        self._listeners: list[Callable[[Exchange], None]] = []
+
+    def subscribe(self, listener: Callable[[Exchange], None]) -> None:
+        self._listeners.append(listener)
+
+    def next_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def record(self, entry: Exchange) -> None:
+        self._entries.append(entry)
+        for listener in self._listeners:
+            listener(entry)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self) -> list[Exchange]:
+        return list(self._entries)
+
+    def query(
+        self,
+        *,
+        dialect: str | None = None,
+        operation: str | None = None,
+        x: str | None = None,
+        fault: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[Exchange], int | None]:
+        """Entries with seq > `after` that pass the filters, oldest first, and the cursor of the next page.
+
+        `fault`: "any" (some fault), "none" (no fault), or a kind such as "reset" / "status:503".
+        """
+        page: list[Exchange] = []
+        for entry in self._entries:
+            if entry.seq <= after:
+                continue
+            if dialect is not None and entry.dialect != dialect:
+                continue
+            if operation is not None and entry.operation != operation:
+                continue
+            if x is not None and entry.x != x:
+                continue
+            if fault is not None and not _fault_matches(entry.fault, fault):
+                continue
+            if len(page) == limit:
+                return page, page[-1].seq
+            page.append(entry)
+        return page, None
+
+
+def _fault_matches(applied: str | None, wanted: str) -> bool:
+    if wanted == "any":
+        return applied is not None
+    if wanted == "none":
+        return applied is None
+    if applied is None:
+        return False
+    return any(part == wanted or part.split(":")[0] == wanted for part in applied.split("+"))
+
+
+# ---- scrubbing -------------------------------------------------------------
+
+
+def scrub_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    kept = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower in KEPT_HEADERS:
+            kept[lower] = SCRUBBED if SECRET_NAME.search(lower) else value
+    return kept
+
+
+def scrub_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, SCRUBBED if SECRET_NAME.search(k) else v) for k, v in pairs])
+
+
+def scrub_body(raw: bytes, content_type: str) -> Any:
+    """JSON bodies as data, forms as scrubbed text, anything else as (cut) text; secrets replaced."""
+    if not raw:
+        return None
+    text = raw[:MAX_BODY_CHARS].decode("utf-8", errors="replace")
+    if "json" in content_type:
+        try:
+            return _scrub_json(json.loads(raw))
+        except ValueError:
+            return text
+    if "x-www-form-urlencoded" in content_type:
+        return scrub_query(text)
+    return text
+
+
+def _scrub_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: SCRUBBED if isinstance(k, str) and SECRET_NAME.search(k) else _scrub_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_json(v) for v in value]
+    return value
+
+
+# ---- traces ------------------------------------------------------------------
+
+
+class TraceWriter:
+    """Appends each exchange as one JSON line; flushed per line so a killed run keeps its trace."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
+
+    def __call__(self, entry: Exchange) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_trace(path: str | Path) -> Iterable[dict[str, Any]]:
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)

@@ -1,0 +1,232 @@
+"""The request path's two cross-cutting steps, applied to every dialect alike:
+
+journal (outermost: records the exchange, feeds metrics) -> faults (asks the
+dialects who the request is for, consults the engine, applies the decision)
+-> the dialect's handler. Requests no dialect describes (admin, metrics,
+openapi) pass straight through: no faults, no journal entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from .dialects.base import Dialect, RequestInfo
+from .faults import Decision
+from .faults.rules import Action
+from .journal import Exchange, scrub_body, scrub_headers, scrub_query
+from .state import ProviderState
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Keys this module keeps on the request.
+INFO = "info"  # RequestInfo
+DIALECT = "dialect"  # the Dialect that described the request
+DECISION = "fault"  # the fault Decision applied, if any
+SENT_BODY = "sent_body"  # what a truncated / malformed reply really carried
+
+
+def make_middlewares(state: ProviderState) -> list:
+    """Journal then faults, bound to one provider's state (closures: no app lookup per request)."""
+
+    loop_time = _loop_time
+
+    @web.middleware
+    async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = loop_time()
+        at = state.ledger.clock.now()
+        response: web.StreamResponse | None = None
+        status: int | None = None
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            info: RequestInfo | None = request.get(INFO)
+            if info is not None:
+                state.bindings_changed.set()
+                _record(state, request, info, at, loop_time() - started, response, status)
+
+    @web.middleware
+    async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > state.config.max_body_bytes:
+            raise web.HTTPRequestEntityTooLarge(max_size=state.config.max_body_bytes, actual_size=length)
+        described = await _describe(state.dialects, request)
+        if described is None:
+            return await handler(request)
+        dialect, info = described
+        request[INFO] = info
+        request[DIALECT] = dialect
+        decision = state.faults.decide(info, request.path, state.elapsed())
+        if decision is None:
+            return await handler(request)
+        request[DECISION] = decision
+        return await _apply(state, decision, dialect, info, request, handler)
+
+    return [journal_middleware, fault_middleware]
+
+
+async def _describe(dialects: list[Dialect], request: web.Request) -> tuple[Dialect, RequestInfo] | None:
+    for dialect in dialects:
+        info = await dialect.describe(request)
+        if info is not None:
+            return dialect, info
+    return None
+
+
+async def _apply(
+    state: ProviderState,
+    decision: Decision,
+    dialect: Dialect,
+    info: RequestInfo,
+    request: web.Request,
+    handler: Handler,
+) -> web.StreamResponse:
+    if decision.delay > 0:
+        await state.pause(decision.delay)
+    action = decision.action
+    if action is None:
+        return await handler(request)
+    kind = action.kind
+    if kind == "status":
+        return dialect.fault_response(action.get("status"), info, action.get("retry_after"))
+    if kind == "timeout":
+        await state.pause(action.get("seconds"))
+        return dialect.fault_response(504, info)
+    if kind == "reset":
+        return _reset(request)
+    if kind == "empty_reply":
+        return _empty_reply(request)
+    if kind == "delayed_visibility":
+        with state.ledger.delayed_visibility(action.get("seconds")):
+            return await handler(request)
+    # The rest serve the request first: the ledger applies the change, then the reply is lost or mangled.
+    response = await handler(request)
+    if kind == "ghost_success":
+        return await _lose_reply(state, action, dialect, info, request)
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, (bytes, bytearray)) or not body:
+        return _reset(request)  # nothing to cut: the reply is lost altogether
+    if kind == "truncated_body":
+        return await _truncated(request, response, bytes(body))
+    if kind == "malformed_body":
+        return _malformed(request, response, bytes(body))
+    raise AssertionError(f"unhandled fault kind {kind}")  # rules.py admits no other kind
+
+
+async def _lose_reply(
+    state: ProviderState, action: Action, dialect: Dialect, info: RequestInfo, request: web.Request
+) -> web.StreamResponse:
+    then = action.get("then")
+    if then == "reset":
+        return _reset(request)
+    if then == "timeout":
+        await state.pause(action.get("seconds"))
+        return dialect.fault_response(504, info)
+    return dialect.fault_response(action.get("status"), info, action.get("retry_after"))
+
+
+def _reset(request: web.Request) -> web.Response:
+    """Close with a TCP RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        transport.abort()
+    return web.Response(status=599)  # never reaches the wire; the journal records no status
+
+
+def _empty_reply(request: web.Request) -> web.Response:
+    """Close cleanly after reading the request, without a byte: the client sees the server disconnect."""
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=599)
+
+
+async def _truncated(request: web.Request, response: web.Response, body: bytes) -> web.StreamResponse:
+    """Announce the full Content-Length, send half the body, close: an incomplete payload."""
+    cut = web.StreamResponse(status=response.status, headers=response.headers)
+    cut.content_length = len(body)
+    await cut.prepare(request)
+    sent = body[: len(body) // 2]
+    await cut.write(sent)
+    request[SENT_BODY] = sent
+    if request.transport is not None:
+        request.transport.close()
+    return cut
+
+
+def _malformed(request: web.Request, response: web.Response, body: bytes) -> web.Response:
+    """A complete reply whose body does not parse: the first half of the JSON, then HTML junk."""
+    junk = body[: len(body) // 2] + b"<html><body>502 Bad Gateway</body></html>"
+    request[SENT_BODY] = junk
+    return web.Response(status=response.status, body=junk, content_type=response.content_type)
+
+
+def _record(
+    state: ProviderState,
+    request: web.Request,
+    info: RequestInfo,
+    at: float,
+    latency: float,
+    response: web.StreamResponse | None,
+    status: int | None,
+) -> None:
+    decision: Decision | None = request.get(DECISION)
+    fault = decision.label if decision is not None else None
+    if decision is not None and decision.action is not None and decision.action.kind in ("reset", "empty_reply"):
+        status, response = None, None
+    state.metrics.observe_request(info.dialect, info.operation, status, fault, latency)
+    request_ct = request.headers.get("Content-Type", "")
+    raw_request = request._read_bytes or b""  # the body a dialect or handler already read; never read it here
+    sent = request.get(SENT_BODY)
+    if sent is not None:
+        response_body = sent.decode("utf-8", errors="replace")
+    elif isinstance(response, web.Response) and isinstance(response.body, (bytes, bytearray)):
+        response_body = scrub_body(bytes(response.body), response.content_type)
+    else:
+        response_body = None
+    lost = decision is not None and decision.action is not None and (
+        decision.action.kind == "ghost_success" and decision.action.get("then") == "reset"
+    )
+    state.journal.record(
+        Exchange(
+            seq=state.journal.next_seq(),
+            at=at,
+            dialect=info.dialect,
+            operation=info.operation,
+            x=info.x,
+            a=info.a,
+            b=info.b,
+            method=request.method,
+            path=request.path,
+            query=scrub_query(request.query_string),
+            request_headers=scrub_headers(request.headers),
+            request_body=scrub_body(raw_request, request_ct),
+            status=None if lost else status,
+            response_headers=scrub_headers(response.headers) if response is not None and not lost else {},
+            response_body=None if lost else response_body,
+            fault=fault,
+            fault_rules=list(decision.rule_ids) if decision is not None else [],
+            latency=latency,
+        )
+    )
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+__all__ = ["make_middlewares", "INFO", "DIALECT", "DECISION"]
