@@ -1,0 +1,43 @@
+"""summary.json: the machine-readable result of a run (scenario, seed, checks, violations, counts, times)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .collector import RunRecord
+
+
+def summary(record: RunRecord) -> dict[str, Any]:
+    started, finished = record.started, record.finished
+    return {
+        "run_id": started.run_id if started else None,
+        "seed": started.seed if started else None,
+        "mode": started.mode if started else None,
+        "passed": bool(finished and finished.passed),
+        "violations": sum(len(s.violations) for s in record.scenarios.values()),
+        "wall_time": round(finished.wall_time, 3) if finished else None,
+        "virtual_time": round(finished.virtual_time, 3) if finished else None,
+        "scenarios": [
+            {
+                "scenario": s.name,
+                "seed": s.seed,
+                "passed": s.passed,
+                "error": s.finished.error if s.finished else "did not finish",
+                "examples": s.finished.examples if s.finished else 0,
+                "steps": s.finished.steps if s.finished else 0,
+                "counts": s.finished.counts if s.finished else {},
+                "virtual_time": round(s.finished.virtual_time, 3) if s.finished else None,
+                "wall_time": round(s.finished.wall_time, 3) if s.finished else None,
+                "checks": s.checks,
+                "violations": s.violations,
+            }
+            for s in record.scenarios.values()
+        ],
+    }
+
+
+def write_summary(record: RunRecord, path: Path) -> Path:
+    path.write_text(json.dumps(summary(record), indent=2, default=str) + "\n")
+    return path

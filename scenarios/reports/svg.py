@@ -1,0 +1,133 @@
+"""Small inline-SVG charts for report.html (no JavaScript, no CDN): timelines and histograms."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any, Sequence
+
+STATUS_COLOURS = {"NOT_BIND": "#d9dde3", "OPERATION": "#f0b429", "BIND": "#2f9e44"}
+FAULT_COLOUR = "#e03131"
+ALERT_COLOUR = "#7048e8"
+CRASH_COLOUR = "#212529"
+
+
+def _fmt(t: float) -> str:
+    return f"{t:.0f}s" if t >= 10 else f"{t:.1f}s"
+
+
+def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_numbers: int = 12) -> str:
+    """Per X: one lane per mode coloured by status over virtual time, faults as red ticks, alerts as violet dots."""
+    timelines: dict[str, dict[str, list[list[Any]]]] = telemetry.get("timelines", {})
+    numbers = list(timelines)[:max_numbers]
+    if not numbers:
+        return "<p class=muted>No status changes were recorded.</p>"
+    end = max(float(telemetry.get("end") or 0.0), 1e-9)
+    left, top = 110, 22
+    plot = width - left - 10
+    row_height = 2 * lane + 10
+    height = top + row_height * len(numbers) + 24
+
+    def xpos(t: float) -> float:
+        return left + plot * min(max(t, 0.0), end) / end
+
+    parts = [f'<svg class=chart viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="per-number status timeline">']
+    for i in range(6):
+        t = end * i / 5
+        x = xpos(t)
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 20}" stroke="#eee"/>'
+                     f'<text x="{x:.1f}" y="{height - 6}" class=axis text-anchor=middle>{_fmt(t)}</text>')
+    for row, x_number in enumerate(numbers):
+        y0 = top + row * row_height
+        parts.append(f'<text x="4" y="{y0 + lane + 4}" class=label>{escape(x_number)}</text>')
+        for lane_index, mode in enumerate(("XB", "AXB")):
+            y = y0 + lane_index * lane
+            changes = timelines[x_number].get(mode, [])
+            points = [[0.0, "NOT_BIND"], *changes]
+            for j, (t, status) in enumerate(points):
+                t_next = points[j + 1][0] if j + 1 < len(points) else end
+                x1, x2 = xpos(float(t)), xpos(float(t_next))
+                colour = STATUS_COLOURS.get(status, "#adb5bd")
+                parts.append(f'<rect x="{x1:.1f}" y="{y}" width="{max(x2 - x1, 0.8):.1f}" height="{lane - 2}" '
+                             f'fill="{colour}"><title>{mode} {escape(str(status))} from {_fmt(float(t))}</title></rect>')
+            parts.append(f'<text x="{left - 4}" y="{y + lane - 4}" class=axis text-anchor=end>{mode}</text>')
+        for t, fx, label in telemetry.get("faults", []):
+            if fx == x_number:
+                x = xpos(float(t))
+                parts.append(f'<line x1="{x:.1f}" y1="{y0 - 2}" x2="{x:.1f}" y2="{y0 + 2 * lane}" stroke="{FAULT_COLOUR}" '
+                             f'stroke-width="1.5"><title>{escape(str(label))} at {_fmt(float(t))}</title></line>')
+        for t, ax, mode, attempts in telemetry.get("alerts", []):
+            if ax == x_number:
+                x = xpos(float(t))
+                parts.append(f'<circle cx="{x:.1f}" cy="{y0 + lane}" r="4" fill="{ALERT_COLOUR}"><title>alert {mode} '
+                             f'after {attempts} attempts at {_fmt(float(t))}</title></circle>')
+    for t in telemetry.get("crashes", []):
+        x = xpos(float(t))
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 10}" x2="{x:.1f}" y2="{height - 20}" stroke="{CRASH_COLOUR}" '
+                     f'stroke-dasharray="4 3"><title>core crash at {_fmt(float(t))}</title></line>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram(values: Sequence[float], title: str, unit: str = "s", bins: int = 20, width: int = 520,
+              height: int = 200, log_scale: bool = False) -> str:
+    """A histogram of `values`; with `log_scale` the bins are spaced evenly in log10 (heavy tails)."""
+    if not values:
+        return f"<figure><figcaption>{escape(title)}</figcaption><p class=muted>no data</p></figure>"
+    vals = [max(v, 1e-4) if log_scale else v for v in values]
+    lo, hi = min(vals), max(vals)
+    if log_scale:
+        lo, hi = math.log10(lo), math.log10(hi)
+        vals = [math.log10(v) for v in vals]
+    if hi - lo < 1e-9:
+        hi = lo + 1.0
+    counts = [0] * bins
+    for v in vals:
+        counts[min(int((v - lo) / (hi - lo) * bins), bins - 1)] += 1
+    top = max(counts)
+    left, bottom = 40, 30
+    plot_w, plot_h = width - left - 10, height - bottom - 10
+    bar = plot_w / bins
+    parts = [f'<figure><figcaption>{escape(title)} (n={len(values)})</figcaption>'
+             f'<svg class=chart viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)}">']
+    for i, count in enumerate(counts):
+        h = plot_h * count / top
+        a, b = lo + (hi - lo) * i / bins, lo + (hi - lo) * (i + 1) / bins
+        if log_scale:
+            a, b = 10 ** a, 10 ** b
+        parts.append(f'<rect x="{left + i * bar + 1:.1f}" y="{10 + plot_h - h:.1f}" width="{bar - 2:.1f}" '
+                     f'height="{h:.1f}" fill="#1c7ed6"><title>{a:.3g}-{b:.3g}{unit}: {count}</title></rect>')
+    for frac in (0, 0.5, 1):
+        v = lo + (hi - lo) * frac
+        label = 10 ** v if log_scale else v
+        parts.append(f'<text x="{left + plot_w * frac:.1f}" y="{height - 10}" class=axis text-anchor=middle>'
+                     f'{label:.3g}{unit}</text>')
+    parts.append(f'<text x="{left - 4}" y="18" class=axis text-anchor=end>{top}</text>'
+                 f'<line x1="{left}" y1="{10 + plot_h}" x2="{left + plot_w}" y2="{10 + plot_h}" stroke="#888"/>')
+    parts.append("</svg></figure>")
+    return "".join(parts)
+
+
+def bars(counts: dict[str, int], title: str, width: int = 520, height: int = 200, colour: str = "#f08c00") -> str:
+    """A bar per category (e.g. attempts per operation)."""
+    if not counts:
+        return f"<figure><figcaption>{escape(title)}</figcaption><p class=muted>no data</p></figure>"
+    keys = list(counts)
+    top = max(counts.values()) or 1
+    left, bottom = 40, 30
+    plot_w, plot_h = width - left - 10, height - bottom - 10
+    bar = plot_w / len(keys)
+    parts = [f'<figure><figcaption>{escape(title)}</figcaption><svg class=chart viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">']
+    for i, key in enumerate(keys):
+        h = plot_h * counts[key] / top
+        x = left + i * bar
+        parts.append(f'<rect x="{x + 2:.1f}" y="{10 + plot_h - h:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" '
+                     f'fill="{colour}"><title>{escape(key)}: {counts[key]}</title></rect>'
+                     f'<text x="{x + bar / 2:.1f}" y="{height - 10}" class=axis text-anchor=middle>{escape(key)}</text>'
+                     f'<text x="{x + bar / 2:.1f}" y="{6 + plot_h - h:.1f}" class=axis text-anchor=middle>'
+                     f'{counts[key]}</text>')
+    parts.append("</svg></figure>")
+    return "".join(parts)
