@@ -104,6 +104,7 @@ class Ledger:
         self.clock = clock
         self.pool_spec = pool or PoolSpec()
         self._listeners: list[Callable[[LedgerEvent], None]] = []
+        self._reset_hooks: list[Callable[[], None]] = []
         self.reset()
 
     # ---- lifecycle -------------------------------------------------------
@@ -116,6 +117,12 @@ class Ledger:
         self._calls: list[CallRecord] = []
         self._next_binding = 1
         self._next_call = 1
+        for hook in self._reset_hooks:
+            hook()
+
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        """Call `hook` after every reset: state kept beside the ledger (idempotency keys) goes with it."""
+        self._reset_hooks.append(hook)
 
     def subscribe(self, listener: Callable[[LedgerEvent], None]) -> None:
         self._listeners.append(listener)
