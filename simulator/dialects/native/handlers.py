@@ -1,0 +1,90 @@
+"""The native API's handlers: parse the wire request, call the ledger, shape the answer.
+
+Each takes the ledger and the request and returns a response or raises a
+`LedgerError`; the dialect turns errors into JSON and applies idempotency.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...errors import BindingNotFound, InvalidArgument, InvalidNumber
+from ...ledger import Ledger
+from ...numbers import DEFAULT_POOL_KEY
+from . import wire
+from .errors import CallNotFound, UpdateConflict
+
+
+async def create_binding(ledger: Ledger, request: web.Request) -> web.Response:
+    wire.query(request.query, {})
+    req = wire.create_binding(await wire.read_json_object(request))
+    binding = ledger.create_binding(
+        req.mode, a=req.a, b=req.b, x=req.x, city=req.city, expires_at=_expiry(ledger, req.expires_in)
+    )
+    return web.json_response(wire.binding_json(binding), status=201)
+
+
+async def get_binding(ledger: Ledger, request: web.Request) -> web.Response:
+    wire.query(request.query, {})
+    binding = ledger.binding(request.match_info["binding_id"], as_queried=True)
+    return web.json_response(wire.binding_json(binding))
+
+
+async def list_bindings(ledger: Ledger, request: web.Request) -> web.Response:
+    filters = wire.query(request.query, wire.LIST_BINDINGS_QUERY)
+    status = filters.pop("status", None)
+    found = ledger.bindings(**filters, status=status, pool_key=None, as_queried=True)
+    return web.json_response({"bindings": [wire.binding_json(b) for b in found]})
+
+
+async def update_binding(ledger: Ledger, request: web.Request) -> web.Response:
+    wire.query(request.query, {})
+    req = wire.update_binding(await wire.read_json_object(request))
+    try:
+        binding = ledger.update_binding(
+            request.match_info["binding_id"], a=req.a, b=req.b, expires_at=_expiry(ledger, req.expires_in)
+        )
+    except InvalidArgument as exc:
+        if isinstance(exc, InvalidNumber):
+            raise
+        # The body was valid on its own; it clashes with the binding's mode or its other number.
+        raise UpdateConflict(exc.message, **exc.details) from None
+    return web.json_response(wire.binding_json(binding))
+
+
+async def delete_binding(ledger: Ledger, request: web.Request) -> web.Response:
+    wire.query(request.query, {})
+    binding = ledger.delete_binding(request.match_info["binding_id"])
+    return web.json_response(wire.binding_json(binding))
+
+
+async def place_call(ledger: Ledger, request: web.Request) -> web.Response:
+    wire.query(request.query, {})
+    req = wire.place_call(await wire.read_json_object(request))
+    record = ledger.place_call(req.caller, req.x)
+    return web.json_response(wire.call_json(record), status=201)
+
+
+async def list_calls(ledger: Ledger, request: web.Request) -> web.Response:
+    filters = wire.query(request.query, wire.LIST_CALLS_QUERY)
+    return web.json_response({"calls": [wire.call_json(c) for c in ledger.calls(**filters)]})
+
+
+async def get_call(ledger: Ledger, request: web.Request) -> web.Response:
+    wire.query(request.query, {})
+    call_id = request.match_info["call_id"]
+    try:
+        record = ledger.call(call_id)
+    except BindingNotFound:
+        raise CallNotFound(f"call {call_id} does not exist", call_id=call_id) from None
+    return web.json_response(wire.call_json(record))
+
+
+async def list_numbers(ledger: Ledger, request: web.Request) -> web.Response:
+    filters = wire.query(request.query, wire.LIST_NUMBERS_QUERY)
+    owned = ledger.numbers(DEFAULT_POOL_KEY, city=filters.get("city"))
+    return web.json_response({"numbers": [wire.number_json(n, ledger.number_status(n.x)) for n in owned]})
+
+
+def _expiry(ledger: Ledger, expires_in: int | None) -> float | None:
+    return None if expires_in is None else ledger.clock.now() + expires_in
