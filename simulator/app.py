@@ -14,6 +14,7 @@ from .admin import add_admin_routes, admin_allowed
 from .clock import Clock
 from .config import ProviderConfig
 from .dialects.base import Dialect
+from .dialects.native import NativeDialect
 from .faults import FaultEngine, load_rules_file
 from .journal import Journal, TraceWriter
 from .ledger import Ledger
@@ -27,7 +28,7 @@ CONFIG = web.AppKey("config", ProviderConfig)
 DIALECTS = web.AppKey("dialects", list)
 
 # Each dialect module adds its class here.
-DIALECT_CLASSES: list[type[Dialect]] = []
+DIALECT_CLASSES: list[type[Dialect]] = [NativeDialect]
 
 log = logging.getLogger("pstnsim.provider")
 
