@@ -11,13 +11,14 @@ and client together in virtual time.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 from aiohttp import web
 
 from .app import create_app
 from .clock import Clock
 from .config import ProviderConfig
+from .dialects.base import Dialect
 from .faults import FaultEngine
 from .journal import Journal
 from .ledger import Ledger
@@ -29,13 +30,13 @@ class Provider:
     """Owns one app and its runner; `port=0` (the default) takes an ephemeral port."""
 
     def __init__(self, config: ProviderConfig | None = None, *, port: int | None = 0, clock: Clock | None = None,
-                 **overrides: Any) -> None:
+                 dialects: Sequence[type[Dialect]] | None = None, **overrides: Any) -> None:
         config = config or ProviderConfig()
         if overrides:
             config = dataclasses.replace(config, **overrides)
         self.config = config
         self._port = config.port if port is None else port
-        self.app: web.Application = create_app(config, clock=clock)
+        self.app: web.Application = create_app(config, clock=clock, dialects=dialects)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 

@@ -14,13 +14,14 @@ the clock starts at a fixed epoch so runs replay exactly.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 import pytest_asyncio
 
 from .clock import FIXED_EPOCH
 from .config import ProviderConfig
+from .dialects.base import Dialect
 from .server import Provider
 
 ProviderFactory = Callable[..., Awaitable[Provider]]
@@ -50,13 +51,15 @@ def provider_config(seed: int, **overrides: Any) -> ProviderConfig:
 
 @pytest_asyncio.fixture
 async def pstnsim_provider_factory(pstnsim_seed: int) -> AsyncIterator[ProviderFactory]:
-    """An async factory: `await factory(**config_overrides)` starts a provider; all stop at teardown."""
+    """An async factory: `await factory(config=None, dialects=None, **config_overrides)` starts a provider
+    (default dialects: all registered); every provider it started stops at teardown."""
     started: list[Provider] = []
 
-    async def start(config: ProviderConfig | None = None, **overrides: Any) -> Provider:
+    async def start(config: ProviderConfig | None = None, *, dialects: Sequence[type[Dialect]] | None = None,
+                    **overrides: Any) -> Provider:
         if config is not None and overrides:
             config = dataclasses.replace(config, **overrides)
-        provider = Provider(config or provider_config(pstnsim_seed, **overrides))
+        provider = Provider(config or provider_config(pstnsim_seed, **overrides), dialects=dialects)
         await provider.start()
         started.append(provider)
         return provider

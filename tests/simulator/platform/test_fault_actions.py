@@ -1,0 +1,171 @@
+"""Each fault action as a client sees it, through a real aiohttp client over loopback, in virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+
+import aiohttp
+import pytest
+
+from .conftest import add_rule, numbers
+
+pytestmark = pytest.mark.looptime
+
+
+async def bind(session, provider, x, b="13800000001", timeout=10.0):
+    return await session.post(f"{provider.url}/toy/bind", json={"x": x, "b": b},
+                              timeout=aiohttp.ClientTimeout(total=timeout))
+
+
+async def test_injected_latency_hits_the_client_deadline_at_virtual_two_seconds(toy_provider, session):
+    """30 s injected latency, 2 s client timeout: the client times out at virtual 2 s (looptime)."""
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"match": {"operation": "bind"},
+                                           "action": {"kind": "latency", "seconds": 30}})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(asyncio.TimeoutError):
+        await bind(session, toy_provider, x, timeout=2.0)
+    assert loop.time() - started == pytest.approx(2.0, abs=0.01)
+
+
+async def test_latency_below_the_deadline_delays_then_serves(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "latency", "distribution": "uniform",
+                                                      "min": 1.5, "max": 2.5}})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 201
+    assert 1.5 <= loop.time() - started <= 2.5 + 0.01
+    assert len(toy_provider.ledger.bindings(x=x)) == 1
+
+
+async def test_timeout_hangs_past_the_deadline_and_applies_nothing(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "timeout"}})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(asyncio.TimeoutError):
+        await bind(session, toy_provider, x, timeout=300.0)
+    assert loop.time() - started == pytest.approx(300.0, abs=0.01)
+    assert toy_provider.ledger.bindings(x=x) == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_status_fault_answers_the_dialects_error_and_applies_nothing(toy_provider, session, status):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "status", "status": status}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == status
+        assert await response.json() == {"toy_error": status}  # shaped by the dialect's fault_response
+    assert toy_provider.ledger.bindings(x=x) == []
+
+
+async def test_429_carries_retry_after(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "status", "status": 429, "retry_after": 3}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "3"
+    assert toy_provider.ledger.bindings(x=x) == []
+
+
+async def test_reset_is_a_client_connection_error(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "reset"}})
+    with pytest.raises(aiohttp.ClientOSError) as caught:
+        await bind(session, toy_provider, x)
+    assert caught.value.errno == errno.ECONNRESET
+    assert toy_provider.ledger.bindings(x=x) == []
+
+
+async def test_empty_reply_is_server_disconnected(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "empty_reply"}})
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await bind(session, toy_provider, x)
+    assert toy_provider.ledger.bindings(x=x) == []
+
+
+async def test_truncated_body_is_an_incomplete_payload_after_the_change_applied(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "truncated_body"}})
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with await bind(session, toy_provider, x) as response:
+            await response.read()
+    assert len(toy_provider.ledger.bindings(x=x)) == 1
+
+
+async def test_malformed_body_does_not_parse(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "malformed_body"}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 201
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(await response.text())
+    assert len(toy_provider.ledger.bindings(x=x)) == 1
+
+
+async def test_ghost_success_with_status_fails_but_the_ledger_has_the_binding(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"match": {"operation": "bind"},
+                                           "action": {"kind": "ghost_success", "status": 503}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 503
+    assert [b.b for b in toy_provider.ledger.bindings(x=x)] == ["13800000001"]
+
+
+async def test_ghost_success_with_reset(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "ghost_success", "then": "reset"}})
+    with pytest.raises(aiohttp.ClientOSError):
+        await bind(session, toy_provider, x)
+    assert len(toy_provider.ledger.bindings(x=x)) == 1
+
+
+async def test_ghost_success_with_timeout(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "ghost_success", "then": "timeout"}})
+    with pytest.raises(asyncio.TimeoutError):
+        await bind(session, toy_provider, x, timeout=5.0)
+    assert len(toy_provider.ledger.bindings(x=x)) == 1
+
+
+async def test_delayed_visibility_hides_the_binding_from_queries_for_a_while(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"match": {"operation": "bind"},
+                                           "action": {"kind": "delayed_visibility", "seconds": 10}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 201
+        binding_id = (await response.json())["binding_id"]
+
+    async def listed() -> list[str]:
+        async with session.get(f"{toy_provider.url}/toy/bindings", params={"x": x}) as response:
+            return (await response.json())["bindings"]
+
+    assert await listed() == []  # the query API does not show it yet
+    assert [b.binding_id for b in toy_provider.ledger.bindings(x=x)] == [binding_id]  # the truth has it
+    await asyncio.sleep(10)  # virtual time
+    assert await listed() == [binding_id]
+
+
+async def test_latency_combines_with_a_terminal_fault(toy_provider, session):
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "latency", "seconds": 4}})
+    await add_rule(session, toy_provider, {"action": {"kind": "status", "status": 502}})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 502
+    assert loop.time() - started == pytest.approx(4.0, abs=0.01)
+
+
+async def test_requests_no_dialect_describes_get_no_faults(toy_provider, session):
+    await add_rule(session, toy_provider, {"action": {"kind": "reset"}})
+    async with session.get(f"{toy_provider.admin_url}/faults") as response:
+        assert response.status == 200
+    async with session.get(f"{toy_provider.url}/metrics") as response:
+        assert response.status == 200
