@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Sequence
 
 from aiohttp import web
 
 from .admin import add_admin_routes, admin_allowed
 from .clock import Clock
 from .config import ProviderConfig
+from .dialects.aliyun import AliyunDialect
 from .dialects.base import Dialect
 from .dialects.native import NativeDialect
+from .dialects.tencent import TencentDialect
 from .faults import FaultEngine, load_rules_file
 from .journal import Journal, TraceWriter
 from .ledger import Ledger
@@ -28,7 +30,7 @@ CONFIG = web.AppKey("config", ProviderConfig)
 DIALECTS = web.AppKey("dialects", list)
 
 # Each dialect module adds its class here.
-DIALECT_CLASSES: list[type[Dialect]] = [NativeDialect]
+DIALECT_CLASSES: list[type[Dialect]] = [NativeDialect, AliyunDialect, TencentDialect]
 
 log = logging.getLogger("pstnsim.provider")
 
@@ -42,7 +44,13 @@ HTTP_ERROR_CODES = {
 }
 
 
-def create_app(config: ProviderConfig | None = None, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    config: ProviderConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    dialects: Sequence[type[Dialect]] | None = None,
+) -> web.Application:
+    """`dialects` defaults to DIALECT_CLASSES (every registered dialect)."""
     config = config or ProviderConfig()
     ledger = Ledger(clock or Clock(epoch=config.epoch), config.pool)
     faults = FaultEngine(seed=config.seed)
@@ -51,7 +59,7 @@ def create_app(config: ProviderConfig | None = None, *, clock: Clock | None = No
     state = ProviderState(
         config=config,
         ledger=ledger,
-        dialects=[cls(ledger, config) for cls in DIALECT_CLASSES],
+        dialects=[cls(ledger, config) for cls in (DIALECT_CLASSES if dialects is None else dialects)],
         faults=faults,
         journal=Journal(),
         metrics=Metrics(),
