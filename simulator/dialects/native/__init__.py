@@ -7,6 +7,7 @@ ledger, shape with `wire`) -> ledger. Errors become JSON in `errors` only.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ...errors import InvalidArgument, LedgerError
 from ...idempotency import IdempotencyStore, fingerprint
 from ...ledger import Binding, CallRecord, Ledger, LedgerEvent
 from ...numbers import normalize
+from ...middleware import INFO
 from ..base import Dialect, PushMessage, RequestInfo
 from . import routes, wire
 from .errors import MethodNotAllowed, PayloadTooLarge, RouteNotFound, error_response
@@ -60,10 +62,14 @@ class NativeDialect(Dialect):
         try:
             key = wire.idempotency_key(request.headers) if request.method in routes.MUTATING else None
             if key is None:
-                return await route.handler(self.ledger, request)
-            return await self._serve_once(route, request, key)
+                response = await route.handler(self.ledger, request)
+            else:
+                response = await self._serve_once(route, request, key)
         except LedgerError as exc:
             return error_response(exc)
+        if route.operation == "create_binding":
+            _note_allocated_x(request, response)
+        return response
 
     async def serve_not_found(self, request: web.Request) -> web.Response:
         return error_response(RouteNotFound(f"no native API operation at {request.path}"))
@@ -143,6 +149,18 @@ class _Answer:
     body: bytes
     content_type: str
     kept: bool
+
+
+def _note_allocated_x(request: web.Request, response: web.StreamResponse) -> None:
+    """A create without x learns its X from the ledger: tell the journal, which reads request[INFO] last."""
+    info: RequestInfo | None = request.get(INFO)
+    if info is None or info.x is not None or response.status != 201 or not isinstance(response, web.Response):
+        return
+    try:
+        x = json.loads(bytes(response.body or b""))["x"]
+    except (ValueError, KeyError, TypeError):
+        return
+    request[INFO] = dataclasses.replace(info, x=x)
 
 
 async def _body(request: web.Request) -> bytes:
