@@ -74,10 +74,22 @@ def toy_config():
 
 
 @pytest_asyncio.fixture
-async def toy_provider(toy_config) -> AsyncIterator[Provider]:
-    """A provider that speaks only the toy dialect."""
-    async with Provider(toy_config, dialects=[ToyDialect]) as provider:
-        yield provider
+async def toy(toy_config) -> AsyncIterator:
+    """Start a provider that speaks only the toy dialect: `provider = await toy(**config_overrides)`.
+
+    Started inside the test, not in a fixture: looptime switches the loop to virtual time only when the
+    test body starts, so a provider started earlier would anchor its clock in real time."""
+    started: list[Provider] = []
+
+    async def start(**overrides: Any) -> Provider:
+        provider = Provider(toy_config, dialects=[ToyDialect], **overrides)
+        await provider.start()
+        started.append(provider)
+        return provider
+
+    yield start
+    for provider in started:
+        await provider.stop()
 
 
 @pytest_asyncio.fixture

@@ -19,8 +19,9 @@ async def bind(session, provider, x, b="13800000001", timeout=10.0):
                               timeout=aiohttp.ClientTimeout(total=timeout))
 
 
-async def test_injected_latency_hits_the_client_deadline_at_virtual_two_seconds(toy_provider, session):
+async def test_injected_latency_hits_the_client_deadline_at_virtual_two_seconds(toy, session):
     """30 s injected latency, 2 s client timeout: the client times out at virtual 2 s (looptime)."""
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"match": {"operation": "bind"},
                                            "action": {"kind": "latency", "seconds": 30}})
@@ -31,7 +32,8 @@ async def test_injected_latency_hits_the_client_deadline_at_virtual_two_seconds(
     assert loop.time() - started == pytest.approx(2.0, abs=0.01)
 
 
-async def test_latency_below_the_deadline_delays_then_serves(toy_provider, session):
+async def test_latency_below_the_deadline_delays_then_serves(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "latency", "distribution": "uniform",
                                                       "min": 1.5, "max": 2.5}})
@@ -43,7 +45,8 @@ async def test_latency_below_the_deadline_delays_then_serves(toy_provider, sessi
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
-async def test_timeout_hangs_past_the_deadline_and_applies_nothing(toy_provider, session):
+async def test_timeout_hangs_past_the_deadline_and_applies_nothing(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "timeout"}})
     loop = asyncio.get_running_loop()
@@ -55,7 +58,8 @@ async def test_timeout_hangs_past_the_deadline_and_applies_nothing(toy_provider,
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_status_fault_answers_the_dialects_error_and_applies_nothing(toy_provider, session, status):
+async def test_status_fault_answers_the_dialects_error_and_applies_nothing(toy, session, status):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "status", "status": status}})
     async with await bind(session, toy_provider, x) as response:
@@ -64,7 +68,8 @@ async def test_status_fault_answers_the_dialects_error_and_applies_nothing(toy_p
     assert toy_provider.ledger.bindings(x=x) == []
 
 
-async def test_429_carries_retry_after(toy_provider, session):
+async def test_429_carries_retry_after(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "status", "status": 429, "retry_after": 3}})
     async with await bind(session, toy_provider, x) as response:
@@ -73,7 +78,8 @@ async def test_429_carries_retry_after(toy_provider, session):
     assert toy_provider.ledger.bindings(x=x) == []
 
 
-async def test_reset_is_a_client_connection_error(toy_provider, session):
+async def test_reset_is_a_client_connection_error(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "reset"}})
     with pytest.raises(aiohttp.ClientOSError) as caught:
@@ -82,7 +88,8 @@ async def test_reset_is_a_client_connection_error(toy_provider, session):
     assert toy_provider.ledger.bindings(x=x) == []
 
 
-async def test_empty_reply_is_server_disconnected(toy_provider, session):
+async def test_empty_reply_is_server_disconnected(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "empty_reply"}})
     with pytest.raises(aiohttp.ServerDisconnectedError):
@@ -90,7 +97,8 @@ async def test_empty_reply_is_server_disconnected(toy_provider, session):
     assert toy_provider.ledger.bindings(x=x) == []
 
 
-async def test_truncated_body_is_an_incomplete_payload_after_the_change_applied(toy_provider, session):
+async def test_truncated_body_is_an_incomplete_payload_after_the_change_applied(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "truncated_body"}})
     with pytest.raises(aiohttp.ClientPayloadError):
@@ -99,7 +107,8 @@ async def test_truncated_body_is_an_incomplete_payload_after_the_change_applied(
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
-async def test_malformed_body_does_not_parse(toy_provider, session):
+async def test_malformed_body_does_not_parse(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "malformed_body"}})
     async with await bind(session, toy_provider, x) as response:
@@ -109,7 +118,8 @@ async def test_malformed_body_does_not_parse(toy_provider, session):
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
-async def test_ghost_success_with_status_fails_but_the_ledger_has_the_binding(toy_provider, session):
+async def test_ghost_success_with_status_fails_but_the_ledger_has_the_binding(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"match": {"operation": "bind"},
                                            "action": {"kind": "ghost_success", "status": 503}})
@@ -118,7 +128,8 @@ async def test_ghost_success_with_status_fails_but_the_ledger_has_the_binding(to
     assert [b.b for b in toy_provider.ledger.bindings(x=x)] == ["13800000001"]
 
 
-async def test_ghost_success_with_reset(toy_provider, session):
+async def test_ghost_success_with_reset(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "ghost_success", "then": "reset"}})
     with pytest.raises(aiohttp.ClientOSError):
@@ -126,7 +137,8 @@ async def test_ghost_success_with_reset(toy_provider, session):
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
-async def test_ghost_success_with_timeout(toy_provider, session):
+async def test_ghost_success_with_timeout(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "ghost_success", "then": "timeout"}})
     with pytest.raises(asyncio.TimeoutError):
@@ -134,7 +146,8 @@ async def test_ghost_success_with_timeout(toy_provider, session):
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
-async def test_delayed_visibility_hides_the_binding_from_queries_for_a_while(toy_provider, session):
+async def test_delayed_visibility_hides_the_binding_from_queries_for_a_while(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"match": {"operation": "bind"},
                                            "action": {"kind": "delayed_visibility", "seconds": 10}})
@@ -152,7 +165,8 @@ async def test_delayed_visibility_hides_the_binding_from_queries_for_a_while(toy
     assert await listed() == [binding_id]
 
 
-async def test_latency_combines_with_a_terminal_fault(toy_provider, session):
+async def test_latency_combines_with_a_terminal_fault(toy, session):
+    toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
     await add_rule(session, toy_provider, {"action": {"kind": "latency", "seconds": 4}})
     await add_rule(session, toy_provider, {"action": {"kind": "status", "status": 502}})
@@ -163,7 +177,8 @@ async def test_latency_combines_with_a_terminal_fault(toy_provider, session):
     assert loop.time() - started == pytest.approx(4.0, abs=0.01)
 
 
-async def test_requests_no_dialect_describes_get_no_faults(toy_provider, session):
+async def test_requests_no_dialect_describes_get_no_faults(toy, session):
+    toy_provider = await toy()
     await add_rule(session, toy_provider, {"action": {"kind": "reset"}})
     async with session.get(f"{toy_provider.admin_url}/faults") as response:
         assert response.status == 200
