@@ -1,0 +1,1 @@
+"""The bundled binding core: the business-side XB/AXB binding service the harness tests (issue 3)."""

@@ -1,0 +1,220 @@
+"""The core's aiohttp application and the in-process `Core` (an app on a runner, with its port).
+
+`create_app` wires store, provider client, worker, gray router and API; the
+worker starts and stops with the app (one cleanup context). Clock and
+randomness are injected so the core runs in one looptime loop with the provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+
+from . import api
+from .alerts import AlertSink, LogSink, MemorySink, WebhookSink
+from .clock import Clock, LoopClock
+from .config import CoreConfig
+from .gray import GrayRouter
+from .provider import make_client
+from .provider.base import ProviderClient
+from .provider.breaker import GuardedClient
+from .queue import RetryPolicy
+from .service import BindingService
+from .store import Store
+from .worker import Worker
+
+log = logging.getLogger("binding_core")
+
+WORKER = web.AppKey("worker", Worker)
+MEMORY_ALERTS = web.AppKey("memory_alerts", MemorySink)
+
+
+@dataclass
+class Parts:
+    """What one running core is made of (tests and the harness reach in through this)."""
+
+    config: CoreConfig
+    store: Store
+    provider: GuardedClient
+    worker: Worker
+    gray: GrayRouter
+    service: BindingService
+    memory_alerts: MemorySink
+
+
+PARTS = web.AppKey("parts", Parts)
+ABORTED = web.AppKey("aborted", dict)  # {"aborted": bool}: set by Core.abort before cleanup
+
+
+def create_app(
+    config: CoreConfig,
+    *,
+    db_path: str | Path | None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+    provider: ProviderClient | None = None,
+    sinks: list[AlertSink] | None = None,
+) -> web.Application:
+    """The core as an aiohttp app. `db_path` None: an in-memory database (gone with the app).
+
+    `provider` replaces the client `[provider] dialect` would make (it is still
+    wrapped in the circuit breaker); `sinks` are added to the configured ones.
+    """
+    clock = clock or LoopClock()
+    rng = rng or random.Random(f"binding_core:{config.seed}")
+    app = web.Application(client_max_size=api.MAX_BODY_BYTES, middlewares=[api.errors_as_json])
+    api.add_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        parts = build_parts(config, db_path=db_path, clock=clock, rng=rng, provider=provider, sinks=sinks)
+        app[api.STORE] = parts.store
+        app[api.SERVICE] = parts.service
+        app[api.GRAY] = parts.gray
+        app[api.PROVIDER] = parts.provider
+        app[WORKER] = parts.worker
+        app[MEMORY_ALERTS] = parts.memory_alerts
+        app[PARTS] = parts
+        await parts.worker.start()
+        try:
+            yield
+        finally:
+            if not app[ABORTED]["aborted"]:
+                await parts.worker.stop()
+            await parts.provider.close()
+            for sink in parts.worker.sinks:
+                await sink.close()
+            parts.store.close()
+
+    app[ABORTED] = {"aborted": False}
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def build_parts(
+    config: CoreConfig,
+    *,
+    db_path: str | Path | None,
+    clock: Clock,
+    rng: random.Random,
+    provider: ProviderClient | None = None,
+    sinks: list[AlertSink] | None = None,
+) -> Parts:
+    store = Store.open(db_path)
+    client = make_client(config.provider, clock)
+    if provider is not None:
+        client = GuardedClient(provider, client.breaker)
+    memory = MemorySink()
+    all_sinks: list[AlertSink] = [memory, *(sinks or [])]
+    if config.alerts.log:
+        all_sinks.append(LogSink())
+    if config.alerts.webhook_url:
+        all_sinks.append(WebhookSink(config.alerts.webhook_url, config.alerts.webhook_timeout))
+    database_id = store.database_id(rng)
+    owner = f"core-{os.getpid()}-{rng.getrandbits(32):08x}"
+    worker = Worker(
+        store,
+        client,
+        RetryPolicy(config.retry, rng),
+        clock,
+        owner=owner,
+        lease=config.lease,
+        key_prefix=f"core-{database_id}",
+        sinks=all_sinks,
+        concurrency=config.worker.concurrency,
+        poll_interval=config.worker.poll_interval,
+    )
+    gray = GrayRouter(config.gray, config.source)
+    service = BindingService(store, worker, client, gray, clock)
+    return Parts(config, store, client, worker, gray, service, memory)
+
+
+class Core:
+    """The core served on 127.0.0.1 in this event loop: `async with Core(...) as core: core.url`.
+
+    `await core.abort()` stops it like a crash (nothing more is written); a new
+    Core on the same `db_path` then resumes the operations left behind once
+    their leases run out.
+    """
+
+    def __init__(
+        self,
+        config: CoreConfig | None = None,
+        *,
+        provider_url: str | None = None,
+        db_path: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        provider: ProviderClient | None = None,
+        sinks: list[AlertSink] | None = None,
+    ) -> None:
+        config = config or CoreConfig()
+        if provider_url is not None:
+            config = config.replace(provider=_with_url(config, provider_url))
+        self.config = config
+        self.app = create_app(config, db_path=db_path, clock=clock, rng=rng, provider=provider, sinks=sinks)
+        self.host, self.port = host, port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> "Core":
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1]
+        self.url = f"http://{self.host}:{self.port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def abort(self) -> None:
+        """Stop as if killed: in-flight attempts are cancelled and nothing is released or committed."""
+        await self.parts.worker.abort()
+        self.app[ABORTED]["aborted"] = True
+        await self.stop()
+
+    async def __aenter__(self) -> "Core":
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
+
+    @property
+    def parts(self) -> Parts:
+        return self.app[PARTS]
+
+    @property
+    def store(self) -> Store:
+        return self.parts.store
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts delivered to the in-memory sink by this process."""
+        return self.parts.memory_alerts.alerts
+
+    def set_gray(self, *, all: bool = False, numbers: tuple[str, ...] | list[str] = ()) -> None:
+        from .config import GraySettings
+
+        self.parts.gray.set(GraySettings(all=all, numbers=tuple(numbers)))
+
+    async def wait_settled(self, timeout: float = 3600.0) -> bool:
+        """Wait (loop clock) until the queue has nothing pending or running."""
+        return await self.parts.worker.wait_settled(timeout)
+
+
+def _with_url(config: CoreConfig, url: str) -> Any:
+    from dataclasses import replace
+
+    return replace(config.provider, url=url)

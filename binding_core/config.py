@@ -1,0 +1,183 @@
+"""The core's configuration: a TOML file, every key optional, unknown keys refused by name.
+
+Only `[gray]` is re-read while running (see gray.py); every other key is read at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    url: str = "http://127.0.0.1:8090"
+    dialect: str = "native"
+    timeout: float = 3.0  # seconds, total per call
+    connect_timeout: float = 1.0
+    breaker_threshold: int = 5  # consecutive failed calls that open the circuit
+    breaker_cooldown: float = 10.0  # seconds before one probe call is let through
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int = 8
+    base_delay: float = 0.5  # seconds, exponential with full jitter
+    max_delay: float = 30.0
+    alert_threshold: int = 5
+
+
+@dataclass(frozen=True)
+class GraySettings:
+    all: bool = False
+    numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    log: bool = True
+    webhook_url: str | None = None
+    webhook_timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int = 32  # operations in flight per process
+    poll_interval: float = 1.0  # seconds between looks for work other processes queued
+    lease: float | None = None  # seconds a claim lasts; default 2 x provider timeout + 5
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    # None: no [gray] section, every number takes the new asynchronous path.
+    gray: GraySettings | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    seed: int = 0
+    # Where the [gray] section is re-read from while running (the --config file).
+    source: Path | None = None
+
+    @property
+    def lease(self) -> float:
+        return self.worker.lease if self.worker.lease is not None else 2 * self.provider.timeout + 5.0
+
+    def replace(self, **changes: Any) -> "CoreConfig":
+        return dataclasses.replace(self, **changes)
+
+
+_SECTIONS: dict[str, type] = {
+    "provider": ProviderSettings,
+    "retry": RetrySettings,
+    "gray": GraySettings,
+    "alerts": AlertSettings,
+    "worker": WorkerSettings,
+}
+
+
+def load_config(path: str | Path) -> CoreConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(data, origin=str(path)).replace(source=path)
+
+
+def parse_config(data: dict[str, Any], origin: str = "config") -> CoreConfig:
+    unknown = sorted(set(data) - set(_SECTIONS) - {"seed"})
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: seed, {', '.join(_SECTIONS)}")
+    values: dict[str, Any] = {}
+    if "seed" in data:
+        values["seed"] = _typed(data["seed"], int, f"{origin}: seed")
+    for name, cls in _SECTIONS.items():
+        if name in data:
+            values[name] = parse_section(cls, data[name], f"{origin}: [{name}]")
+    config = CoreConfig(**values)
+    _validate(config, origin)
+    return config
+
+
+def parse_section(cls: type, table: Any, where: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        kind = _FIELD_TYPES[(cls.__name__, key)]
+        values[key] = _typed(value, kind, f"{where} {key}")
+    return cls(**values)
+
+
+# The TOML type each key takes (float keys accept integers).
+_FIELD_TYPES: dict[tuple[str, str], Any] = {
+    ("ProviderSettings", "url"): str,
+    ("ProviderSettings", "dialect"): str,
+    ("ProviderSettings", "timeout"): float,
+    ("ProviderSettings", "connect_timeout"): float,
+    ("ProviderSettings", "breaker_threshold"): int,
+    ("ProviderSettings", "breaker_cooldown"): float,
+    ("RetrySettings", "max_attempts"): int,
+    ("RetrySettings", "base_delay"): float,
+    ("RetrySettings", "max_delay"): float,
+    ("RetrySettings", "alert_threshold"): int,
+    ("GraySettings", "all"): bool,
+    ("GraySettings", "numbers"): tuple,
+    ("AlertSettings", "log"): bool,
+    ("AlertSettings", "webhook_url"): str,
+    ("AlertSettings", "webhook_timeout"): float,
+    ("WorkerSettings", "concurrency"): int,
+    ("WorkerSettings", "poll_interval"): float,
+    ("WorkerSettings", "lease"): float,
+}
+
+
+def _typed(value: Any, kind: Any, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif kind is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{where} must be a list of strings")
+    raise ConfigError(f"{where} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _validate(config: CoreConfig, origin: str) -> None:
+    checks = [
+        (config.provider.timeout > 0, "[provider] timeout must be > 0"),
+        (config.provider.connect_timeout > 0, "[provider] connect_timeout must be > 0"),
+        (config.provider.breaker_threshold >= 1, "[provider] breaker_threshold must be >= 1"),
+        (config.provider.breaker_cooldown >= 0, "[provider] breaker_cooldown must be >= 0"),
+        (config.retry.max_attempts >= 1, "[retry] max_attempts must be >= 1"),
+        (config.retry.base_delay >= 0, "[retry] base_delay must be >= 0"),
+        (config.retry.max_delay >= config.retry.base_delay, "[retry] max_delay must be >= base_delay"),
+        (config.retry.alert_threshold >= 1, "[retry] alert_threshold must be >= 1"),
+        (config.worker.concurrency >= 1, "[worker] concurrency must be >= 1"),
+        (config.worker.poll_interval > 0, "[worker] poll_interval must be > 0"),
+        (config.worker.lease is None or config.worker.lease > 0, "[worker] lease must be > 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{origin}: {message}")

@@ -1,0 +1,36 @@
+"""Provider clients by dialect; `make_client` picks one from `[provider] dialect` and wraps it in the breaker.
+
+A vendor-dialect client (aliyun.py, tencent.py) implements `base.ProviderClient`
+and adds one line to `CLIENTS`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..clock import Clock
+from ..config import ProviderSettings
+from .base import ProviderClient
+from .breaker import CircuitBreaker, GuardedClient
+from .native import NativeClient
+
+
+def _native(settings: ProviderSettings) -> ProviderClient:
+    return NativeClient(settings.url, timeout=settings.timeout, connect_timeout=settings.connect_timeout)
+
+
+# dialect name -> factory taking the [provider] settings
+CLIENTS: dict[str, Callable[[ProviderSettings], ProviderClient]] = {
+    "native": _native,
+}
+
+
+def make_client(settings: ProviderSettings, clock: Clock) -> GuardedClient:
+    try:
+        factory = CLIENTS[settings.dialect]
+    except KeyError:
+        raise ValueError(
+            f"[provider] dialect {settings.dialect!r} is not known; known: {', '.join(sorted(CLIENTS))}"
+        ) from None
+    breaker = CircuitBreaker(clock, threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown)
+    return GuardedClient(factory(settings), breaker)

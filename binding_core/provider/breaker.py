@@ -1,0 +1,95 @@
+"""A circuit breaker around any provider client: open after N consecutive failed calls, one probe after a cool-down.
+
+A failed call is an `Unknown` outcome (timeout, 5xx, transport); a refusal is a
+healthy answer. While open, calls return `NotSent` at once. Time is the
+injected clock's, so the cool-down passes in virtual time too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from ..clock import Clock
+from .base import NotSent, Outcome, ProviderBinding, ProviderClient, Unknown
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+class CircuitBreaker:
+    def __init__(self, clock: Clock, *, threshold: int, cooldown: float) -> None:
+        self.clock = clock
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._probe_in_flight = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return CLOSED
+        if self.clock.now() - self.opened_at >= self.cooldown:
+            return HALF_OPEN
+        return OPEN
+
+    def admit(self) -> bool:
+        """May a call go out now? In half-open, exactly one probe is admitted until it reports back."""
+        state = self.state
+        if state == CLOSED:
+            return True
+        if state == HALF_OPEN and not self._probe_in_flight:
+            self._probe_in_flight = True
+            return True
+        return False
+
+    def record(self, failed: bool) -> None:
+        self._probe_in_flight = False
+        if not failed:
+            self.failures = 0
+            self.opened_at = None
+            return
+        self.failures += 1
+        if self.opened_at is not None or self.failures >= self.threshold:
+            self.opened_at = self.clock.now()
+
+    def retry_at(self) -> float | None:
+        """When a probe will be admitted (None when closed)."""
+        return None if self.opened_at is None else self.opened_at + self.cooldown
+
+
+class GuardedClient:
+    """A ProviderClient that asks the breaker before every call and reports every result to it."""
+
+    def __init__(self, inner: ProviderClient, breaker: CircuitBreaker) -> None:
+        self.inner = inner
+        self.breaker = breaker
+
+    async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        if not self.breaker.admit():
+            return NotSent(f"circuit open after {self.breaker.failures} consecutive provider failures")
+        try:
+            outcome = await call()
+        except BaseException:
+            self.breaker.record(failed=True)
+            raise
+        self.breaker.record(failed=isinstance(outcome, Unknown))
+        return outcome
+
+    async def create_binding(
+        self, mode: str, x: str, b: str, a: str | None = None, *, idempotency_key: str
+    ) -> Outcome[ProviderBinding]:
+        return await self._guard(lambda: self.inner.create_binding(mode, x, b, a, idempotency_key=idempotency_key))
+
+    async def find_bindings(
+        self, mode: str, x: str, b: str | None = None, a: str | None = None
+    ) -> Outcome[list[ProviderBinding]]:
+        return await self._guard(lambda: self.inner.find_bindings(mode, x, b, a))
+
+    async def get_binding(self, binding_id: str) -> Outcome[ProviderBinding | None]:
+        return await self._guard(lambda: self.inner.get_binding(binding_id))
+
+    async def delete_binding(self, binding_id: str, *, idempotency_key: str) -> Outcome[None]:
+        return await self._guard(lambda: self.inner.delete_binding(binding_id, idempotency_key=idempotency_key))
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -1,0 +1,410 @@
+"""The core's durable state in SQLite (WAL): per-number statuses, the transitions history, the operations queue.
+
+Every status change is a compare-and-set on its mode's version column and
+writes a transitions row in the same transaction; versions rise by exactly one
+per change. Methods are synchronous and short (sqlite3 directly, no threads),
+so they run in the event loop under virtual time. Two processes may share one
+database: claims and completions are compare-and-sets, a lost race is reported,
+never overwritten.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from .schema import migrations
+from .transitions import BIND, MODES, NOT_BIND, OPERATION, REQUIRED_STATUS, check_move
+
+_PREFIX = {"XB": "xb_", "AXB": "axb_"}
+# SQLite waits this long (milliseconds) for another process's write lock before failing the statement;
+# a failed write is retried by the worker like a failed provider call.
+BUSY_TIMEOUT_MS = 2000
+
+
+class StateConflict(Exception):
+    """The mode is not in the status this operation needs, or another request changed it first."""
+
+    def __init__(self, view: dict[str, Any], message: str) -> None:
+        super().__init__(message)
+        self.view = view
+
+
+class LostClaim(Exception):
+    """This worker no longer holds the operation (its lease expired and another worker took it)."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    x: str
+    mode: str
+    kind: str
+    a: str | None
+    b: str | None
+    binding_id: str | None
+    path: str
+    phase: str
+    state: str
+    version: int
+    attempts: int
+    claims: int
+    next_attempt_at: float
+    lease_owner: str | None
+    lease_until: float | None
+    outcome: str | None
+    last_error: str | None
+    alerted: bool
+    created_at: float
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Operation":
+        fields = {k: row[k] for k in cls.__dataclass_fields__}
+        fields["alerted"] = bool(row["alerted"])
+        return cls(**fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation_id": self.id,
+            "x": self.x,
+            "mode": self.mode,
+            "kind": self.kind,
+            "a": self.a,
+            "b": self.b,
+            "binding_id": self.binding_id,
+            "path": self.path,
+            "phase": self.phase,
+            "state": self.state,
+            "attempts": self.attempts,
+            "next_attempt_at": self.next_attempt_at,
+            "outcome": self.outcome,
+            "last_error": self.last_error,
+            "alerted": self.alerted,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
+
+
+def open_database(path: str | Path | None) -> Database:
+    """A connection in autocommit mode (transactions only through `atomic()`), WAL when on disk."""
+    conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db = Database(conn)
+    if path is not None:
+        db.enable_wal()
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._apply_migrations()
+
+    @classmethod
+    def open(cls, path: str | Path | None) -> "Store":
+        return cls(open_database(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _apply_migrations(self) -> None:
+        try:
+            migrations.apply(self.db)
+        except sqlite3.OperationalError:
+            # Another process on the same file applied them between our check and our write.
+            if migrations.pending(self.db):
+                raise
+
+    # ---- identity --------------------------------------------------------
+
+    def database_id(self, rng: random.Random) -> str:
+        """A random tag made once per database; idempotency keys carry it so a fresh database never reuses one."""
+        with self.db.atomic():
+            row = self._one("SELECT value FROM meta WHERE key = 'database_id'")
+            if row:
+                return row["value"]
+            value = f"{rng.getrandbits(64):016x}"
+            self.db.execute("INSERT INTO meta (key, value) VALUES ('database_id', ?)", [value])
+            return value
+
+    # ---- numbers ---------------------------------------------------------
+
+    def view(self, x: str) -> dict[str, Any]:
+        """The polling view of X; an X never seen is NOT_BIND in both modes at version 0."""
+        row = self._one("SELECT * FROM numbers WHERE x = ?", [x]) or {}
+        return {
+            "x": x,
+            "xb": {
+                "status": row.get("xb_status", NOT_BIND),
+                "b": row.get("xb_b"),
+                "binding_id": row.get("xb_binding_id"),
+                "version": row.get("xb_version", 0),
+                "operation_id": row.get("xb_operation_id"),
+            },
+            "axb": {
+                "status": row.get("axb_status", NOT_BIND),
+                "a": row.get("axb_a"),
+                "b": row.get("axb_b"),
+                "binding_id": row.get("axb_binding_id"),
+                "version": row.get("axb_version", 0),
+                "operation_id": row.get("axb_operation_id"),
+            },
+        }
+
+    def numbers(self) -> list[dict[str, Any]]:
+        return [self.view(row["x"]) for row in self.db.query("SELECT x FROM numbers ORDER BY x")]
+
+    # ---- operations: accept ----------------------------------------------
+
+    def begin(
+        self,
+        x: str,
+        mode: str,
+        kind: str,
+        *,
+        a: str | None = None,
+        b: str | None = None,
+        path: str = "async",
+        now: float,
+        owner: str | None = None,
+        lease: float = 0.0,
+    ) -> Operation:
+        """Move the mode to OPERATION (CAS on its version) and queue the operation, in one transaction.
+
+        Raises StateConflict (with the current view) when the mode is not in the
+        status the operation needs or another request got there first. With an
+        `owner`, the operation is created already claimed by it (its first
+        attempt runs at once, in the caller), otherwise it waits for a worker.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        p = _PREFIX[mode]
+        with self.db.atomic():
+            self.db.execute("INSERT OR IGNORE INTO numbers (x, updated_at) VALUES (?, ?)", [x, now])
+            row = self._one("SELECT * FROM numbers WHERE x = ?", [x])
+            status, version = row[p + "status"], row[p + "version"]
+            if status != REQUIRED_STATUS[kind]:
+                raise StateConflict(self.view(x), f"{mode} on {x} is {status}; a {kind} needs {REQUIRED_STATUS[kind]}")
+            seq = self._one("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operations")["seq"]
+            op_id = f"op_{seq:08d}"
+            if kind == "bind":
+                a_new, b_new, binding_id = (a if mode == "AXB" else None), b, None
+            else:
+                a_new, b_new, binding_id = row.get(p + "a"), row[p + "b"], row[p + "binding_id"]
+            sets = [f"{p}status = ?", f"{p}version = {p}version + 1", f"{p}operation_id = ?", f"{p}b = ?", "updated_at = ?"]
+            values: list[Any] = [OPERATION, op_id, b_new, now]
+            if mode == "AXB":
+                sets.append("axb_a = ?")
+                values.append(a_new)
+            cursor = self.db.execute(
+                f"UPDATE numbers SET {', '.join(sets)} WHERE x = ? AND {p}version = ? AND {p}status = ?",
+                [*values, x, version, status],
+            )
+            if cursor.rowcount != 1:
+                raise StateConflict(self.view(x), f"{mode} on {x} changed concurrently")
+            self._transition(x, mode, status, OPERATION, version + 1, op_id, now)
+            claimed = owner is not None
+            self.db.execute(
+                """INSERT INTO operations (seq, id, x, mode, kind, a, b, binding_id, path, phase, state, version,
+                   attempts, claims, next_attempt_at, lease_owner, lease_until, alerted, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'call', ?, ?, 0, ?, ?, ?, ?, 0, ?, ?)""",
+                [
+                    seq, op_id, x, mode, kind, a_new, b_new, binding_id, path,
+                    "running" if claimed else "pending", version + 1, 1 if claimed else 0, now,
+                    owner, now + lease if claimed else None, now, now,
+                ],
+            )
+        return self.operation(op_id)
+
+    # ---- operations: claim -----------------------------------------------
+
+    def claim(self, op_id: str, owner: str, *, now: float, lease: float) -> Operation | None:
+        """Take one operation if it is due and free (pending, or running with an expired lease)."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE operations SET state = 'running', lease_owner = ?, lease_until = ?, claims = claims + 1,
+                   updated_at = ?
+                   WHERE id = ? AND next_attempt_at <= ?
+                     AND (state = 'pending' OR (state = 'running' AND lease_until <= ?))""",
+                [owner, now + lease, now, op_id, now, now],
+            )
+        return self.operation(op_id) if cursor.rowcount == 1 else None
+
+    def due(self, now: float, limit: int) -> list[str]:
+        """Ids of operations a worker could claim now, oldest first."""
+        rows = self.db.query(
+            """SELECT id FROM operations
+               WHERE (state = 'pending' AND next_attempt_at <= ?) OR (state = 'running' AND lease_until <= ?)
+               ORDER BY next_attempt_at, seq LIMIT ?""",
+            [now, now, limit],
+        )
+        return [row["id"] for row in rows]
+
+    def next_wakeup(self) -> float | None:
+        """The earliest time some operation becomes claimable (a due retry or an expiring lease)."""
+        row = self._one(
+            """SELECT MIN(t) AS t FROM (
+                 SELECT MIN(next_attempt_at) AS t FROM operations WHERE state = 'pending'
+                 UNION ALL SELECT MIN(lease_until) FROM operations WHERE state = 'running')"""
+        )
+        return row["t"] if row else None
+
+    # ---- operations: finish ----------------------------------------------
+
+    def complete(
+        self,
+        op: Operation,
+        owner: str,
+        *,
+        status: str,
+        binding_id: str | None,
+        outcome: str,
+        now: float,
+        state: str = "done",
+        error: str | None = None,
+    ) -> Operation:
+        """Settle the mode to `status` and close the operation, in one transaction (CAS on both).
+
+        `binding_id` is the provider binding the mode now holds (None for NOT_BIND).
+        Raises LostClaim if another worker took the operation meanwhile.
+        """
+        p = _PREFIX[op.mode]
+        check_move(OPERATION, status)
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE operations SET state = ?, outcome = ?, binding_id = COALESCE(?, binding_id),
+                   last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL,
+                   finished_at = ?, updated_at = ?
+                   WHERE id = ? AND state = 'running' AND lease_owner = ?""",
+                [state, outcome, binding_id, error, now, now, op.id, owner],
+            )
+            if cursor.rowcount != 1:
+                raise LostClaim(op.id)
+            bound = status == BIND
+            sets = [
+                f"{p}status = ?",
+                f"{p}version = {p}version + 1",
+                f"{p}operation_id = NULL",
+                f"{p}binding_id = ?",
+                f"{p}b = CASE WHEN ? THEN {p}b ELSE NULL END",
+                "updated_at = ?",
+            ]
+            if op.mode == "AXB":
+                sets.append("axb_a = CASE WHEN ? THEN axb_a ELSE NULL END")
+            values: list[Any] = [status, binding_id if bound else None, bound, now]
+            if op.mode == "AXB":
+                values.append(bound)
+            cursor = self.db.execute(
+                f"""UPDATE numbers SET {', '.join(sets)}
+                    WHERE x = ? AND {p}status = ? AND {p}version = ? AND {p}operation_id = ?""",
+                [*values, op.x, OPERATION, op.version, op.id],
+            )
+            if cursor.rowcount != 1:
+                # The mode moved on without this operation: a defect, never a race (only its holder may settle it).
+                raise LostClaim(f"{op.id}: {op.mode} on {op.x} is no longer held by this operation")
+            self._transition(op.x, op.mode, OPERATION, status, op.version + 1, op.id, now)
+        return self.operation(op.id)
+
+    def reschedule(
+        self,
+        op: Operation,
+        owner: str,
+        *,
+        next_attempt_at: float,
+        error: str,
+        now: float,
+        count_attempt: bool = True,
+        phase: str | None = None,
+        alert_at: int | None = None,
+    ) -> tuple[Operation, dict[str, Any] | None]:
+        """Put a failed attempt back in the queue; raise the operation's one alert when `alert_at` is reached.
+
+        The attempt count, the alert row and the release of the claim commit
+        together, so an alert is recorded exactly once even across crashes.
+        Returns the operation and the new alert row (or None).
+        """
+        alert: dict[str, Any] | None = None
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE operations SET state = 'pending', attempts = attempts + ?, next_attempt_at = ?,
+                   last_error = ?, phase = COALESCE(?, phase), lease_owner = NULL, lease_until = NULL, updated_at = ?
+                   WHERE id = ? AND state = 'running' AND lease_owner = ?""",
+                [1 if count_attempt else 0, next_attempt_at, error, phase, now, op.id, owner],
+            )
+            if cursor.rowcount != 1:
+                raise LostClaim(op.id)
+            current = self.operation(op.id)
+            if alert_at is not None and current.attempts >= alert_at and not current.alerted:
+                self.db.execute("UPDATE operations SET alerted = 1 WHERE id = ?", [op.id])
+                self.db.execute(
+                    "INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                    [op.id, op.x, op.mode, current.attempts, error, now],
+                )
+                alert = self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])
+        return self.operation(op.id), alert
+
+    def release(self, op: Operation, owner: str, *, now: float) -> None:
+        """Give a claimed operation back to the queue at once (a graceful stop), without counting an attempt."""
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE operations SET state = 'pending', lease_owner = NULL, lease_until = NULL,
+                   next_attempt_at = MIN(next_attempt_at, ?), updated_at = ?
+                   WHERE id = ? AND state = 'running' AND lease_owner = ?""",
+                [now, now, op.id, owner],
+            )
+
+    # ---- reads -----------------------------------------------------------
+
+    def operation(self, op_id: str) -> Operation:
+        row = self._one("SELECT * FROM operations WHERE id = ?", [op_id])
+        if row is None:
+            raise KeyError(op_id)
+        return Operation.from_row(row)
+
+    def operations(self, state: str | None = None, limit: int = 1000) -> list[Operation]:
+        where, params = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self.db.query(f"SELECT * FROM operations {where} ORDER BY seq LIMIT ?", [*params, limit])
+        return [Operation.from_row(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "running": 0, "done": 0, "dead": 0}
+        for row in self.db.query("SELECT state, COUNT(*) AS n FROM operations GROUP BY state"):
+            counts[row["state"]] = row["n"]
+        return counts
+
+    def transitions(self, x: str | None = None, after: int = 0, limit: int = 10000) -> list[dict[str, Any]]:
+        where = "WHERE seq > ?" + (" AND x = ?" if x else "")
+        params: list[Any] = [after] + ([x] if x else [])
+        return list(self.db.query(f"SELECT * FROM transitions {where} ORDER BY seq LIMIT ?", [*params, limit]))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM alerts ORDER BY seq"))
+
+    def undelivered_alerts(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM alerts WHERE delivered = 0 ORDER BY seq"))
+
+    def mark_delivered(self, alert_seq: int) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE alerts SET delivered = 1 WHERE seq = ?", [alert_seq])
+
+    # ---- internals -------------------------------------------------------
+
+    def _transition(self, x: str, mode: str, from_status: str, to_status: str, version: int, op_id: str, now: float) -> None:
+        check_move(from_status, to_status)
+        self.db.execute(
+            "INSERT INTO transitions (x, mode, from_status, to_status, version, operation_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [x, mode, from_status, to_status, version, op_id, now],
+        )
+
+    def _one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+        for row in self.db.query(sql, params or []):
+            return row
+        return None
+

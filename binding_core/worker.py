@@ -1,0 +1,300 @@
+"""The consumer of the operations queue: claim, call the provider, commit result and status in one transaction.
+
+Correct by design, not by timing:
+- a claim is a compare-and-set with a lease, so two processes never run one
+  operation at once; an operation whose holder died is claimed again when its
+  lease runs out (recovery at start-up is just the normal loop);
+- before re-sending a bind that an earlier attempt may have applied (claimed
+  more than once), the provider is asked and an existing binding is adopted;
+  every attempt also carries an Idempotency-Key derived from the operation id;
+- an unbind answered "not found" is done;
+- a failed commit is a failed attempt: the next one asks the provider first;
+- when attempts run out the operation is dead-lettered (one alert) and the row
+  is settled to what the provider really holds, by query, retried until known.
+All waiting is on the event loop's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+from typing import Any
+
+from .alerts import AlertSink, alert_json, deliver
+from .clock import Clock
+from .provider.base import CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, ProviderBinding, ProviderClient, Refused
+from .queue import RetryPolicy
+from .store import LostClaim, Operation, Store
+from .transitions import BIND, NOT_BIND
+
+log = logging.getLogger("binding_core.worker")
+
+# Test-only: the process SIGKILLs itself when it reaches this point (see docs/core.md).
+CRASHPOINT_ENV = "PSTNSIM_CORE_CRASHPOINT"
+CRASHPOINTS = ("before_provider_call", "after_provider_response", "after_reschedule")
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        provider: ProviderClient,
+        policy: RetryPolicy,
+        clock: Clock,
+        *,
+        owner: str,
+        lease: float,
+        key_prefix: str,
+        sinks: list[AlertSink],
+        concurrency: int = 32,
+        poll_interval: float = 5.0,
+        crashpoint: str | None = None,
+    ) -> None:
+        self.store = store
+        self.provider = provider
+        self.policy = policy
+        self.clock = clock
+        self.owner = owner
+        self.lease = lease
+        self.key_prefix = key_prefix
+        self.sinks = sinks
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.crashpoint = crashpoint if crashpoint is not None else os.environ.get(CRASHPOINT_ENV)
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._claimed: dict[str, Operation] = {}
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        for row in self.store.undelivered_alerts():
+            await self._deliver(row)
+        self._loop_task = asyncio.create_task(self._loop(), name="binding_core.worker")
+
+    async def stop(self) -> None:
+        """Graceful: cancel attempts in flight and hand their operations back to the queue at once."""
+        await self._cancel_all()
+        now = self.clock.now()
+        for op in list(self._claimed.values()):
+            try:
+                self.store.release(op, self.owner, now=now)
+            except sqlite3.Error as exc:
+                log.error("could not release %s on stop (its lease will expire): %s", op.id, exc)
+        self._claimed.clear()
+
+    async def abort(self) -> None:
+        """Like a crash: stop everything and write nothing (claims are left to expire)."""
+        await self._cancel_all()
+        self._claimed.clear()
+
+    async def _cancel_all(self) -> None:
+        tasks = [t for t in [self._loop_task, *self._inflight.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+        self._inflight.clear()
+
+    # ---- scheduling ------------------------------------------------------
+
+    def run_now(self, op: Operation) -> None:
+        """Start the first attempt of an operation this process created already claimed."""
+        self._claimed[op.id] = op
+        self._spawn(op.id, self._attempt(op))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def wait_settled(self, timeout: float) -> bool:
+        """Wait (loop clock) until no operation is pending or running; False if `timeout` passes first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            counts = self.store.counts()
+            if counts["pending"] == 0 and counts["running"] == 0:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, self.poll_interval))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            delay = self.poll_interval
+            try:
+                now = self.clock.now()
+                free = self.concurrency - len(self._inflight)
+                if free > 0:
+                    for op_id in self.store.due(now, free + len(self._inflight)):
+                        if op_id not in self._inflight and len(self._inflight) < self.concurrency:
+                            self._spawn(op_id, self._claim_and_run(op_id))
+                wakeup = self.store.next_wakeup()
+                if wakeup is not None and wakeup > now:
+                    delay = min(delay, wakeup - now)
+            except sqlite3.Error as exc:
+                log.error("queue scan failed, trying again in %ss: %s", self.poll_interval, exc)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+
+    def _spawn(self, op_id: str, work: Any) -> None:
+        task = asyncio.create_task(work, name=f"binding_core.op.{op_id}")
+        self._inflight[op_id] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            if self._inflight.get(op_id) is task:
+                del self._inflight[op_id]
+            self._changed.set()
+            self._wake.set()
+
+        task.add_done_callback(finished)
+
+    async def _claim_and_run(self, op_id: str) -> None:
+        try:
+            op = self.store.claim(op_id, self.owner, now=self.clock.now(), lease=self.lease)
+        except sqlite3.Error as exc:
+            log.warning("claim of %s failed: %s", op_id, exc)
+            return
+        if op is None:
+            return  # another worker got it, or it is not due any more
+        self._claimed[op.id] = op
+        await self._attempt(op)
+
+    # ---- one attempt -----------------------------------------------------
+
+    async def _attempt(self, op: Operation) -> None:
+        try:
+            if op.phase == "settle" or (op.path == "sync" and op.claims > 1):
+                await self._settle(op)
+            elif op.kind == "bind":
+                await self._bind(op)
+            else:
+                await self._unbind(op)
+        except LostClaim as exc:
+            log.warning("lost the claim on %s: %s", op.id, exc)
+        finally:
+            self._claimed.pop(op.id, None)
+
+    def key(self, op: Operation, suffix: str = "") -> str:
+        return f"{self.key_prefix}-{op.id}{suffix}"
+
+    async def _bind(self, op: Operation) -> None:
+        maybe_applied = op.claims > 1
+        if maybe_applied:
+            found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
+            if not isinstance(found, Ok):
+                return await self._failed(op, found.describe())
+            if found.value:
+                return await self._adopt(op, found.value)
+        self._crash("before_provider_call")
+        outcome = await self.provider.create_binding(op.mode, op.x, op.b or "", op.a, idempotency_key=self.key(op))
+        self._crash("after_provider_response")
+        if isinstance(outcome, Ok):
+            return await self._commit(op, BIND, outcome.value.binding_id, "bound")
+        if isinstance(outcome, Refused) and not (maybe_applied and outcome.code in CONFLICT_CODES):
+            return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
+        # Unknown, NotSent, or a conflict that may be our own earlier attempt not yet visible to queries.
+        await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+
+    async def _adopt(self, op: Operation, found: list[ProviderBinding]) -> None:
+        """Take the provider's binding as ours; delete any duplicates (never leave an orphan behind)."""
+        keep, *extra = found
+        for duplicate in extra:
+            await self.provider.delete_binding(duplicate.binding_id, idempotency_key=self.key(op, f"-dup-{duplicate.binding_id}"))
+        self._crash("after_provider_response")
+        await self._commit(op, BIND, keep.binding_id, "bound")
+
+    async def _unbind(self, op: Operation) -> None:
+        self._crash("before_provider_call")
+        outcome = await self.provider.delete_binding(op.binding_id or "", idempotency_key=self.key(op))
+        self._crash("after_provider_response")
+        if isinstance(outcome, Ok) or (isinstance(outcome, Refused) and outcome.code in NOT_FOUND_CODES):
+            return await self._commit(op, NOT_BIND, None, "unbound")
+        if isinstance(outcome, Refused):
+            return await self._commit(op, BIND, op.binding_id, "refused", error=outcome.describe())
+        await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+
+    async def _settle(self, op: Operation) -> None:
+        """Find out what the provider holds and settle the row to it (dead-lettered or sync operations)."""
+        final = "dead" if op.path == "async" else "done"
+        if op.kind == "bind":
+            found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
+            if isinstance(found, Ok):
+                if found.value:
+                    return await self._commit(op, BIND, found.value[0].binding_id, "settled", state=final)
+                return await self._commit(op, NOT_BIND, None, "settled", state=final)
+            reason = found.describe()
+        else:
+            held = await self.provider.get_binding(op.binding_id or "")
+            if isinstance(held, Ok):
+                status = NOT_BIND if held.value is None else BIND
+                return await self._commit(op, status, op.binding_id if status == BIND else None, "settled", state=final)
+            reason = held.describe()
+        now = self.clock.now()
+        tries = op.claims
+        self._reschedule(op, now + self.policy.settle_delay(tries), f"settling: {reason}", count=False)
+
+    # ---- outcomes --------------------------------------------------------
+
+    async def _commit(
+        self, op: Operation, status: str, binding_id: str | None, outcome: str, *, state: str = "done", error: str | None = None
+    ) -> None:
+        try:
+            self.store.complete(
+                op, self.owner, status=status, binding_id=binding_id, outcome=outcome, state=state,
+                error=error, now=self.clock.now(),
+            )
+        except sqlite3.Error as exc:
+            # Retried like a failed call: the next attempt asks the provider before doing anything again.
+            await self._failed(op, f"commit failed: {exc}")
+
+    async def _failed(self, op: Operation, reason: str, *, not_sent: bool = False) -> None:
+        decision = self.policy.after_failure(op.attempts + 1)
+        now = self.clock.now()
+        if decision.retry:
+            next_at = now + decision.delay
+            retry_at = getattr(getattr(self.provider, "breaker", None), "retry_at", lambda: None)()
+            if not_sent and retry_at is not None:
+                next_at = max(next_at, retry_at)
+            alert = self._reschedule(op, next_at, reason, count=True)
+        else:
+            alert = self._reschedule(op, now, reason, count=True, phase="settle")
+        if alert is not None:
+            await self._deliver(alert)
+        self._crash("after_reschedule")
+
+    def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None) -> dict | None:
+        try:
+            _, alert = self.store.reschedule(
+                op, self.owner, next_attempt_at=next_at, error=reason, now=self.clock.now(),
+                count_attempt=count, phase=phase, alert_at=self.policy.alert_at if count else None,
+            )
+        except sqlite3.Error as exc:
+            log.error("could not re-queue %s (its lease will expire and it will run again): %s", op.id, exc)
+            return None
+        self._wake.set()
+        return alert
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        try:
+            await deliver(self.sinks, alert_json(row))
+            self.store.mark_delivered(row["seq"])
+        except sqlite3.Error as exc:
+            log.error("alert %s sent but not marked delivered: %s", row["seq"], exc)
+
+    def _crash(self, point: str) -> None:
+        if self.crashpoint == point:
+            log.critical("crash point %s reached: SIGKILL", point)
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,100 @@
+"""Fixtures for the core's tests: a provider (the real simulator) and a core, both in the test's loop.
+
+Both are started inside the test body (through the `world` factory): looptime
+switches the loop to virtual time only when the test starts, and a server
+started earlier would anchor its clock in real time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest_asyncio
+
+from binding_core.app import Core
+from binding_core.clock import LoopClock
+from binding_core.config import CoreConfig, RetrySettings, WorkerSettings
+from simulator.clock import FIXED_EPOCH
+from simulator.server import Provider
+from simulator.testing import provider_config
+
+# Small retry numbers so exhaustion happens in a few virtual seconds.
+FAST_RETRY = RetrySettings(max_attempts=4, base_delay=0.5, max_delay=4.0, alert_threshold=3)
+
+
+def test_config(**changes: Any) -> CoreConfig:
+    config = CoreConfig(retry=FAST_RETRY, worker=WorkerSettings(poll_interval=5.0), seed=1)
+    return config.replace(**changes) if changes else config
+
+
+@dataclass
+class World:
+    provider: Provider
+    core: Core
+    http: aiohttp.ClientSession
+    db_path: Path
+
+    def numbers(self, count: int) -> list[str]:
+        """Virtual numbers from the provider's seeded pool."""
+        return [n.x for n in self.provider.ledger.numbers()][:count]
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.request(method, self.core.url + path, **kwargs) as response:
+            body = await response.json(content_type=None) if response.content_length != 0 else None
+            return response.status, body
+
+    async def view(self, x: str) -> dict[str, Any]:
+        status, body = await self.call("GET", f"/v1/numbers/{x}")
+        assert status == 200, body
+        return body
+
+    async def settle(self, timeout: float = 3600.0) -> None:
+        assert await self.core.wait_settled(timeout), "the queue did not drain"
+
+    def provider_bindings(self, x: str | None = None) -> list[Any]:
+        return self.provider.ledger.bindings(x=x)
+
+    async def restart_core(self, *, crash: bool) -> Core:
+        """Stop the core (gracefully or like a crash) and start a new one on the same database."""
+        if crash:
+            await self.core.abort()
+        else:
+            await self.core.stop()
+        self.core = await Core(
+            self.core.config, db_path=self.db_path, clock=self.core.parts.worker.clock,
+            rng=random.Random(f"restart:{self.core.port}"),
+        ).start()
+        return self.core
+
+
+WorldFactory = Callable[..., Awaitable[World]]
+
+
+@pytest_asyncio.fixture
+async def world(tmp_path: Path) -> AsyncIterator[WorldFactory]:
+    """`w = await world(config=None, **provider_overrides)`: a provider and a core wired together."""
+    started: list[World] = []
+
+    async def start(config: CoreConfig | None = None, *, seed: int = 0, **provider_overrides: Any) -> World:
+        provider = Provider(provider_config(seed, **provider_overrides))
+        await provider.start()
+        config = (config or test_config())
+        db_path = tmp_path / f"core{len(started)}.db"
+        core = Core(
+            config, provider_url=provider.url, db_path=db_path,
+            clock=LoopClock(epoch=FIXED_EPOCH), rng=random.Random(f"core-test:{seed}"),
+        )
+        await core.start()
+        w = World(provider, core, aiohttp.ClientSession(), db_path)
+        started.append(w)
+        return w
+
+    yield start
+    for w in reversed(started):
+        await w.http.close()
+        await w.core.stop()
+        await w.provider.stop()
