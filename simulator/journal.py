@@ -162,7 +162,7 @@ def scrub_body(raw: bytes, content_type: str) -> Any:
     if "json" in content_type:
         try:
             return _scrub_json(json.loads(raw))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON, e.g. 30,000 `[`
             return text
     if "x-www-form-urlencoded" in content_type:
         return scrub_query(text)
