@@ -79,7 +79,16 @@ def _status_sequence(call: CallRecord) -> list[tuple[int, str]]:
     """(flag bit, userFlag) in order: the legs' progress as the status push reports it."""
     if call.outcome != "connected":
         return [(INVITE, "src"), (FAILED, "src")]
-    return [(INVITE, "src"), (INVITE, "dst"), (RINGING, "dst"), (ANSWERED, "dst"), (HANGUP, "src"), (HANGUP, "dst")]
+    return [
+        (INVITE, "src"),
+        (INVITE, "dst"),
+        (RINGING, "dst"),
+        (RINGING, "src"),
+        (ANSWERED, "dst"),
+        (ANSWERED, "src"),
+        (HANGUP, "src"),
+        (HANGUP, "dst"),
+    ]
 
 
 def status_pushes(call: CallRecord, binding: Binding) -> list[PushMessage]:
