@@ -25,7 +25,7 @@ from ...numbers import normalize
 from ...middleware import INFO
 from ..base import Dialect, PushMessage, RequestInfo
 from . import routes, wire
-from .errors import MethodNotAllowed, PayloadTooLarge, RouteNotFound, error_response
+from .errors import MethodNotAllowed, RouteNotFound, error_response
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -76,7 +76,7 @@ class NativeDialect(Dialect):
 
     async def _serve_once(self, route: routes.Route, request: web.Request, key: str) -> web.Response:
         """Idempotency-Key: the first outcome that reached the ledger is replayed for every retry."""
-        digest = fingerprint(request.method, request.path, request.query_string, _canonical(await _body(request)))
+        digest = fingerprint(request.method, request.path, request.query_string, _canonical(await wire.read_body(request)))
 
         async def compute() -> _Answer:
             try:
@@ -163,13 +163,6 @@ def _note_allocated_x(request: web.Request, response: web.StreamResponse) -> Non
     request[INFO] = dataclasses.replace(info, x=x)
 
 
-async def _body(request: web.Request) -> bytes:
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"the request body is larger than {exc.max_size} bytes") from None
-
-
 def _canonical(raw: bytes) -> bytes:
     """Equal JSON documents hash alike whatever their key order or spacing."""
     try:
@@ -180,8 +173,8 @@ def _canonical(raw: bytes) -> bytes:
 
 async def _json_or_empty(request: web.Request) -> dict[str, Any]:
     try:
-        return wire.json_object(await request.read())
-    except (LedgerError, web.HTTPException):
+        return wire.json_object(await wire.read_body(request))
+    except LedgerError:
         return {}
 
 

@@ -26,6 +26,7 @@ BINDING_STATUSES = ("active", "expired")
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600  # ten years, in seconds
 MAX_CITY_LENGTH = 64
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_BODY = "native.body"  # request key: the body bytes, or the size limit it broke
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 FieldParser = Callable[[str, object], Any]
@@ -117,12 +118,25 @@ def json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, read once per request (describe, idempotency and the handler all ask for it).
+
+    An oversize body is remembered as such: aiohttp consumes the stream while refusing it, so a
+    second `request.read()` would see an empty body instead of the real problem.
+    """
+    if _BODY not in request:
+        try:
+            request[_BODY] = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            request[_BODY] = request.client_max_size
+    body = request[_BODY]
+    if isinstance(body, int):
+        raise PayloadTooLarge(f"the request body is larger than {body} bytes")
+    return body
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"the request body is larger than {exc.max_size} bytes") from None
-    return json_object(raw)
+    return json_object(await read_body(request))
 
 
 def fields(data: Mapping[str, object], spec: Mapping[str, FieldParser], required: tuple[str, ...] = ()) -> dict[str, Any]:
