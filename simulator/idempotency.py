@@ -59,6 +59,9 @@ class IdempotencyStore(Generic[T]):
         while True:
             self._evict()
             entry = self._entries.get(key)
+            if entry is not None and entry.done and entry.stored_at <= self.clock.now() - self.ttl:
+                del self._entries[key]  # aged out, though not the oldest
+                entry = None
             if entry is None:
                 break
             if entry.fingerprint != fingerprint:
@@ -70,6 +73,7 @@ class IdempotencyStore(Generic[T]):
             await asyncio.shield(entry.settled)  # the first request with this key is still running
         entry = _Entry(fingerprint, asyncio.get_running_loop().create_future())
         self._entries[key] = entry
+        self._evict()
         kept = False
         try:
             result = await compute()
@@ -82,13 +86,15 @@ class IdempotencyStore(Generic[T]):
             entry.settled.set_result(None)
 
     def _evict(self) -> None:
-        """Drop results older than the TTL, then the oldest results beyond `max_entries`."""
+        """Drop, oldest first, results past the TTL or beyond `max_entries`; stop at the first one to keep.
+
+        Keys are inserted in arrival order, so this is amortised O(1) per request.
+        """
         horizon = self.clock.now() - self.ttl
-        stale = [k for k, e in self._entries.items() if e.done and e.stored_at <= horizon]
-        for key in stale:
-            del self._entries[key]
-        excess = len(self._entries) - self.max_entries
-        for key in [k for k, e in self._entries.items() if e.done][: max(excess, 0)]:
+        while self._entries:
+            key, entry = next(iter(self._entries.items()))
+            if not entry.done or (entry.stored_at > horizon and len(self._entries) <= self.max_entries):
+                return
             del self._entries[key]
 
 
