@@ -96,13 +96,27 @@ def test_axb_bind_routes_both_ways_and_keeps_xb_on_the_same_x(tp: Any) -> None:
     client = npp(tp)
     xb = client.GetVirtualNum(get_virtual_num(Dst=tc(B)))
     axb = client.GetVirtualNum(get_virtual_num(Src=tc(A), Dst=tc(B), AssignVirtualNum=xb.VirtualNum))
-    assert axb.ErrorCode == "0" and axb.VirtualNum == xb.VirtualNum and axb.RefNum == "2"
+    assert axb.ErrorCode == "0" and axb.VirtualNum == xb.VirtualNum and axb.BindId != xb.BindId
     x = xb.VirtualNum[4:]
     place = lambda caller: tp.call(tp.provider.ledger.place_call, caller, x)  # noqa: E731
     assert place(A).callee == B
     assert place(B).callee == A
     assert place(N).callee == B  # the XB binding routes everyone else
-    assert client.DelVirtualNum(del_virtual_num(axb.BindId)).RefLeftNum == "1"
+    assert client.DelVirtualNum(del_virtual_num(axb.BindId)).RefLeftNum == "0"
+    assert [b.binding_id for b in active(tp, x=x)] == [xb.BindId]
+
+
+def test_repeated_bind_reuses_the_binding_and_counts_references(tp: Any) -> None:
+    client = npp(tp)
+    first = client.GetVirtualNum(get_virtual_num(Src=tc(A), Dst=tc(B)))
+    again = client.GetVirtualNum(get_virtual_num(Src=tc(A), Dst=tc(B)))
+    assert (again.ErrorCode, again.BindId, again.VirtualNum, again.RefNum) == ("0", first.BindId, first.VirtualNum, "2")
+    other_order = client.GetVirtualNum(get_virtual_num(Src=tc(A), Dst=tc(B), BizId="order-9"))
+    assert other_order.BindId != first.BindId  # another BizId is another binding
+    assert client.DelVirtualNum(del_virtual_num(first.BindId)).RefLeftNum == "1"
+    assert tp.call(tp.provider.ledger.place_call, A, first.VirtualNum[4:]).callee == B  # still bound
+    assert client.DelVirtualNum(del_virtual_num(first.BindId)).RefLeftNum == "0"
+    assert client.DelVirtualNum(del_virtual_num(first.BindId)).ErrorCode == "-204"
 
 
 def test_binding_expires_after_max_assign_time_on_the_provider_clock(threaded_provider: Callable[..., Any]) -> None:

@@ -2,6 +2,11 @@
 
 Handlers raise BusinessError (or let a LedgerError through: the dialect maps it
 once, in errors.py) and return the Response's fields; the envelope is wire.py's.
+
+Reference counts (`RefNum` / `RefLeftNum`): a GetVirtualNum that repeats an
+active binding of the same app (same mode, Src, Dst, BizId, and X if assigned)
+reuses it and counts one more reference; DelVirtualNum drops one reference and
+releases the binding when none is left ("如果计数为 0 会解绑").
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ...config import TencentCredentials
 from ...errors import InvalidNumber
-from ...ledger import Ledger
+from ...ledger import Binding, Ledger
 from . import errors as codes
 from .errors import BusinessError
 from .push import ALL_STATUS_FLAGS, cdr, tencent_data
@@ -90,15 +95,11 @@ def get_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
     if status_flag & ~ALL_STATUS_FLAGS:
         raise BusinessError(codes.BAD_PARAMETERS, f"StatusFlag {status_flag} has bits outside {ALL_STATUS_FLAGS}")
     biz_id = params.get("BizId") or None
-    if biz_id is not None:
-        if len(biz_id.encode()) > MAX_BIZ_ID_BYTES:
-            raise BusinessError(codes.BAD_PARAMETERS, f"BizId is longer than {MAX_BIZ_ID_BYTES} bytes")
-        for other in ctx.ledger.bindings():
-            data = tencent_data(other)
-            if data.get("biz_app_id") == app_id and data.get("biz_id") == biz_id:
-                raise BusinessError(codes.BAD_PARAMETERS, f"BizId {biz_id!r} is already used by {other.binding_id}")
+    if biz_id is not None and len(biz_id.encode()) > MAX_BIZ_ID_BYTES:
+        raise BusinessError(codes.BAD_PARAMETERS, f"BizId is longer than {MAX_BIZ_ID_BYTES} bytes")
     tencent = {
         "biz_app_id": app_id,
+        "ref_num": 1,
         "biz_id": biz_id,
         "record": record,
         "status_flag": status_flag,
@@ -108,6 +109,16 @@ def get_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
         "accredit_list": accredit,
         "request_id": ctx.request_id,
     }
+    reused = _reusable(ctx, app_id, "AXB" if src else "XB", src, dst, x, biz_id)
+    if reused is not None:
+        refs = tencent_data(reused)["ref_num"] + 1
+        ctx.ledger.update_binding(reused.binding_id, extra={"tencent": {**tencent_data(reused), "ref_num": refs}})
+        return _bound(reused.binding_id, reused.x, refs)
+    if biz_id is not None:
+        for other in ctx.ledger.bindings():
+            data = tencent_data(other)
+            if data.get("biz_app_id") == app_id and data.get("biz_id") == biz_id:
+                raise BusinessError(codes.BAD_PARAMETERS, f"BizId {biz_id!r} is already used by {other.binding_id}")
     binding = ctx.ledger.create_binding(
         "AXB" if src else "XB",
         a=src,
@@ -118,13 +129,22 @@ def get_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
         expires_at=ctx.ledger.clock.now() + assign_seconds,
         extra={"tencent": tencent},
     )
-    return {
-        "ErrorCode": codes.OK,
-        "Msg": "ok",
-        "BindId": binding.binding_id,
-        "VirtualNum": wire_number(binding.x),
-        "RefNum": str(len(ctx.ledger.bindings(x=binding.x))),
-    }
+    return _bound(binding.binding_id, binding.x, 1)
+
+
+def _reusable(
+    ctx: ActionContext, app_id: str, mode: str, a: str | None, b: str, x: str | None, biz_id: str | None
+) -> Binding | None:
+    """The active binding this GetVirtualNum repeats, if any."""
+    for binding in ctx.ledger.bindings(mode=mode, a=a, b=b, x=x):
+        data = tencent_data(binding)
+        if data.get("biz_app_id") == app_id and data.get("biz_id") == biz_id and binding.a == a:
+            return binding
+    return None
+
+
+def _bound(bind_id: str, x: str, refs: int) -> dict[str, Any]:
+    return {"ErrorCode": codes.OK, "Msg": "ok", "BindId": bind_id, "VirtualNum": wire_number(x), "RefNum": str(refs)}
 
 
 def del_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -138,13 +158,12 @@ def del_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
         raise BusinessError(codes.BIZ_ID_REQUIRED, "BizId is required: the binding was made with one")
     if params.get("BizId") and params["BizId"] != data.get("biz_id"):
         raise BusinessError(codes.BIND_ID_NOT_FOUND, f"bindId {binding.binding_id} has no BizId {params['BizId']!r}")
-    ctx.ledger.delete_binding(binding.binding_id)
-    return {
-        "ErrorCode": codes.OK,
-        "Msg": "ok",
-        "BindId": binding.binding_id,
-        "RefLeftNum": str(len(ctx.ledger.bindings(x=binding.x))),
-    }
+    refs_left = int(data.get("ref_num", 1)) - 1
+    if refs_left > 0:
+        ctx.ledger.update_binding(binding.binding_id, extra={"tencent": {**data, "ref_num": refs_left}})
+    else:
+        ctx.ledger.delete_binding(binding.binding_id)
+    return {"ErrorCode": codes.OK, "Msg": "ok", "BindId": binding.binding_id, "RefLeftNum": str(refs_left)}
 
 
 def get_400_cdr(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
