@@ -7,6 +7,7 @@ query (the classic RPC form of the old core SDK), on POST and GET.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from aiohttp import web
 from ...config import AliyunCredentials, ProviderConfig
 from ...errors import LedgerError
 from ...ledger import Ledger, LedgerEvent
+from ...middleware import INFO
 from ..base import Dialect, PushMessage, RequestInfo
 from . import signing
 from .actions import ACTIONS, ActionContext
@@ -67,6 +69,12 @@ class AliyunDialect(Dialect):
         super().__init__(ledger, config)
         self.accounts = {c.access_key_id: c for c in config.aliyun}
         self.replay_guard = signing.ReplayGuard()
+        self._requests = 0
+        ledger.on_reset(self.reset)
+
+    def reset(self) -> None:
+        """Back to the initial state with the ledger: nonces forgotten, request ids from the start."""
+        self.replay_guard.clear()
         self._requests = 0
 
     # ---- the Dialect contract ------------------------------------------------
@@ -137,6 +145,7 @@ class AliyunDialect(Dialect):
         except (LedgerError, BusinessError) as error:
             refusal = business_error(parsed.action, error)
             return _json(envelope_error(parsed.action, request_id, refusal.code, refusal.message))
+        _tell_journal_x(request, result)
         return _json(envelope_ok(parsed.action, request_id, result))
 
     def _authenticate(self, request: web.Request, parsed: AliyunRequest) -> AliyunCredentials:
@@ -207,6 +216,18 @@ async def read_request(request: web.Request) -> AliyunRequest | None:
     if rpc:  # RPC v1 names its action in the parameters; a differing header would be unsigned
         action = params.get("Action") or action
     return AliyunRequest(action=action, version=version, query=query, form=form, body=body, rpc=rpc)
+
+
+def _tell_journal_x(request: web.Request, result: dict[str, Any]) -> None:
+    """A bind without PhoneNoX (or a purchase) learns its X from the ledger; the journal reads request[INFO] last."""
+    info: RequestInfo | None = request.get(INFO)
+    if info is None or info.x is not None:
+        return
+    for holder, field in (("SecretBindDTO", "SecretNo"), ("SecretBuyInfoDTO", "SecretNo")):
+        x = (result.get(holder) or {}).get(field)
+        if x:
+            request[INFO] = dataclasses.replace(info, x=x)
+            return
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
