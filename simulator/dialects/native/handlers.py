@@ -32,7 +32,7 @@ async def get_binding(ledger: Ledger, request: web.Request) -> web.Response:
 
 async def list_bindings(ledger: Ledger, request: web.Request) -> web.Response:
     filters = wire.query(request.query, wire.LIST_BINDINGS_QUERY)
-    status = filters.pop("status", None)
+    status = filters.pop("status", "active")
     found = ledger.bindings(**filters, status=status, pool_key=None, as_queried=True)
     return web.json_response({"bindings": [wire.binding_json(b) for b in found]})
 
