@@ -59,7 +59,9 @@ async def pstnsim_provider_factory(pstnsim_seed: int) -> AsyncIterator[ProviderF
                     **overrides: Any) -> Provider:
         if config is not None and overrides:
             config = dataclasses.replace(config, **overrides)
-        provider = Provider(config or provider_config(pstnsim_seed, **overrides), dialects=dialects)
+        if config is None:
+            config = provider_config(overrides.pop("seed", pstnsim_seed), **overrides)
+        provider = Provider(config, dialects=dialects)
         await provider.start()
         started.append(provider)
         return provider
