@@ -7,6 +7,7 @@ started earlier would anchor its clock in real time.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from simulator.testing import provider_config
 FAST_RETRY = RetrySettings(max_attempts=4, base_delay=0.5, max_delay=4.0, alert_threshold=3)
 
 
-def test_config(**changes: Any) -> CoreConfig:
+def core_config(**changes: Any) -> CoreConfig:
     config = CoreConfig(retry=FAST_RETRY, worker=WorkerSettings(poll_interval=5.0), seed=1)
     return config.replace(**changes) if changes else config
 
@@ -74,6 +75,15 @@ class World:
 WorldFactory = Callable[..., Awaitable[World]]
 
 
+async def until(predicate: Callable[[], bool], timeout: float = 60.0, step: float = 0.01) -> None:
+    """Poll `predicate` on the loop's clock until it holds; fail after `timeout` (virtual) seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached before the deadline"
+        await asyncio.sleep(step)
+
+
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[WorldFactory]:
     """`w = await world(config=None, **provider_overrides)`: a provider and a core wired together."""
@@ -82,7 +92,7 @@ async def world(tmp_path: Path) -> AsyncIterator[WorldFactory]:
     async def start(config: CoreConfig | None = None, *, seed: int = 0, **provider_overrides: Any) -> World:
         provider = Provider(provider_config(seed, **provider_overrides))
         await provider.start()
-        config = (config or test_config())
+        config = (config or core_config())
         db_path = tmp_path / f"core{len(started)}.db"
         core = Core(
             config, provider_url=provider.url, db_path=db_path,

@@ -1,0 +1,258 @@
+"""The core against the real simulator over loopback, in virtual time: the cases issue 3 names."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from binding_core.transitions import check_history
+
+from .conftest import core_config, until
+
+pytestmark = pytest.mark.looptime
+
+A, B, C = "13900000001", "13800000001", "13700000001"
+
+
+async def place_call(w, caller, x):
+    async with w.http.post(f"{w.provider.url}/v1/calls", json={"caller": caller, "x": x}) as response:
+        assert response.status == 201
+        return await response.json()
+
+
+def assert_consistent(w, x):
+    """Core and provider agree on X (invariants 1-4) and the history is legal (invariant 6)."""
+    view = w.core.store.view(x)
+    held = w.provider_bindings(x)
+    for mode, key in (("XB", "xb"), ("AXB", "axb")):
+        mine = [b for b in held if b.mode == mode]
+        assert view[key]["status"] != "OPERATION"
+        if view[key]["status"] == "BIND":
+            assert [b.binding_id for b in mine] == [view[key]["binding_id"]]
+            assert mine[0].b == view[key]["b"]
+        else:
+            assert mine == [], f"orphan {mode} binding at the provider: {mine}"
+    assert check_history(w.core.store.transitions()) == []
+
+
+async def test_the_hard_case_xb_and_axb_on_one_x_at_once_both_bind_and_calls_route(world):
+    w = await world()
+    [x] = w.numbers(1)
+    (s1, r1), (s2, r2) = await asyncio.gather(
+        w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B}),
+        w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B}),
+    )
+    assert (s1, s2) == (202, 202), (r1, r2)
+    await w.settle()
+    view = await w.view(x)
+    assert view["xb"]["status"] == view["axb"]["status"] == "BIND"
+    assert (await place_call(w, A, x))["callee"] == B
+    assert (await place_call(w, B, x))["callee"] == A
+    assert (await place_call(w, C, x))["callee"] == B
+    assert_consistent(w, x)
+
+
+async def test_fifty_concurrent_binds_on_one_x_accept_exactly_one(world):
+    w = await world()
+    [x] = w.numbers(1)
+    results = await asyncio.gather(
+        *(w.call("POST", f"/v1/numbers/{x}/xb", json={"b": f"138000001{i:02d}"}) for i in range(50))
+    )
+    statuses = [s for s, _ in results]
+    assert statuses.count(202) == 1 and statuses.count(409) == 49
+    for status, body in results:
+        if status == 409:
+            assert body["code"] == "STATE_CONFLICT" and body["current"]["status"] in ("OPERATION", "BIND")
+    await w.settle()
+    assert len(w.provider_bindings(x)) == 1
+    assert_consistent(w, x)
+
+
+async def test_a_request_in_one_mode_never_fails_because_of_the_other(world):
+    w = await world()
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": x}, "action": {"kind": "latency", "seconds": 2}})
+    assert (await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B}))[0] == 202
+    assert (await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": C}))[0] == 202
+    await w.settle()
+    assert_consistent(w, x)
+
+
+async def test_unbind_returns_to_not_bind_and_removes_the_provider_binding(world):
+    w = await world()
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    status, body = await w.call("DELETE", f"/v1/numbers/{x}/xb")
+    assert status == 202 and body["status"] == "OPERATION"
+    await w.settle()
+    assert (await w.view(x))["xb"] == {"status": "NOT_BIND", "b": None, "binding_id": None, "version": 4, "operation_id": None}
+    assert_consistent(w, x)
+
+
+async def test_an_unbind_answered_not_found_is_done(world):
+    w = await world()
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    [held] = w.provider_bindings(x)
+    w.provider.ledger.delete_binding(held.binding_id)  # gone behind the core's back (e.g. expired)
+    await w.call("DELETE", f"/v1/numbers/{x}/xb")
+    await w.settle()
+    [op] = w.core.store.operations()[-1:]
+    assert op.state == "done" and op.outcome == "unbound" and op.attempts == 0
+    assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
+
+
+async def test_retry_exhaustion_gives_one_alert_a_dead_operation_and_a_consistent_row(world):
+    config = core_config()
+    w = await world(config)
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": x}, "action": {"kind": "status", "status": 503}})
+    status, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    assert status == 202
+    await w.settle()
+    status, op = await w.call("GET", f"/v1/operations/{body['operation_id']}")
+    assert op["state"] == "dead" and op["attempts"] == config.retry.max_attempts and op["alerted"]
+    assert "503" in op["last_error"]
+    status, alerts = await w.call("GET", "/v1/alerts")
+    assert [(a["operation_id"], a["x"], a["mode"], a["attempts"]) for a in alerts["alerts"]] == [
+        (body["operation_id"], x, "XB", config.retry.alert_threshold)
+    ]
+    assert len(w.core.alerts) == 1
+    assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
+    assert_consistent(w, x)
+    assert (await w.call("GET", "/v1/operations?state=dead"))[1]["operations"][0]["operation_id"] == body["operation_id"]
+
+
+async def test_exhaustion_after_ghost_successes_settles_to_what_the_provider_holds(world):
+    w = await world()
+    [x] = w.numbers(1)
+    # The first attempt is applied and its answer lost; every query until attempts run out fails too.
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": x},
+                           "action": {"kind": "ghost_success", "status": 502}})
+    w.provider.faults.add({"match": {"operation": "list_bindings", "x": x},
+                           "action": {"kind": "status", "status": 500}, "when": {"first": 3}})
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    op = w.core.store.operations()[0]
+    assert (op.state, op.outcome, op.attempts) == ("dead", "settled", 4)
+    assert len(w.core.alerts) == 1
+    assert (await w.view(x))["xb"]["status"] == "BIND"
+    assert len(w.provider_bindings(x)) == 1
+    assert_consistent(w, x)
+
+
+@pytest.mark.parametrize("then", [{"status": 503}, {"then": "reset"}, {"then": "timeout"}])
+async def test_ghost_success_on_bind_leaves_exactly_one_provider_binding(world, then):
+    w = await world()
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": x},
+                           "action": {"kind": "ghost_success", **then}, "when": {"first": 2}})
+    await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B})
+    await w.settle()
+    view = await w.view(x)
+    assert view["axb"]["status"] == "BIND"
+    [held] = w.provider_bindings(x)
+    assert view["axb"]["binding_id"] == held.binding_id
+    assert not w.core.alerts
+    assert_consistent(w, x)
+
+
+async def test_every_attempt_carries_the_operation_s_idempotency_key(world):
+    w = await world()
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": x},
+                           "action": {"kind": "status", "status": 503}, "when": {"first": 2}})
+    _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    creates = [e for e in w.provider.journal.entries() if e.operation == "create_binding"]
+    keys = {e.request_headers.get("idempotency-key") for e in creates}
+    assert len(creates) == 3 and len(keys) == 1
+    [key] = keys
+    assert key is not None and key.endswith(body["operation_id"])
+
+
+async def test_before_re_sending_a_bind_the_core_asks_the_provider_and_adopts(world):
+    """The provider forgot the idempotency key (e.g. its key store expired): only the query prevents a second bind."""
+    w = await world()
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": x},
+                           "action": {"kind": "ghost_success", "status": 503}, "when": {"first": 1}})
+    await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B})
+    await until(lambda: len(w.provider_bindings(x)) == 1)
+    native = next(d for d in w.provider.state.dialects if d.name == "native")
+    native.idempotency.reset()
+    await w.settle()
+    assert (await w.view(x))["axb"]["status"] == "BIND"
+    assert [e.operation for e in w.provider.journal.entries()] == ["create_binding", "list_bindings"]
+    assert_consistent(w, x)
+
+
+async def test_a_failed_commit_is_retried_and_adopts_the_binding_already_made(world, monkeypatch):
+    w = await world()
+    [x] = w.numbers(1)
+    store = w.core.store
+    real_complete = store.complete
+    failures = []
+
+    def flaky_complete(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise sqlite3.OperationalError("disk I/O error")
+        return real_complete(*args, **kwargs)
+
+    monkeypatch.setattr(store, "complete", flaky_complete)
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    assert failures and (await w.view(x))["xb"]["status"] == "BIND"
+    assert len(w.provider_bindings(x)) == 1
+    op = store.operations()[0]
+    assert op.attempts == 1 and "commit failed" in op.last_error
+    assert_consistent(w, x)
+
+
+async def test_a_definite_refusal_settles_at_once_without_retries(world):
+    w = await world()
+    [x] = w.numbers(1)
+    w.provider.ledger.create_binding("XB", x=x, b=C)  # someone else's binding: the provider refuses ours
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    op = w.core.store.operations()[0]
+    assert (op.state, op.outcome, op.attempts) == ("done", "refused", 0)
+    assert "BIND_CONFLICT" in op.last_error
+    assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
+
+
+async def test_a_crashed_core_resumes_its_operations_after_restart(world):
+    w = await world()
+    [x, y] = w.numbers(2)
+    w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 503},
+                           "when": {"first": 2}})
+    w.provider.faults.add({"match": {"operation": "create_binding", "x": y},
+                           "action": {"kind": "latency", "seconds": 2.5}})
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.call("POST", f"/v1/numbers/{y}/xb", json={"b": B})
+    # x fails into backoff, y's call hangs in the provider's latency: crash now.
+    await until(lambda: w.core.store.operation("op_00000001").attempts == 1)
+    assert w.core.store.operation("op_00000002").state == "running"
+    await w.restart_core(crash=True)
+    await w.settle()
+    for number in (x, y):
+        assert (await w.view(number))["xb"]["status"] == "BIND"
+        assert len(w.provider_bindings(number)) == 1
+        assert_consistent(w, number)
+
+
+async def test_a_graceful_restart_hands_operations_back_at_once(world):
+    w = await world()
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "latency", "seconds": 2}})
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.restart_core(crash=False)
+    assert w.core.store.operations()[0].state in ("pending", "running")
+    await w.settle()
+    assert (await w.view(x))["xb"]["status"] == "BIND"
+    assert_consistent(w, x)

@@ -1,0 +1,148 @@
+"""The store on its own: CAS per mode, versions +1 per change, legal history, leased claims, exactly-once alerts."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from binding_core.store import LostClaim, StateConflict, Store
+from binding_core.transitions import check_history
+
+X, B, A = "17100000001", "13800000001", "13900000001"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "core.db")
+    yield s
+    s.close()
+
+
+def test_an_unseen_number_is_not_bound_in_both_modes(store):
+    view = store.view(X)
+    assert view["xb"]["status"] == view["axb"]["status"] == "NOT_BIND"
+    assert view["xb"]["version"] == view["axb"]["version"] == 0
+    assert store.transitions() == []
+
+
+def test_a_bind_enters_operation_and_a_second_one_conflicts_with_the_current_status(store):
+    op = store.begin(X, "XB", "bind", b=B, now=1.0)
+    assert op.state == "pending" and op.version == 1
+    with pytest.raises(StateConflict) as conflict:
+        store.begin(X, "XB", "bind", b="13800000002", now=2.0)
+    assert conflict.value.view["xb"]["status"] == "OPERATION"
+    assert conflict.value.view["xb"]["b"] == B  # the loser did not overwrite anything
+    assert len(store.operations()) == 1
+
+
+def test_the_other_mode_has_its_own_lock(store):
+    store.begin(X, "XB", "bind", b=B, now=1.0)
+    op = store.begin(X, "AXB", "bind", a=A, b=B, now=1.0)
+    assert op.mode == "AXB"
+    view = store.view(X)
+    assert view["xb"]["status"] == view["axb"]["status"] == "OPERATION"
+
+
+def test_unbind_needs_bind(store):
+    with pytest.raises(StateConflict):
+        store.begin(X, "XB", "unbind", now=1.0)
+
+
+def test_complete_commits_status_and_binding_id_together_with_versions_rising_by_one(store):
+    op = store.begin(X, "XB", "bind", b=B, now=1.0, owner="w1", lease=10)
+    done = store.complete(op, "w1", status="BIND", binding_id="bnd_1", outcome="bound", now=2.0)
+    assert done.state == "done" and done.binding_id == "bnd_1"
+    view = store.view(X)["xb"]
+    assert (view["status"], view["binding_id"], view["b"], view["version"]) == ("BIND", "bnd_1", B, 2)
+    unbind = store.begin(X, "XB", "unbind", now=3.0, owner="w1", lease=10)
+    assert unbind.binding_id == "bnd_1"
+    store.complete(unbind, "w1", status="NOT_BIND", binding_id=None, outcome="unbound", now=4.0)
+    view = store.view(X)["xb"]
+    assert (view["status"], view["binding_id"], view["b"], view["version"]) == ("NOT_BIND", None, None, 4)
+    history = store.transitions()
+    assert [(t["from_status"], t["to_status"], t["version"]) for t in history] == [
+        ("NOT_BIND", "OPERATION", 1), ("OPERATION", "BIND", 2), ("BIND", "OPERATION", 3), ("OPERATION", "NOT_BIND", 4),
+    ]
+    assert all(t["operation_id"] for t in history)
+    assert check_history(history) == []
+
+
+def test_only_the_claim_holder_can_complete(store):
+    op = store.begin(X, "XB", "bind", b=B, now=1.0, owner="w1", lease=10)
+    with pytest.raises(LostClaim):
+        store.complete(op, "w2", status="BIND", binding_id="bnd_1", outcome="bound", now=2.0)
+    assert store.view(X)["xb"]["status"] == "OPERATION"
+    assert len(store.transitions()) == 1
+
+
+def test_two_processes_claim_by_compare_and_set_and_a_dead_holder_s_lease_expires(tmp_path):
+    first, second = Store.open(tmp_path / "shared.db"), Store.open(tmp_path / "shared.db")
+    op = first.begin(X, "XB", "bind", b=B, now=1.0)
+    assert first.due(1.0, 10) == [op.id]
+    assert first.claim(op.id, "w1", now=1.0, lease=10) is not None
+    assert second.claim(op.id, "w2", now=5.0, lease=10) is None  # w1 holds it
+    taken = second.claim(op.id, "w2", now=11.0, lease=10)  # w1's lease ran out (it died)
+    assert taken is not None and taken.claims == 2 and taken.lease_owner == "w2"
+    with pytest.raises(LostClaim):
+        first.complete(op, "w1", status="BIND", binding_id="bnd_1", outcome="bound", now=12.0)
+    second.complete(taken, "w2", status="BIND", binding_id="bnd_1", outcome="bound", now=12.0)
+    assert first.view(X)["xb"]["status"] == "BIND"
+    first.close()
+    second.close()
+
+
+def test_begins_from_four_connections_on_one_file_let_exactly_one_in(tmp_path):
+    stores = [Store.open(tmp_path / "shared.db") for _ in range(4)]
+    wins, conflicts = 0, 0
+    for i, s in enumerate(stores):
+        try:
+            s.begin(X, "XB", "bind", b=f"1380000000{i}", now=1.0)
+            wins += 1
+        except StateConflict:
+            conflicts += 1
+    assert (wins, conflicts) == (1, 3)
+    for s in stores:
+        s.close()
+
+
+def test_reschedule_counts_attempts_and_raises_exactly_one_alert(store):
+    op = store.begin(X, "XB", "bind", b=B, now=1.0, owner="w", lease=10)
+    alerts = []
+    for attempt in range(1, 6):
+        op, alert = store.reschedule(op, "w", next_attempt_at=attempt + 1.0, error=f"HTTP 503 #{attempt}", now=attempt, alert_at=3)
+        assert op.attempts == attempt and op.state == "pending"
+        if alert:
+            alerts.append(alert)
+        op = store.claim(op.id, "w", now=attempt + 1.0, lease=10)
+    assert [(a["attempts"], a["last_error"]) for a in alerts] == [(3, "HTTP 503 #3")]
+    assert len(store.alerts()) == 1 and store.operation(op.id).alerted
+
+
+def test_release_gives_an_operation_back_without_counting_an_attempt(store):
+    op = store.begin(X, "XB", "bind", b=B, now=1.0, owner="w", lease=10)
+    store.release(op, "w", now=2.0)
+    back = store.operation(op.id)
+    assert back.state == "pending" and back.attempts == 0 and store.due(2.0, 5) == [op.id]
+
+
+def test_reopening_applies_no_migration_twice_and_keeps_data(tmp_path):
+    s = Store.open(tmp_path / "core.db")
+    s.begin(X, "XB", "bind", b=B, now=1.0)
+    ident = s.database_id(random.Random(1))
+    s.close()
+    again = Store.open(tmp_path / "core.db")
+    assert again.view(X)["xb"]["status"] == "OPERATION"
+    assert again.database_id(random.Random(2)) == ident
+    again.close()
+
+
+def test_check_history_catches_gaps_and_illegal_moves():
+    rows = [
+        {"seq": 1, "x": X, "mode": "XB", "from_status": "NOT_BIND", "to_status": "OPERATION", "version": 1},
+        {"seq": 2, "x": X, "mode": "XB", "from_status": "OPERATION", "to_status": "BIND", "version": 3},
+        {"seq": 3, "x": X, "mode": "XB", "from_status": "BIND", "to_status": "NOT_BIND", "version": 4},
+    ]
+    problems = check_history(rows)
+    assert any("expected 2" in p for p in problems)
+    assert any("BIND -> NOT_BIND is illegal" in p for p in problems)

@@ -1,0 +1,135 @@
+"""The core speaking Tencent NPP (`[provider] dialect = "tencent"`) to the real simulator, in virtual time.
+
+Same cases as over the native API: XB, AXB and unbind; unknown outcomes (ghost
+success, timeouts, 5xx) end with exactly the bindings the core believes in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from binding_core.config import ProviderSettings
+from binding_core.transitions import check_history
+
+from .conftest import core_config
+
+pytestmark = pytest.mark.looptime
+
+A, B, C = "13900000001", "13800000001", "13700000001"
+
+
+def tencent_config(**retry: object):
+    config = core_config(provider=ProviderSettings(dialect="tencent", timeout=3.0))
+    return config.replace(retry=config.retry.__class__(**{**config.retry.__dict__, **retry})) if retry else config
+
+
+def assert_agrees(w, x: str) -> None:
+    """Core and provider agree on X, no reference is left over, and the history is legal."""
+    view = w.core.store.view(x)
+    held = w.provider_bindings(x)
+    for mode, key in (("XB", "xb"), ("AXB", "axb")):
+        mine = [b for b in held if b.mode == mode]
+        assert view[key]["status"] != "OPERATION"
+        if view[key]["status"] == "BIND":
+            assert [b.binding_id for b in mine] == [view[key]["binding_id"]]
+            assert mine[0].extra["tencent"]["ref_num"] >= 1
+        else:
+            assert mine == [], f"orphan {mode} binding at the provider: {mine}"
+    assert check_history(w.core.store.transitions()) == []
+
+
+def tencent_requests(w) -> list[str]:
+    return [e.operation for e in w.provider.journal.entries() if e.dialect == "tencent"]
+
+
+async def place_call(w, caller: str, x: str) -> dict:
+    async with w.http.post(f"{w.provider.url}/v1/calls", json={"caller": caller, "x": x}) as response:
+        assert response.status == 201
+        return await response.json()
+
+
+async def test_xb_and_axb_bind_and_unbind_over_tencent(world) -> None:
+    w = await world(config=tencent_config())
+    [x] = w.numbers(1)
+    (s1, _), (s2, _) = await asyncio.gather(
+        w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B}),
+        w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B}),
+    )
+    assert (s1, s2) == (202, 202)
+    await w.settle()
+    view = await w.view(x)
+    assert view["xb"]["status"] == view["axb"]["status"] == "BIND"
+    assert (await place_call(w, A, x))["callee"] == B
+    assert (await place_call(w, C, x))["callee"] == B
+    assert_agrees(w, x)
+    assert sorted(tencent_requests(w)) == ["GetVirtualNum", "GetVirtualNum"]
+    assert [e.dialect for e in w.provider.journal.entries() if e.path == "/"] == ["tencent", "tencent"]
+
+    for mode in ("axb", "xb"):
+        status, _ = await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
+        assert status == 202
+    await w.settle()
+    view = await w.view(x)
+    assert view["xb"]["status"] == view["axb"]["status"] == "NOT_BIND"
+    assert w.provider_bindings(x) == []
+    assert_agrees(w, x)
+
+
+@pytest.mark.parametrize("then", [{"then": "status", "status": 503}, {"then": "timeout", "seconds": 60}, {"then": "reset"}])
+async def test_ghost_bind_is_adopted_not_duplicated(world, then: dict) -> None:
+    w = await world(config=tencent_config())
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"dialect": "tencent", "operation": "GetVirtualNum"},
+                           "action": {"kind": "ghost_success", **then}, "when": {"first": 1}})
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    assert (await w.view(x))["xb"]["status"] == "BIND"
+    [binding] = w.provider_bindings(x)
+    assert binding.extra["tencent"]["ref_num"] == 1  # the probe gave its reference back
+    assert_agrees(w, x)
+
+    await w.call("DELETE", f"/v1/numbers/{x}/xb")
+    await w.settle()
+    assert w.provider_bindings(x) == []
+
+
+@pytest.mark.parametrize("action", [{"kind": "status", "status": 429, "retry_after": 1},
+                                    {"kind": "status", "status": 500},
+                                    {"kind": "timeout", "seconds": 60},
+                                    {"kind": "ghost_success", "status": 502}])
+async def test_unbind_survives_faults(world, action: dict) -> None:
+    w = await world(config=tencent_config())
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B})
+    await w.settle()
+    w.provider.faults.add({"match": {"dialect": "tencent", "operation": "DelVirtualNum"}, "action": action,
+                           "when": {"first": 1}})
+    await w.call("DELETE", f"/v1/numbers/{x}/axb")
+    await w.settle()
+    assert (await w.view(x))["axb"]["status"] == "NOT_BIND"
+    assert w.provider_bindings(x) == []
+    assert_agrees(w, x)
+
+
+async def test_retry_exhaustion_alerts_once_and_settles_when_the_provider_answers(world) -> None:
+    w = await world(config=tencent_config())
+    [x] = w.numbers(1)
+    rule = w.provider.faults.add({"match": {"dialect": "tencent", "operation": "GetVirtualNum"},
+                                  "action": {"kind": "ghost_success", "status": 503}})
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    # Every attempt is applied and its reply lost; settling needs an answer, so lift the fault once dead-lettered.
+    for _ in range(200):
+        await asyncio.sleep(5)
+        status, operations = await w.call("GET", "/v1/operations")
+        if any(op.get("attempts", 0) >= w.core.config.retry.max_attempts for op in operations.get("operations", operations)):
+            break
+    w.provider.faults.remove(rule.id)
+    await w.settle()
+    status, alerts = await w.call("GET", "/v1/alerts")
+    assert len(alerts.get("alerts", alerts)) == 1
+    assert (await w.view(x))["xb"]["status"] == "BIND"  # the provider holds it: the core adopts it
+    [binding] = w.provider_bindings(x)
+    assert binding.extra["tencent"]["ref_num"] >= 1
+    assert_agrees(w, x)
