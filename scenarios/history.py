@@ -36,6 +36,8 @@ class Operation:
     outcome: Outcome | None = None  # None: still in flight
     detail: str = ""  # HTTP status, error code, core operation id...
     core_operation_id: str | None = None
+    # When the operation really ended, even if its effect is unknown (for liveness); None: not known.
+    ended_at: float | None = None
 
     @property
     def key(self) -> Key:
@@ -63,6 +65,8 @@ class History:
     def complete(op: Operation, outcome: Outcome, at: float | None, detail: str = "") -> Operation:
         op.outcome = outcome
         op.completed_at = None if outcome is Outcome.INFO else at
+        if at is not None and op.ended_at is None:
+            op.ended_at = at
         if detail:
             op.detail = detail
         return op

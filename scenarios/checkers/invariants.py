@@ -124,11 +124,11 @@ def liveness(obs: Observation) -> None:
     for op in history:
         if op.kind == "read" or op.core_operation_id is None:
             continue
-        if op.completed_at is None:
+        if op.ended_at is None:
             if op.detail == "unfinished":
                 late.append({**op.to_dict(), "took": None})
             continue
-        took = op.completed_at - op.invoked_at
+        took = op.ended_at - op.invoked_at
         if took > limit:
             late.append({**op.to_dict(), "took": round(took, 3)})
     late.extend(obs.unsettled)

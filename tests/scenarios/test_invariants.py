@@ -106,13 +106,13 @@ def test_expired_provider_bindings_are_not_held():
 
 def test_slow_operation_breaks_liveness():
     obs = healthy()
-    obs.history.operations[0].completed_at = POLICY.deadline() + 1
+    obs.history.operations[0].ended_at = POLICY.deadline() + 1
     assert "liveness" in failing(obs)
 
 
 def test_downtime_extends_the_liveness_deadline():
     obs = healthy()
-    obs.history.operations[0].completed_at = POLICY.deadline() + 1
+    obs.history.operations[0].ended_at = POLICY.deadline() + 1
     obs.downtime = 5
     assert "liveness" not in failing(obs)
 

@@ -1,0 +1,105 @@
+"""`pstnsim chaos run [FILE...]`: the command-line face of the runner (the library never imports this)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .events import EventBus
+from .reports import ReportFiles
+from .reports.terminal import TerminalReport
+from .runner import DEFAULT_SEED, Runner, RunOptions
+from .scenario_file import ScenarioError, default_suite
+
+EXIT_PASSED, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="chaos_command", required=True)
+    run = sub.add_parser("run", help="run chaos scenarios (no file: the bundled default suite)",
+                         description="Run chaos scenarios; exit 1 on any violation, 2 on bad input.")
+    run.add_argument("files", nargs="*", metavar="FILE", help="scenario TOML files (default: the bundled suite)")
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                     help=f"fixes data, faults and interleavings (default {DEFAULT_SEED})")
+    run.add_argument("--report-dir", type=Path, default=Path("reports"), help="reports go to DIR/<run-id>/")
+    run.add_argument("--run-id", help="name of the report folder (default: UTC time and seed)")
+    run.add_argument("--examples", type=int, help="Hypothesis examples per scenario (overrides each file's budget)")
+    run.add_argument("--steps", type=int, help="rule calls per example (overrides each file's budget)")
+    run.add_argument("--sut", metavar="URL", help="a binding service to check by URL, in real time (see docs/harness.md)")
+    run.add_argument("--provider-url", metavar="URL", help="the provider the --sut service talks to (pstnsim provider)")
+    run.add_argument("--no-shrink", action="store_true", help="report the first failing example without shrinking it")
+    run.add_argument("--replay", metavar="BLOB", help="replay one failing example (printed by a failed run)")
+    run.add_argument("--check", action="append", dest="checks", metavar="NAME", help="run only this check (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    list_cmd = sub.add_parser("list", help="list the bundled scenarios and the checks")
+    list_cmd.set_defaults(chaos_command="list")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.chaos_command == "list":
+        return _list()
+    problems = _validate(args)
+    if problems:
+        for problem in problems:
+            print(f"pstnsim chaos run: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    options = RunOptions(
+        seed=args.seed, report_dir=args.report_dir, provider_url=args.provider_url, sut_url=args.sut,
+        examples=args.examples, steps=args.steps, shrink=not args.no_shrink, replay=args.replay,
+        checks=tuple(args.checks) if args.checks else None, run_id=args.run_id,
+    )
+    files = ReportFiles()
+    bus = EventBus([files, TerminalReport(quiet=args.quiet)])
+    _quiet_service_logs()
+    try:
+        result = Runner(options, bus).run(args.files or None)
+    except ScenarioError as exc:
+        print(f"pstnsim chaos run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_PASSED if result.passed else EXIT_VIOLATION
+
+
+def _quiet_service_logs() -> None:
+    """The core logs every alert; the harness reports them itself, so the terminal keeps only errors."""
+    import logging
+
+    for name in ("binding_core", "simulator", "aiohttp"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _validate(args: argparse.Namespace) -> list[str]:
+    from .checkers import CHECKS
+
+    problems = []
+    for name in args.files:
+        if not Path(name).is_file():
+            problems.append(f"no such scenario file: {name}")
+    if args.sut and not args.provider_url:
+        problems.append("--sut needs --provider-url (the provider the service under test talks to)")
+    if args.provider_url and not args.sut:
+        problems.append("--provider-url only goes with --sut (in-process runs start their own provider)")
+    for flag in ("examples", "steps"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            problems.append(f"--{flag} must be >= 1")
+    for name in args.checks or ():
+        if name not in CHECKS.checks:
+            problems.append(f"unknown check {name!r}; known: {', '.join(CHECKS.checks)}")
+    if args.replay and (":" not in args.replay or len(args.files) != 1):
+        problems.append("--replay takes the BLOB printed by a failed run, with exactly one scenario FILE")
+    return problems
+
+
+def _list() -> int:
+    from .checkers import CHECKS
+    from .scenario_file import load_scenario
+
+    print("bundled scenarios:")
+    for path in default_suite():
+        scenario = load_scenario(path)
+        print(f"  {path}  {scenario.description}")
+    print("checks:")
+    for check in CHECKS.checks.values():
+        print(f"  {check.name:<26} {check.description}")
+    return EXIT_PASSED

@@ -1,0 +1,235 @@
+"""The Hypothesis state machine that drives a binding core against the simulator.
+
+Rules are synchronous and run coroutines on a loop the machine owns (a looptime
+loop in-process, so everything shares virtual time). Each example gets a fresh
+world (provider + core + temp database). Rules: bursts of concurrent operations
+with drawn start offsets (so in-flight operations overlap), fault rules added
+and removed, core crash and restart, gray-list changes, time advancing, and a
+settle step that heals the provider, waits for quiescence, places calls and
+checks every invariant. Legal transitions are checked after every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, TypeVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from .checkers import CHECKS, CheckResult, run_checks
+from .driver import Step
+from .fault_library import fault_rules
+from .scenario_file import Scenario
+from .world import World
+
+T = TypeVar("T")
+ADVANCE_CHOICES = (0.5, 2.0, 10.0, 60.0, 300.0)
+
+
+class ChaosViolation(AssertionError):
+    """Raised inside a rule when a check fails: Hypothesis shrinks towards the smallest program that raises it."""
+
+    def __init__(self, results: list[CheckResult]) -> None:
+        self.results = results
+        names = ", ".join(f"{r.name}: {r.violation.title}" for r in results if r.violation)
+        super().__init__(f"invariant violated: {names}")
+
+
+@dataclass
+class MachineLog:
+    """Shared between the machine's examples and the runner: counts, telemetry, callbacks."""
+
+    on_step: Callable[[int, int, str, float], None] | None = None
+    on_example: Callable[[int, int, float], None] | None = None
+    examples: int = 0
+    steps: int = 0
+    virtual_time: float = 0.0
+    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "fail": 0, "info": 0})
+    telemetry: dict[str, Any] = field(default_factory=dict)
+    last_results: list[CheckResult] = field(default_factory=list)
+    check_names: tuple[str, ...] | None = None
+
+
+def parties_for(seed: int, count: int, avoid: set[str]) -> list[str]:
+    """A/B numbers from a seeded Faker (mainland mobiles), never one of the virtual numbers."""
+    from faker import Faker
+
+    from simulator.numbers import is_national
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(f"parties:{seed}")
+    out: list[str] = []
+    while len(out) < count:
+        number = fake.phone_number()
+        if is_national(number) and number not in avoid and number not in out:
+            out.append(number)
+    return out
+
+
+def build_machine(
+    scenario: Scenario,
+    seed: int,
+    world_factory: Callable[[], World],
+    log: MachineLog,
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> type[RuleBasedStateMachine]:
+    """A machine class for one scenario: the workload, fault kinds and switches come from the file."""
+    w = scenario.workload
+    weighted = scenario.weighted_operations()
+    span = w.burst[1] / w.rate  # seconds over which a burst's operations start
+    check_names = log.check_names or (scenario.checks or None)
+    settle_checks = CHECKS.select(check_names)
+    step_checks = [c for c in CHECKS.select(check_names, phase="step")]
+    burst_steps = st.lists(
+        st.tuples(st.sampled_from(weighted), st.integers(0, w.numbers - 1), st.integers(0, w.parties - 1),
+                  st.integers(0, w.parties - 2), st.integers(0, 100)),
+        min_size=w.burst[0], max_size=w.burst[1],
+    )
+
+    class ChaosMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.loop = new_loop()
+            self.world = world_factory()
+            self.example = log.examples
+            self.step_count = 0
+            self.started = False
+            self.fault_serial = 0
+
+        def run(self, work: Awaitable[T]) -> T:
+            return self.loop.run_until_complete(work)
+
+        @initialize()
+        def start_world(self) -> None:
+            self.run(self.world.start())
+            self.started = True
+            self.xs = self.run(self.world.pick_numbers(w.numbers))
+            self.parties = parties_for(seed, w.parties, set(self.xs))
+            self.world.driver.managed_xs = set(self.xs)
+            self.t0 = self.world.driver.now()
+            if w.gray == "switch":
+                self.run(self.world.set_gray(False, self.xs[: len(self.xs) // 2 + 1]))
+
+        def _elapsed(self) -> float:
+            return self.world.driver.now() - self.t0
+
+        def _stepped(self, name: str) -> None:
+            self.step_count += 1
+            self.run(self.world.driver.refresh_tracked())
+            if log.on_step:
+                log.on_step(self.example, self.step_count, name, self._elapsed())
+
+        # ---- workload ------------------------------------------------------
+
+        @rule(ops=burst_steps)
+        def burst(self, ops: list[tuple[tuple[str, str], int, int, int, int]]) -> None:
+            steps = []
+            for (kind, mode), xi, ai, bi, offset in ops:
+                a = self.parties[ai]
+                b = self.parties[bi if bi < ai else bi + 1]  # never a == b
+                steps.append(Step(kind, mode, self.xs[xi], a if mode == "AXB" else None, b, span * offset / 100))
+            self.run(self.world.driver.run_burst(steps))
+            self._stepped("burst")
+
+        @precondition(lambda self: self._elapsed() < scenario.duration)
+        @rule(seconds=st.sampled_from(ADVANCE_CHOICES))
+        def advance_time(self, seconds: float) -> None:
+            self.run(asyncio.sleep(seconds))
+            self._stepped("advance_time")
+
+        # ---- faults ----------------------------------------------------------
+
+        if w.fault_kinds:
+            @rule(data=st.data())
+            def add_fault(self, data: st.DataObject) -> None:
+                self.fault_serial += 1
+                candidate = data.draw(fault_rules(w.fault_kinds, self.xs, f"chaos-{self.fault_serial}"))
+                self.run(self.world.add_fault(candidate))
+                self._stepped("add_fault")
+
+            @precondition(lambda self: bool(self.world.dynamic_faults))
+            @rule(index=st.integers(0, 20))
+            def remove_fault(self, index: int) -> None:
+                ids = sorted(self.world.dynamic_faults)
+                self.run(self.world.remove_fault(ids[index % len(ids)]))
+                self._stepped("remove_fault")
+
+        if w.crashes:
+            @precondition(lambda self: self.world.can_crash)
+            @rule(downtime=st.sampled_from((0.0, 1.0, 30.0)))
+            def crash_and_restart(self, downtime: float) -> None:
+                self.run(self.world.crash_and_restart(downtime))
+                self._stepped("crash_and_restart")
+
+        if w.gray == "switch":
+            @rule(all_numbers=st.booleans(), mask=st.integers(0, 2 ** w.numbers - 1))
+            def switch_gray(self, all_numbers: bool, mask: int) -> None:
+                chosen = [x for i, x in enumerate(self.xs) if mask >> i & 1]
+                self.run(self.world.set_gray(all_numbers, chosen))
+                self._stepped("switch_gray")
+
+        @rule()
+        def settle(self) -> None:
+            self._settle_and_check()
+            self.run(self.world.install_faults())
+            self._stepped("settle")
+
+        # ---- checks --------------------------------------------------------------
+
+        def _settle_and_check(self) -> None:
+            driver = self.world.driver
+            self.run(self.world.heal())
+            self.run(driver.wait_quiescent(driver.policy.deadline() + driver.downtime))
+            observation = self.run(driver.observe(calls=w.calls, callers=self.parties))
+            results = run_checks(observation, settle_checks)
+            log.last_results = results
+            if any(r.status == "failed" for r in results):
+                raise ChaosViolation([r for r in results if r.status == "failed"])
+
+        @invariant()
+        def transitions_legal(self) -> None:
+            if not self.started or not step_checks:
+                return
+            from .checkers import Observation
+
+            transitions = self.run(self.world.driver.core_transitions())
+            from binding_core.transitions import LEGAL_MOVES
+
+            observation = Observation(now=self.world.driver.now(), transitions=transitions,
+                                      legal_transitions=set(LEGAL_MOVES))
+            failed = [r for r in run_checks(observation, step_checks) if r.status == "failed"]
+            if failed:
+                raise ChaosViolation(failed)
+
+        def teardown(self) -> None:
+            try:
+                if self.started:
+                    try:
+                        self._settle_and_check()
+                    finally:
+                        self._account()
+            finally:
+                try:
+                    self.run(self.world.stop())
+                finally:
+                    self.loop.close()
+
+        def _account(self) -> None:
+            driver = self.world.driver
+            log.examples += 1
+            log.steps += self.step_count
+            log.virtual_time += self._elapsed()
+            for op in driver.history:
+                if op.outcome is not None:
+                    log.counts[op.outcome.value] = log.counts.get(op.outcome.value, 0) + 1
+            try:
+                log.telemetry = self.world.telemetry()
+            except Exception as exc:  # telemetry is for the report; never hide the run's own result
+                log.telemetry = {"error": f"telemetry unavailable: {exc}"}
+            if log.on_example:
+                log.on_example(self.example, self.step_count, self._elapsed())
+
+    ChaosMachine.__name__ = ChaosMachine.__qualname__ = "ChaosMachine"
+    return ChaosMachine

@@ -1,0 +1,238 @@
+"""The systems a scenario runs against: in-process (fresh provider + core + temp DB, one loop) or by URL.
+
+`InProcessWorld` owns everything and can crash and restart the core; the loop
+is the machine's looptime loop, so hours of backoff take milliseconds.
+`RemoteWorld` talks to servers started elsewhere (a team's own service), in
+real time, and can only do what their HTTP APIs offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from .checkers import RetryPolicy
+from .clients import CoreClient, ProviderClient, items
+from .driver import Driver
+from .scenario_file import Scenario
+
+# The virtual epoch every in-process run starts at (the provider's and the core's clocks agree).
+from simulator.clock import FIXED_EPOCH  # noqa: E402
+
+POLL = 0.5  # seconds between quiescence polls
+
+
+def retry_policy(core_table: dict[str, Any]) -> RetryPolicy:
+    """The liveness bound and alert rule implied by the core's configuration (the scenario's [core])."""
+    from binding_core.config import parse_config
+
+    config = parse_config(core_table)
+    retry, provider = config.retry, config.provider
+    per_attempt_wait = max(retry.max_delay, provider.breaker_cooldown)
+    return RetryPolicy(
+        max_attempts=retry.max_attempts,
+        alert_threshold=min(retry.alert_threshold, retry.max_attempts),
+        provider_timeout=provider.timeout,
+        max_delay=per_attempt_wait,
+        # Settling a dead operation takes one more query round; polls add their interval.
+        slack=provider.timeout + per_attempt_wait + config.worker.poll_interval + 2 * POLL,
+    )
+
+
+class World:
+    """What a machine needs from the systems: a driver, fault control, and optional crash/gray/telemetry."""
+
+    can_crash = False
+    can_switch_gray = True
+    driver: Driver
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.session: aiohttp.ClientSession | None = None
+        self.fault_plan: list[dict[str, Any]] = [dict(rule) for rule in scenario.faults]
+        self.dynamic_faults: dict[str, dict[str, Any]] = {}
+        self.crash_times: list[float] = []
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def crash_and_restart(self, downtime: float) -> None:
+        raise RuntimeError("this world cannot crash the core")
+
+    async def pick_numbers(self, count: int) -> list[str]:
+        answer = await self.driver.provider.numbers()
+        numbers = [n["x"] for n in items(answer.body, "numbers") if isinstance(n, dict) and "x" in n]
+        if len(numbers) < count:
+            raise RuntimeError(f"the provider lists {len(numbers)} virtual numbers; the scenario needs {count}")
+        return numbers[:count]
+
+    # ---- faults -----------------------------------------------------------
+
+    async def install_faults(self) -> None:
+        rules = [*self.fault_plan, *self.dynamic_faults.values()]
+        answer = await self.driver.provider.replace_faults(rules)
+        if not answer.ok:
+            raise RuntimeError(f"the provider refused the fault rules: {answer.describe()} {answer.body}")
+
+    async def add_fault(self, rule: dict[str, Any]) -> None:
+        self.dynamic_faults[rule["id"]] = rule
+        answer = await self.driver.provider.add_fault(rule)
+        if not answer.ok:
+            raise RuntimeError(f"the provider refused fault rule {rule}: {answer.body}")
+
+    async def remove_fault(self, rule_id: str) -> None:
+        if self.dynamic_faults.pop(rule_id, None) is not None:
+            await self.driver.provider.remove_fault(rule_id)
+
+    async def heal(self) -> None:
+        """No faults at all: what quiescence is measured under."""
+        answer = await self.driver.provider.replace_faults([])
+        if not answer.ok:
+            raise RuntimeError(f"the provider refused to clear its faults: {answer.describe()}")
+
+    async def set_gray(self, all_numbers: bool, numbers: list[str]) -> bool:
+        answer = await self.driver.core.set_gray(all_numbers, numbers)
+        return answer.ok
+
+    def telemetry(self) -> dict[str, Any]:
+        return {}
+
+
+class InProcessWorld(World):
+    """A fresh provider and core, both on loopback in the current (looptime) loop, a temp database."""
+
+    can_crash = True
+
+    def __init__(self, scenario: Scenario, seed: int, core_factory: Any = None) -> None:
+        super().__init__(scenario, seed)
+        self.provider: Any = None
+        self.core: Any = None
+        self.tmpdir: Path | None = None
+        # Tests plant bugs by passing their own factory: (config, provider_url, db_path, clock, rng) -> Core.
+        self.core_factory = core_factory
+        self.restarts = 0
+
+    async def start(self) -> None:
+        from binding_core.config import parse_config
+        from simulator.config import ProviderConfig
+        from simulator.numbers import PoolSpec
+        from simulator.server import Provider
+
+        shm = Path("/dev/shm")
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="pstnsim-chaos-", dir=shm if shm.is_dir() else None))
+        self.provider = Provider(ProviderConfig(seed=self.seed, epoch=FIXED_EPOCH,
+                                                pool=PoolSpec(seed=self.seed, per_city=5, stock_per_city=0)))
+        await self.provider.start()
+        self.config = parse_config({**self.scenario.core, "seed": self.seed})
+        if self.scenario.workload.gray == "none":
+            from binding_core.config import GraySettings
+
+            self.config = self.config.replace(gray=GraySettings(all=False, numbers=()))
+        self.core = await self._new_core()
+        self.session = aiohttp.ClientSession()
+        self.driver = Driver(CoreClient(self.session, self.core.url), ProviderClient(self.session, self.provider.url),
+                             retry_policy(self.scenario.core), loop=asyncio.get_running_loop())
+        await self.install_faults()
+
+    async def _new_core(self) -> Any:
+        from binding_core.app import Core
+        from binding_core.clock import LoopClock
+
+        assert self.tmpdir is not None
+        rng = random.Random(f"chaos-core:{self.seed}:{self.restarts}")
+        kwargs = dict(provider_url=self.provider.url, db_path=self.tmpdir / "core.db",
+                      clock=LoopClock(epoch=FIXED_EPOCH), rng=rng)
+        factory = self.core_factory or Core
+        core = factory(self.config, **kwargs)
+        return await core.start()
+
+    async def crash_and_restart(self, downtime: float) -> None:
+        """Kill the core without draining (nothing more is written), wait, reopen the same database."""
+        gray = self.core.parts.gray.current
+        self.crash_times.append(self.driver.now())
+        await self.core.abort()
+        await asyncio.sleep(downtime)
+        self.restarts += 1
+        self.core = await self._new_core()
+        if gray.enabled:
+            self.core.parts.gray.set(_gray_settings(gray))
+        self.driver.core.base_url = self.core.url
+        # Claims the dead process held become free when their lease runs out.
+        self.driver.downtime += downtime + self.core.config.lease
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.core is not None:
+            await self.core.stop()
+        if self.provider is not None:
+            await self.provider.stop()
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def telemetry(self) -> dict[str, Any]:
+        """Timelines, faults, latencies, retries and alerts of this example, for report.html."""
+        epoch = FIXED_EPOCH
+        store = self.core.store
+        timelines: dict[str, dict[str, list[list[Any]]]] = {}
+        for t in store.transitions():
+            lane = timelines.setdefault(t["x"], {"XB": [], "AXB": []})
+            lane[t["mode"]].append([round(t["at"] - epoch, 3), t["to_status"]])
+        faults, latencies, fault_counts = [], [], {}
+        for entry in self.provider.journal.entries():
+            if entry.operation not in ("create_binding", "delete_binding", "list_bindings", "get_binding"):
+                continue
+            latencies.append(entry.latency)
+            if entry.fault:
+                kind = entry.fault.split()[0].split(":")[0]
+                fault_counts[kind] = fault_counts.get(kind, 0) + 1
+                faults.append([round(entry.at - epoch, 3), entry.x, entry.fault])
+        attempts: dict[str, int] = {}
+        for op in store.operations():
+            attempts[str(op.attempts)] = attempts.get(str(op.attempts), 0) + 1
+        alerts = [[round(a["at"] - epoch, 3), a["x"], a["mode"], a["attempts"]] for a in store.alerts()]
+        return {
+            "end": round(self.driver.now(), 3),
+            "timelines": timelines,
+            "faults": faults,
+            "crashes": [round(t, 3) for t in self.crash_times],
+            "alerts": alerts,
+            "latencies": latencies,
+            "settle_times": list(self.driver.settle_times),
+            "attempts": attempts,
+            "fault_counts": fault_counts,
+        }
+
+
+class RemoteWorld(World):
+    """Servers by URL (a team's own binding service and a provider started with `pstnsim provider`), real time."""
+
+    def __init__(self, scenario: Scenario, seed: int, provider_url: str, sut_url: str) -> None:
+        super().__init__(scenario, seed)
+        self.provider_url, self.sut_url = provider_url, sut_url
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession()
+        self.driver = Driver(CoreClient(self.session, self.sut_url), ProviderClient(self.session, self.provider_url),
+                             retry_policy(self.scenario.core), loop=asyncio.get_running_loop())
+        health = await self.driver.core.health()
+        if health.status is None:
+            raise RuntimeError(f"the service under test at {self.sut_url} does not answer: {health.error}")
+        await self.install_faults()
+
+
+def _gray_settings(gray: Any) -> Any:
+    from binding_core.config import GraySettings
+
+    return GraySettings(all=gray.all, numbers=tuple(sorted(gray.numbers)))
