@@ -119,16 +119,21 @@ async def test_retry_exhaustion_alerts_once_and_settles_when_the_provider_answer
     rule = w.provider.faults.add({"match": {"dialect": "tencent", "operation": "GetVirtualNum"},
                                   "action": {"kind": "ghost_success", "status": 503}})
     await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
-    # Every attempt is applied and its reply lost; settling needs an answer, so lift the fault once dead-lettered.
-    for _ in range(200):
-        await asyncio.sleep(5)
-        status, operations = await w.call("GET", "/v1/operations")
-        if any(op.get("attempts", 0) >= w.core.config.retry.max_attempts for op in operations.get("operations", operations)):
+    # Every attempt is applied and its reply lost. Settling needs an answer (NPP's only lookup is a
+    # GetVirtualNum probe), so lift the fault once the operation is dead-lettered: poll in virtual time.
+    deadline = asyncio.get_running_loop().time() + 600
+    while True:
+        _, listed = await w.call("GET", "/v1/operations")
+        [op] = listed["operations"]
+        if op["phase"] == "settle":
             break
+        assert asyncio.get_running_loop().time() < deadline, op
+        await asyncio.sleep(1)
+    assert op["attempts"] == w.core.config.retry.max_attempts
     w.provider.faults.remove(rule.id)
     await w.settle()
-    status, alerts = await w.call("GET", "/v1/alerts")
-    assert len(alerts.get("alerts", alerts)) == 1
+    _, alerts = await w.call("GET", "/v1/alerts")
+    assert len(alerts["alerts"]) == 1
     assert (await w.view(x))["xb"]["status"] == "BIND"  # the provider holds it: the core adopts it
     [binding] = w.provider_bindings(x)
     assert binding.extra["tencent"]["ref_num"] >= 1
