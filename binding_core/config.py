@@ -24,6 +24,10 @@ class ProviderSettings:
     connect_timeout: float = 1.0
     breaker_threshold: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 10.0  # seconds before one probe call is let through
+    # dialect = "tencent": the NPP credentials (pstnsim's defaults)
+    tencent_secret_id: str = "pstnsim-id"
+    tencent_secret_key: str = "pstnsim-secret"
+    tencent_biz_app_id: str = "pstnsim"
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ _FIELD_TYPES: dict[tuple[str, str], Any] = {
     ("ProviderSettings", "connect_timeout"): float,
     ("ProviderSettings", "breaker_threshold"): int,
     ("ProviderSettings", "breaker_cooldown"): float,
+    ("ProviderSettings", "tencent_secret_id"): str,
+    ("ProviderSettings", "tencent_secret_key"): str,
+    ("ProviderSettings", "tencent_biz_app_id"): str,
     ("RetrySettings", "max_attempts"): int,
     ("RetrySettings", "base_delay"): float,
     ("RetrySettings", "max_delay"): float,
