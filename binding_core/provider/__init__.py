@@ -13,15 +13,21 @@ from ..config import ProviderSettings
 from .base import ProviderClient
 from .breaker import CircuitBreaker, GuardedClient
 from .native import NativeClient
+from .tencent import TencentClient
 
 
-def _native(settings: ProviderSettings) -> ProviderClient:
+def _native(settings: ProviderSettings, clock: Clock) -> ProviderClient:
     return NativeClient(settings.url, timeout=settings.timeout, connect_timeout=settings.connect_timeout)
 
 
-# dialect name -> factory taking the [provider] settings
-CLIENTS: dict[str, Callable[[ProviderSettings], ProviderClient]] = {
+def _tencent(settings: ProviderSettings, clock: Clock) -> ProviderClient:
+    return TencentClient.from_settings(settings, clock)
+
+
+# dialect name -> factory taking the [provider] settings and the core's clock (vendor signatures carry timestamps)
+CLIENTS: dict[str, Callable[[ProviderSettings, Clock], ProviderClient]] = {
     "native": _native,
+    "tencent": _tencent,
 }
 
 
@@ -33,4 +39,4 @@ def make_client(settings: ProviderSettings, clock: Clock) -> GuardedClient:
             f"[provider] dialect {settings.dialect!r} is not known; known: {', '.join(sorted(CLIENTS))}"
         ) from None
     breaker = CircuitBreaker(clock, threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown)
-    return GuardedClient(factory(settings), breaker)
+    return GuardedClient(factory(settings, clock), breaker)
