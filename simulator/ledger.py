@@ -113,6 +113,10 @@ class Ledger:
         """Back to the seeded initial state: the same pool, no bindings, no calls, counters at zero."""
         self._numbers: dict[str, Number] = {n.x: n for n in self.pool_spec.build()}
         self._bindings: dict[str, Binding] = {}
+        # Indexes that keep requests O(bindings on one X) however long a run gets: ids on each X that are not
+        # released (or released but still shadowed), in creation order; ids of active bindings with an expiry.
+        self._ids_by_x: dict[str, list[str]] = {}
+        self._expiring: set[str] = set()
         self._shadows: dict[str, _Shadow] = {}
         self._calls: list[CallRecord] = []
         self._next_binding = 1
@@ -237,6 +241,9 @@ class Ledger:
         candidate.binding_id = f"bnd_{self._next_binding:08d}"
         self._next_binding += 1
         self._bindings[candidate.binding_id] = candidate
+        self._ids_by_x.setdefault(x, []).append(candidate.binding_id)
+        if expires_at is not None:
+            self._expiring.add(candidate.binding_id)
         self._shadow(candidate.binding_id, None)
         return candidate
 
@@ -268,6 +275,8 @@ class Ledger:
             changed.extra.update(extra)
         self._check_conflicts(binding.x, changed, ignore=binding_id)
         binding.a, binding.b, binding.expires_at, binding.extra = changed.a, changed.b, changed.expires_at, changed.extra
+        if binding.expires_at is not None:
+            self._expiring.add(binding_id)
         self._shadow(binding_id, before)
         return binding
 
@@ -276,7 +285,10 @@ class Ledger:
         before = copy.deepcopy(binding)
         binding.status = "released"
         binding.ended_at = self.clock.now()
+        self._expiring.discard(binding_id)
         self._shadow(binding_id, before)
+        if binding_id not in self._shadows:
+            self._ids_by_x[binding.x].remove(binding_id)
         return binding
 
     # ---- bindings: queries ----------------------------------------------
@@ -305,8 +317,12 @@ class Ledger:
         """Bindings in creation order. `status=None` includes expired ones; released ones are never listed."""
         self.expire_due()
         result = []
-        for binding_id, truth in self._bindings.items():
+        ids = list(self._ids_by_x.get(x, ())) if x is not None else list(self._bindings)
+        for binding_id in ids:
+            truth = self._bindings[binding_id]
             seen = self._queried(binding_id, truth) if as_queried else truth
+            if truth.status == "released" and binding_id not in self._shadows and x is not None:
+                self._ids_by_x[x].remove(binding_id)  # its delayed-visibility shadow is over
             if seen is None or seen.status == "released":
                 continue
             if status is not None and seen.status != status:
@@ -328,22 +344,26 @@ class Ledger:
 
     def expire_due(self) -> list[Binding]:
         """Expire every active binding whose time has come; tell listeners. Called before every operation."""
+        if not self._expiring:
+            return []
         now = self.clock.now()
         expired = []
-        for binding in self._bindings.values():
-            if binding.status == "active" and binding.expires_at is not None and binding.expires_at <= now:
+        for binding_id in sorted(self._expiring):  # ids are sequential: creation order
+            binding = self._bindings[binding_id]
+            if binding.status != "active" or binding.expires_at is None:
+                self._expiring.discard(binding_id)
+            elif binding.expires_at <= now:
                 binding.status = "expired"
                 binding.ended_at = binding.expires_at
+                self._expiring.discard(binding_id)
                 expired.append(binding)
         for binding in expired:
             self._emit("binding_expired", binding.to_dict())
         return expired
 
     def next_expiry(self) -> float | None:
-        pending = [
-            b.expires_at for b in self._bindings.values() if b.status == "active" and b.expires_at is not None
-        ]
-        return min(pending, default=None)
+        pending = [self._bindings[i].expires_at for i in self._expiring]
+        return min((t for t in pending if t is not None), default=None)
 
     # ---- calls -----------------------------------------------------------
 
