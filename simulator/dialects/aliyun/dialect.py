@@ -83,7 +83,7 @@ class AliyunDialect(Dialect):
         try:
             parsed = await read_request(request)
         except Exception:  # noqa: BLE001 - describe never raises; handle() reports the problem
-            action = request.headers.get("x-acs-action")
+            action = _action_named(request)
             return RequestInfo(dialect=self.name, operation=action) if action else None
         if parsed is None:
             return None
@@ -104,8 +104,6 @@ class AliyunDialect(Dialect):
             return self._serve(request, parsed, request_id)
         except GatewayError as error:
             return _json(error.body(request_id), status=error.status, headers=error.headers())
-        except (UnicodeDecodeError, ValueError) as error:
-            return _json(GatewayError("InvalidParameter", f"unreadable request: {error}").body(request_id), status=400)
 
     def fault_response(self, status: int, info: RequestInfo, retry_after: float | None = None) -> web.Response:
         error = fault_error(status, retry_after)
@@ -197,13 +195,29 @@ class AliyunDialect(Dialect):
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def _action_named(request: web.Request) -> str | None:
+    """The action a request names in its header or query, without reading the body."""
+    query = dict(parse_qsl(request.query_string, keep_blank_values=True))
+    if request.headers.get("x-acs-action"):
+        return request.headers["x-acs-action"]
+    if query.get("Action") and query.get("Version") == VERSION:
+        return query["Action"]
+    return None
+
+
 async def read_request(request: web.Request) -> AliyunRequest | None:
-    """This dialect's view of a request, or None if it is not an Aliyun dyplsapi request."""
+    """This dialect's view of a request, or None if it is not an Aliyun dyplsapi request.
+
+    Raises GatewayError for a body it cannot read (describe() falls back to `_action_named`)."""
     query = parse_qsl(request.query_string, keep_blank_values=True)
     body = await request.read()
     form: list[tuple[str, str]] = []
     if body and request.content_type == FORM:
-        form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GatewayError("InvalidParameter", "the form body is not UTF-8") from None
+        form = parse_qsl(text, keep_blank_values=True)
     params = dict(query + form)
     rpc = "Signature" in params
     action = request.headers.get("x-acs-action")
