@@ -60,7 +60,27 @@ class Exchange:
     direction: str = "inbound"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for name in ("request_body", "response_body"):
+            if isinstance(out[name], RawBody):
+                out[name] = out[name].scrubbed()
+        return out
+
+
+class RawBody:
+    """A body kept as received; parsed and scrubbed only when the entry is read (keeps the hot path cheap)."""
+
+    __slots__ = ("raw", "content_type")
+
+    def __init__(self, raw: bytes, content_type: str) -> None:
+        self.raw = raw
+        self.content_type = content_type
+
+    def __deepcopy__(self, memo: dict) -> "RawBody":
+        return self  # immutable
+
+    def scrubbed(self) -> Any:
+        return scrub_body(self.raw, self.content_type)
 
 
 class Journal:

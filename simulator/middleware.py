@@ -18,7 +18,7 @@ from aiohttp import web
 from .dialects.base import Dialect, RequestInfo
 from .faults import Decision
 from .faults.rules import Action
-from .journal import Exchange, scrub_body, scrub_headers, scrub_query
+from .journal import Exchange, RawBody, scrub_headers, scrub_query
 from .state import ProviderState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -195,7 +195,7 @@ def _record(
     if sent is not None:
         response_body = sent.decode("utf-8", errors="replace")
     elif isinstance(response, web.Response) and isinstance(response.body, (bytes, bytearray)):
-        response_body = scrub_body(bytes(response.body), response.content_type)
+        response_body = RawBody(bytes(response.body), response.content_type)
     else:
         response_body = None
     lost = decision is not None and decision.action is not None and (
@@ -214,7 +214,7 @@ def _record(
             path=request.path,
             query=scrub_query(request.query_string),
             request_headers=scrub_headers(request.headers),
-            request_body=scrub_body(raw_request, request_ct),
+            request_body=RawBody(raw_request, request_ct) if raw_request else None,
             status=None if lost else status,
             response_headers=scrub_headers(response.headers) if response is not None and not lost else {},
             response_body=None if lost else response_body,
