@@ -195,7 +195,7 @@ class Worker:
         if maybe_applied:
             found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
             if not isinstance(found, Ok):
-                return await self._failed(op, found.describe())
+                return await self._failed(op, found.describe(), not_sent=isinstance(found, NotSent))
             if found.value:
                 return await self._adopt(op, found.value)
         self._crash("before_provider_call")
@@ -235,16 +235,17 @@ class Worker:
                 if found.value:
                     return await self._commit(op, BIND, found.value[0].binding_id, "settled", state=final)
                 return await self._commit(op, NOT_BIND, None, "settled", state=final)
-            reason = found.describe()
+            failure = found
         else:
             held = await self.provider.get_binding(op.binding_id or "")
             if isinstance(held, Ok):
                 status = NOT_BIND if held.value is None else BIND
                 return await self._commit(op, status, op.binding_id if status == BIND else None, "settled", state=final)
-            reason = held.describe()
-        now = self.clock.now()
-        tries = op.claims
-        self._reschedule(op, now + self.policy.settle_delay(tries), f"settling: {reason}", count=False)
+            failure = held
+        next_at = self.clock.now() + self.policy.settle_delay(op.claims)
+        if isinstance(failure, NotSent):
+            next_at = max(next_at, self._breaker_retry_at() or next_at)
+        self._reschedule(op, next_at, f"settling: {failure.describe()}", count=False)
 
     # ---- outcomes --------------------------------------------------------
 
@@ -265,8 +266,9 @@ class Worker:
         now = self.clock.now()
         if decision.retry:
             next_at = now + decision.delay
-            retry_at = getattr(getattr(self.provider, "breaker", None), "retry_at", lambda: None)()
+            retry_at = self._breaker_retry_at()
             if not_sent and retry_at is not None:
+                # Nothing can go out before the breaker lets a probe through: don't burn attempts on it.
                 next_at = max(next_at, retry_at)
             alert = self._reschedule(op, next_at, reason, count=True)
         else:
@@ -274,6 +276,10 @@ class Worker:
         if alert is not None:
             await self._deliver(alert)
         self._crash("after_reschedule")
+
+    def _breaker_retry_at(self) -> float | None:
+        breaker = getattr(self.provider, "breaker", None)
+        return breaker.retry_at() if breaker is not None else None
 
     def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None) -> dict | None:
         try:

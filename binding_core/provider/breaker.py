@@ -28,7 +28,8 @@ class CircuitBreaker:
     def state(self) -> str:
         if self.opened_at is None:
             return CLOSED
-        if self.clock.now() - self.opened_at >= self.cooldown:
+        # A millisecond's slack: epoch-sized floats round, and a wake-up at retry_at() must find it half-open.
+        if self.clock.now() - self.opened_at >= self.cooldown - 1e-3:
             return HALF_OPEN
         return OPEN
 
