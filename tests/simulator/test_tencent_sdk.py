@@ -78,12 +78,14 @@ def active(tp: Any, **filters: Any) -> list:
 @pytest.mark.parametrize("sign,method", SIGNINGS)
 def test_xb_bind_routes_calls_and_unbinds_with_each_signing_layout(tp: Any, sign: str, method: str) -> None:
     client = npp(tp, sign=sign, method=method)
-    bound = client.GetVirtualNum(get_virtual_num(Dst=tc(B), MaxAssignTime="3600"))
+    bound = client.GetVirtualNum(get_virtual_num(Dst=tc(B), MaxAssignTime="3600", AccreditList=[tc(N), tc(A)]))
     assert bound.ErrorCode == "0" and bound.BindId and bound.RequestId
     assert bound.VirtualNum.startswith("0086") and bound.RefNum == "1"
     x = bound.VirtualNum[4:]
     [binding] = active(tp, x=x)
     assert (binding.mode, binding.a, binding.b, binding.binding_id) == ("XB", None, B, bound.BindId)
+    assert binding.extra["tencent"]["accredit_list"] == [N, A]  # lists survive every layout (JSON, AccreditList.N)
+    assert binding.expires_at == pytest.approx(binding.created_at + 3600, abs=1)
     call = tp.call(tp.provider.ledger.place_call, N, x)
     assert (call.outcome, call.callee, call.shown_caller) == ("connected", B, x)
 
