@@ -296,6 +296,8 @@ BUSINESS_ERRORS: dict[str, tuple[str, Callable[[Api, ThreadedProvider], dict], s
         "PoolKey": POOL_KEY, "SubsId": "bnd_99999999", "PhoneNoX": _pool(p)[0]}, "isv.SUBS_NOT_EXIST"),
     "QuerySubsId no binding": ("QuerySubsId", lambda api, p: {"PoolKey": POOL_KEY, "PhoneNoX": _pool(p)[0]},
                                "isv.SUBS_NOT_EXIST"),
+    "QuerySubsId work number only": ("QuerySubsId", lambda api, p: {
+        "PoolKey": POOL_KEY, "PhoneNoX": _pool(p)[0] if _xb(api, _pool(p)[0]) else None}, "isv.SUBS_NOT_EXIST"),
     "QuerySubsId unknown number": ("QuerySubsId", lambda api, p: {"PoolKey": POOL_KEY, "PhoneNoX": "13512345678"},
                                    "isv.NO_NOT_EXIST"),
     "BindXB X taken": ("BindXB", lambda api, p: {

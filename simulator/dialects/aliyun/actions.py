@@ -18,6 +18,7 @@ from .wire import drop_none, format_time, number, optional_number, parse_time
 MIN_EXPIRY_LEAD = 60.0  # an Expiration must be more than a minute ahead
 SECRET_STATUS = {"free": 0, "bound": 1, "locked": 2}
 SPEC_IDS = (1, 2, 3)
+SUBSCRIPTION_MODES = ("AXB", "AXN")
 ALL_CITIES = ("全国", "all", "ALL")
 # Values kept with a binding for queries and call reports.
 KEPT_FIELDS = ("OutId", "OutOrderId", "IsRecordingEnabled", "CallRestrict", "ASRStatus", "ASRModelId", "UserData", "ReqId")
@@ -163,9 +164,10 @@ def query_subscription_detail(ctx: ActionContext, p: dict[str, Any]) -> dict[str
 def query_subs_id(ctx: ActionContext, p: dict[str, Any]) -> dict[str, Any]:
     pool_key, x = ctx.pool_key(p), number(p["PhoneNoX"], "PhoneNoX")
     ctx.ledger.number(x, pool_key)
-    found = ctx.ledger.bindings(x=x, pool_key=pool_key, as_queried=True)
+    # Subscriptions only (AXB, AXN): a work-number XB is an authorisation (AuthId), not a subscription.
+    found = [b for b in ctx.ledger.bindings(x=x, pool_key=pool_key, as_queried=True) if b.mode in SUBSCRIPTION_MODES]
     if not found:
-        raise BusinessError("isv.SUBS_NOT_EXIST", f"{x} has no active binding")
+        raise BusinessError("isv.SUBS_NOT_EXIST", f"{x} has no active subscription")
     return {"SubsId": found[0].binding_id}
 
 

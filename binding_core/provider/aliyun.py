@@ -1,0 +1,225 @@
+"""The provider client for Aliyun dyplsapi (2017-05-25): ACS3-signed RPC over aiohttp, no vendor SDK.
+
+The core's modes map onto two dyplsapi families:
+- XB -> the work-number family: BindXB / UnBindXB. `ReqId` is the service's
+  dedup key; we derive it from (X, B), so a re-sent bind returns the binding an
+  earlier, lost attempt made instead of a second one. That also makes BindXB a
+  create-or-get, which is how `find_bindings` answers for XB (the family has no
+  lookup by number).
+- AXB -> the classic subscription family: BindAxb / UnbindSubscription, looked
+  up with QuerySubsId + QuerySubscriptionDetail.
+Every dyplsapi call that addresses a binding needs its X as well as its id; the
+core's protocol passes only the id, so X is remembered from the calls that
+returned the binding (see `_x_of`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from simulator.dialects.aliyun.signing import sign_acs3
+
+from ..clock import Clock
+from ..config import ProviderSettings
+from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+
+API_VERSION = "2017-05-25"
+BEIJING = timezone(timedelta(hours=8))
+AXB_LIFETIME = 30 * 86400.0  # BindAxb requires an Expiration; the core's bindings live until unbound
+# dyplsapi business codes -> the core's codes (base.NOT_FOUND_CODES, CONFLICT_CODES).
+BUSINESS_CODES = {
+    "isv.SUBS_NOT_EXIST": "BINDING_NOT_FOUND",
+    "isv.BIND_CONFLICT": "BIND_CONFLICT",
+    "isv.NO_AVAILABLE_NUMBER": "NO_AVAILABLE_NUMBER",
+    "isv.MOBILE_NUMBER_ILLEGAL": "INVALID_NUMBER",
+}
+SUCCESS_CODES = ("OK", "0000")
+
+
+def req_id(*parts: str) -> str:
+    """A ReqId (at most 20 characters) that is the same for the same parts."""
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:20]
+
+
+class AliyunClient:
+    dialect = "aliyun"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        access_key_id: str,
+        access_key_secret: str,
+        pool_key: str,
+        clock: Clock,
+        timeout: float,
+        connect_timeout: float,
+    ) -> None:
+        self.url = url.rstrip("/") + "/"
+        self.host = urlsplit(self.url).netloc
+        self.access_key_id, self.access_key_secret, self.pool_key = access_key_id, access_key_secret, pool_key
+        self.clock = clock
+        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(connect_timeout, timeout))
+        self._session: aiohttp.ClientSession | None = None
+        self._sent = 0
+        # binding id -> (mode, X): dyplsapi addresses a binding by id *and* X.
+        self._known: dict[str, tuple[str, str]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings, clock: Clock) -> "AliyunClient":
+        return cls(
+            settings.url,
+            access_key_id=settings.aliyun_access_key_id,
+            access_key_secret=settings.aliyun_access_key_secret,
+            pool_key=settings.aliyun_pool_key,
+            clock=clock,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # ---- the core's protocol ---------------------------------------------------
+
+    async def create_binding(
+        self, mode: str, x: str, b: str, a: str | None = None, *, idempotency_key: str
+    ) -> Outcome[ProviderBinding]:
+        if mode == "XB":
+            return await self._bind_xb(x, b)
+        if mode != "AXB" or a is None:
+            return Refused("INVALID_ARGUMENT", f"dyplsapi binds XB or AXB (with a), not {mode}", 400)
+        expires = datetime.fromtimestamp(self.clock.now() + AXB_LIFETIME, tz=BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+        outcome = await self._call("BindAxb", PoolKey=self.pool_key, PhoneNoA=a, PhoneNoB=b, PhoneNoX=x,
+                                   Expiration=expires, OutId=idempotency_key[:64])
+        if not isinstance(outcome, Ok):
+            return outcome
+        try:
+            subs_id = str(outcome.value["SecretBindDTO"]["SubsId"])
+        except (KeyError, TypeError):
+            return Unknown("BindAxb answered OK without SecretBindDTO.SubsId")
+        return Ok(self._remember(ProviderBinding(subs_id, "AXB", x, a, b)))
+
+    async def find_bindings(
+        self, mode: str, x: str, b: str | None = None, a: str | None = None
+    ) -> Outcome[list[ProviderBinding]]:
+        if mode == "XB":
+            if b is None:
+                return Refused("INVALID_ARGUMENT", "a work-number binding is found by X and B", 400)
+            found = await self._bind_xb(x, b)  # create-or-get: ReqId (X, B) returns the existing one
+            if isinstance(found, Refused) and found.code == "BIND_CONFLICT":
+                return Ok([])  # X carries another B's work number: none with this B
+            return found if not isinstance(found, Ok) else Ok([found.value])
+        subs = await self._call("QuerySubsId", PoolKey=self.pool_key, PhoneNoX=x)
+        if isinstance(subs, Refused) and subs.code == "BINDING_NOT_FOUND":
+            return Ok([])
+        if not isinstance(subs, Ok):
+            return subs
+        held = await self._detail(str(subs.value.get("SubsId")), x)
+        if not isinstance(held, Ok):
+            return held
+        binding = held.value
+        if binding is None or binding.mode != mode or (a is not None and binding.a != a) or (b is not None and binding.b != b):
+            return Ok([])
+        return Ok([binding])
+
+    async def get_binding(self, binding_id: str) -> Outcome[ProviderBinding | None]:
+        known = self._known.get(binding_id)
+        if known is None:
+            return Unknown(f"the X of {binding_id} is not known to this client (made before a restart?)")
+        return await self._detail(binding_id, known[1])
+
+    async def delete_binding(self, binding_id: str, *, idempotency_key: str) -> Outcome[None]:
+        known = self._known.get(binding_id)
+        if known is None:
+            return Unknown(f"the X of {binding_id} is not known to this client (made before a restart?)")
+        mode, x = known
+        if mode == "XB":
+            outcome = await self._call("UnBindXB", CustomerPoolKey=self.pool_key, ReqId=req_id(idempotency_key),
+                                       AuthId=binding_id, TelX=x)
+        else:
+            outcome = await self._call("UnbindSubscription", PoolKey=self.pool_key, SubsId=binding_id, SecretNo=x)
+        if isinstance(outcome, Ok):
+            self._known.pop(binding_id, None)
+            return Ok(None)
+        return outcome
+
+    # ---- dyplsapi calls -------------------------------------------------------------
+
+    async def _bind_xb(self, x: str, b: str) -> Outcome[ProviderBinding]:
+        outcome = await self._call("BindXB", CustomerPoolKey=self.pool_key, ReqId=req_id("XB", x, b), TelX=x, TelB=b)
+        if not isinstance(outcome, Ok):
+            return outcome
+        try:
+            auth_id = str(outcome.value["Data"]["AuthId"])
+        except (KeyError, TypeError):
+            return Unknown("BindXB answered 0000 without Data.AuthId")
+        return Ok(self._remember(ProviderBinding(auth_id, "XB", x, None, b)))
+
+    async def _detail(self, binding_id: str, x: str) -> Outcome[ProviderBinding | None]:
+        outcome = await self._call("QuerySubscriptionDetail", PoolKey=self.pool_key, SubsId=binding_id, PhoneNoX=x)
+        if isinstance(outcome, Refused) and outcome.code == "BINDING_NOT_FOUND":
+            return Ok(None)
+        if not isinstance(outcome, Ok):
+            return outcome
+        detail = outcome.value.get("SecretBindDetailDTO") or {}
+        if detail.get("Status") != 1:
+            return Ok(None)  # expired
+        a, b = detail.get("PhoneNoA"), detail.get("PhoneNoB")
+        mode = "AXB" if a and b else "XB"
+        return Ok(self._remember(ProviderBinding(binding_id, mode, x, a if mode == "AXB" else None, b)))
+
+    def _remember(self, binding: ProviderBinding) -> ProviderBinding:
+        self._known[binding.binding_id] = (binding.mode, binding.x)
+        return binding
+
+    def _nonce(self) -> str:
+        """Unique per request and process; from the clock and a counter, not a random source."""
+        self._sent += 1
+        return hashlib.sha256(f"{os.getpid()}:{id(self)}:{self.clock.now():.6f}:{self._sent}".encode()).hexdigest()[:32]
+
+    async def _call(self, action: str, **params: str) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+        headers = sign_acs3(method="POST", host=self.host, action=action, version=API_VERSION, query=params,
+                            access_key_id=self.access_key_id, secret=self.access_key_secret,
+                            nonce=self._nonce(), at=self.clock.now())
+        headers["accept"] = "application/json"
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        try:
+            async with self._session.post(self.url, params=params, headers=headers) as response:
+                raw = await response.read()
+                status = response.status
+        except TimeoutError:
+            return Unknown(f"{action}: no answer within {self.timeout.total:g}s", timed_out=True)
+        except aiohttp.ClientConnectorError as exc:
+            return NotSent(f"{action}: cannot connect: {exc.os_error or exc}")
+        except (aiohttp.ClientError, OSError) as exc:
+            return Unknown(f"{action}: {type(exc).__name__}: {exc}")
+        return _outcome(action, status, raw)
+
+
+def _outcome(action: str, status: int, raw: bytes) -> Ok[dict[str, Any]] | Refused | Unknown:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return Unknown(f"{action}: HTTP {status} with a body that is not a JSON object")
+    code, message = str(body.get("Code", "")), str(body.get("Message", ""))
+    if status == 200:
+        if code in SUCCESS_CODES:
+            return Ok(body)
+        if code.startswith("isp."):  # the platform failed: the change may or may not have happened
+            return Unknown(f"{action}: {code} {message}")
+        return Refused(BUSINESS_CODES.get(code, code), message, status)
+    if 400 <= status < 500 and not code.startswith("Throttling"):
+        return Refused(code or f"HTTP_{status}", message, status)
+    return Unknown(f"{action}: HTTP {status} {code}")

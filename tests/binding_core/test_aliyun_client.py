@@ -1,0 +1,150 @@
+"""The core speaking Aliyun dyplsapi (`[provider] dialect = "aliyun"`) to the real simulator, in virtual time.
+
+Same cases as over the native API: XB (BindXB), AXB (BindAxb) and unbind; unknown
+outcomes (ghost success, timeouts, 5xx, throttling) end with exactly the bindings
+the core believes in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from binding_core.config import ProviderSettings
+from binding_core.transitions import check_history
+
+from .conftest import core_config
+
+pytestmark = pytest.mark.looptime
+
+A, B, C = "13900000001", "13800000001", "13700000001"
+
+
+def aliyun_config():
+    return core_config(provider=ProviderSettings(dialect="aliyun", timeout=3.0))
+
+
+def assert_agrees(w, x: str) -> None:
+    """Core and provider agree on X (no orphan, no duplicate) and the history is legal."""
+    view = w.core.store.view(x)
+    held = w.provider_bindings(x)
+    for mode, key in (("XB", "xb"), ("AXB", "axb")):
+        mine = [b for b in held if b.mode == mode]
+        assert view[key]["status"] != "OPERATION"
+        if view[key]["status"] == "BIND":
+            assert [b.binding_id for b in mine] == [view[key]["binding_id"]]
+        else:
+            assert mine == [], f"orphan {mode} binding at the provider: {mine}"
+    assert check_history(w.core.store.transitions()) == []
+
+
+def aliyun_requests(w) -> list[str]:
+    return [e.operation for e in w.provider.journal.entries() if e.dialect == "aliyun"]
+
+
+async def place_call(w, caller: str, x: str) -> dict:
+    async with w.http.post(f"{w.provider.url}/v1/calls", json={"caller": caller, "x": x}) as response:
+        assert response.status == 201
+        return await response.json()
+
+
+async def test_xb_and_axb_bind_and_unbind_over_aliyun(world) -> None:
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    (s1, _), (s2, _) = await asyncio.gather(
+        w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B}),
+        w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B}),
+    )
+    assert (s1, s2) == (202, 202)
+    await w.settle()
+    view = await w.view(x)
+    assert view["xb"]["status"] == view["axb"]["status"] == "BIND"
+    assert [(await place_call(w, n, x))["callee"] for n in (A, B, C)] == [B, A, B]
+    assert_agrees(w, x)
+    assert sorted(aliyun_requests(w)) == ["BindAxb", "BindXB"]
+
+    for mode in ("axb", "xb"):
+        status, _ = await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
+        assert status == 202
+    await w.settle()
+    view = await w.view(x)
+    assert view["xb"]["status"] == view["axb"]["status"] == "NOT_BIND"
+    assert w.provider_bindings(x) == []
+    assert sorted(aliyun_requests(w)) == ["BindAxb", "BindXB", "UnBindXB", "UnbindSubscription"]
+    assert_agrees(w, x)
+
+
+async def test_a_refused_bind_ends_not_bound(world) -> None:
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    w.provider.ledger.delete_binding(w.provider_bindings(x)[0].binding_id)
+    w.provider.ledger.create_binding("XB", b=C, x=x)  # someone else's work number now holds X
+    await w.call("DELETE", f"/v1/numbers/{x}/xb")  # "not found": done
+    await w.settle()
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
+    [other] = w.provider_bindings(x)
+    assert other.b == C
+
+
+@pytest.mark.parametrize("mode,operation", [("xb", "BindXB"), ("axb", "BindAxb")])
+@pytest.mark.parametrize("then", [{"then": "status", "status": 503}, {"then": "timeout", "seconds": 60}, {"then": "reset"}])
+async def test_ghost_bind_is_adopted_not_duplicated(world, mode: str, operation: str, then: dict) -> None:
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"dialect": "aliyun", "operation": operation},
+                           "action": {"kind": "ghost_success", **then}, "when": {"first": 1}})
+    await w.call("POST", f"/v1/numbers/{x}/{mode}", json={"a": A, "b": B} if mode == "axb" else {"b": B})
+    await w.settle()
+    assert (await w.view(x))[mode]["status"] == "BIND"
+    assert len(w.provider_bindings(x)) == 1
+    assert_agrees(w, x)
+    # (The journal records an exchange when it ends: a hung ghost may not be there yet.)
+    sent = aliyun_requests(w)
+    if mode == "axb":  # looked up and adopted, never bound a second time
+        assert "QuerySubsId" in sent and "QuerySubscriptionDetail" in sent and sent.count("BindAxb") <= 1
+    else:  # BindXB re-sent with the same ReqId returned the ghost's binding
+        assert sent.count("BindXB") >= 1
+
+    await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
+    await w.settle()
+    assert w.provider_bindings(x) == []
+    assert_agrees(w, x)
+
+
+@pytest.mark.parametrize("action", [{"kind": "status", "status": 429, "retry_after": 1},
+                                    {"kind": "status", "status": 500},
+                                    {"kind": "timeout", "seconds": 60},
+                                    {"kind": "ghost_success", "status": 502}])
+@pytest.mark.parametrize("mode,operation", [("xb", "UnBindXB"), ("axb", "UnbindSubscription")])
+async def test_unbind_survives_faults(world, action: dict, mode: str, operation: str) -> None:
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/{mode}", json={"a": A, "b": B} if mode == "axb" else {"b": B})
+    await w.settle()
+    w.provider.faults.add({"match": {"dialect": "aliyun", "operation": operation}, "action": action,
+                           "when": {"first": 1}})
+    await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
+    await w.settle()
+    assert (await w.view(x))[mode]["status"] == "NOT_BIND"
+    assert w.provider_bindings(x) == []
+    assert_agrees(w, x)
+
+
+async def test_retry_exhaustion_alerts_once_and_settles_to_what_the_provider_holds(world) -> None:
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"dialect": "aliyun", "operation": "BindAxb"},
+                           "action": {"kind": "status", "status": 503}})
+    await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B})
+    await w.settle()
+    _, alerts = await w.call("GET", "/v1/alerts")
+    assert len(alerts["alerts"]) == 1
+    assert (await w.view(x))["axb"]["status"] == "NOT_BIND"  # settled by QuerySubsId: nothing there
+    assert w.provider_bindings(x) == []
+    assert aliyun_requests(w).count("BindAxb") == w.core.config.retry.max_attempts
+    assert_agrees(w, x)
