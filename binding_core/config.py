@@ -28,6 +28,10 @@ class ProviderSettings:
     tencent_secret_id: str = "pstnsim-id"
     tencent_secret_key: str = "pstnsim-secret"
     tencent_biz_app_id: str = "pstnsim"
+    # dialect = "aliyun": the dyplsapi AccessKey pair and pool key (pstnsim's defaults)
+    aliyun_access_key_id: str = "pstnsim-ak"
+    aliyun_access_key_secret: str = "pstnsim-secret"
+    aliyun_pool_key: str = "FC100000000000001"
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ _FIELD_TYPES: dict[tuple[str, str], Any] = {
     ("ProviderSettings", "tencent_secret_id"): str,
     ("ProviderSettings", "tencent_secret_key"): str,
     ("ProviderSettings", "tencent_biz_app_id"): str,
+    ("ProviderSettings", "aliyun_access_key_id"): str,
+    ("ProviderSettings", "aliyun_access_key_secret"): str,
+    ("ProviderSettings", "aliyun_pool_key"): str,
     ("RetrySettings", "max_attempts"): int,
     ("RetrySettings", "base_delay"): float,
     ("RetrySettings", "max_delay"): float,
