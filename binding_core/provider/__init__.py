@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..clock import Clock
 from ..config import ProviderSettings
+from .aliyun import AliyunClient
 from .base import ProviderClient
 from .breaker import CircuitBreaker, GuardedClient
 from .native import NativeClient
@@ -20,6 +21,10 @@ def _native(settings: ProviderSettings, clock: Clock) -> ProviderClient:
     return NativeClient(settings.url, timeout=settings.timeout, connect_timeout=settings.connect_timeout)
 
 
+def _aliyun(settings: ProviderSettings, clock: Clock) -> ProviderClient:
+    return AliyunClient.from_settings(settings, clock)
+
+
 def _tencent(settings: ProviderSettings, clock: Clock) -> ProviderClient:
     return TencentClient.from_settings(settings, clock)
 
@@ -28,6 +33,7 @@ def _tencent(settings: ProviderSettings, clock: Clock) -> ProviderClient:
 CLIENTS: dict[str, Callable[[ProviderSettings, Clock], ProviderClient]] = {
     "native": _native,
     "tencent": _tencent,
+    "aliyun": _aliyun,
 }
 
 
