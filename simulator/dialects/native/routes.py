@@ -53,10 +53,6 @@ def by_path() -> dict[str, dict[str, Route]]:
     return table
 
 
-def is_native(path: str) -> bool:
-    return path.startswith(PREFIX) or path == OPENAPI_PATH
-
-
 def resolve(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
     """The route for this request and its path parameters; (None, {}) if no row matches."""
     for route in ROUTES:

@@ -27,6 +27,7 @@ MAX_EXPIRES_IN = 10 * 365 * 24 * 3600  # ten years, in seconds
 MAX_CITY_LENGTH = 64
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _BODY = "native.body"  # request key: the body bytes, or the size limit it broke
+_JSON = "native.json"  # request key: the body parsed as a JSON object
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 FieldParser = Callable[[str, object], Any]
@@ -136,7 +137,10 @@ async def read_body(request: web.Request) -> bytes:
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    return json_object(await read_body(request))
+    """The body as a JSON object, parsed once per request (describe reads it before the handler)."""
+    if _JSON not in request:
+        request[_JSON] = json_object(await read_body(request))
+    return request[_JSON]
 
 
 def fields(data: Mapping[str, object], spec: Mapping[str, FieldParser], required: tuple[str, ...] = ()) -> dict[str, Any]:
