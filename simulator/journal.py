@@ -48,11 +48,11 @@ class Exchange:
     b: str | None
     method: str
     path: str
-    query: str
-    request_headers: dict[str, str]
+    query: Any  # str, or RawQuery until read
+    request_headers: Any  # dict[str, str], or RawHeaders until read
     request_body: Any
     status: int | None  # None: no response (reset, empty reply, hang)
-    response_headers: dict[str, str]
+    response_headers: Any
     response_body: Any
     fault: str | None
     fault_rules: list[str]
@@ -61,26 +61,54 @@ class Exchange:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for name in ("request_body", "response_body"):
-            if isinstance(out[name], RawBody):
-                out[name] = out[name].scrubbed()
+        for name, value in out.items():
+            if isinstance(value, Unscrubbed):
+                out[name] = value.scrubbed()
         return out
 
 
-class RawBody:
-    """A body kept as received; parsed and scrubbed only when the entry is read (keeps the hot path cheap)."""
+class Unscrubbed:
+    """A value kept as received and scrubbed only when the entry is read: the hot path stays cheap,
+    and nothing leaves the journal (admin API, trace) without scrubbing."""
 
+    __slots__ = ()
+
+    def scrubbed(self) -> Any:
+        raise NotImplementedError
+
+    def __deepcopy__(self, memo: dict) -> "Unscrubbed":
+        return self  # immutable
+
+
+class RawBody(Unscrubbed):
     __slots__ = ("raw", "content_type")
 
     def __init__(self, raw: bytes, content_type: str) -> None:
         self.raw = raw
         self.content_type = content_type
 
-    def __deepcopy__(self, memo: dict) -> "RawBody":
-        return self  # immutable
-
     def scrubbed(self) -> Any:
         return scrub_body(self.raw, self.content_type)
+
+
+class RawHeaders(Unscrubbed):
+    __slots__ = ("headers",)
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = headers  # aiohttp's read-only header view
+
+    def scrubbed(self) -> dict[str, str]:
+        return scrub_headers(self.headers)
+
+
+class RawQuery(Unscrubbed):
+    __slots__ = ("query",)
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+
+    def scrubbed(self) -> str:
+        return scrub_query(self.query)
 
 
 class Journal:

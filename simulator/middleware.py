@@ -18,7 +18,7 @@ from aiohttp import web
 from .dialects.base import Dialect, RequestInfo
 from .faults import Decision
 from .faults.rules import Action
-from .journal import Exchange, RawBody, scrub_headers, scrub_query
+from .journal import Exchange, RawBody, RawHeaders, RawQuery
 from .state import ProviderState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,7 +51,8 @@ def make_middlewares(state: ProviderState) -> list:
         finally:
             info: RequestInfo | None = request.get(INFO)
             if info is not None:
-                state.bindings_changed.set()
+                if request.method not in ("GET", "HEAD"):
+                    state.bindings_changed.set()  # the expiry sweeper re-arms
                 _record(state, request, info, at, loop_time() - started, response, status)
 
     @web.middleware
@@ -212,11 +213,11 @@ def _record(
             b=info.b,
             method=request.method,
             path=request.path,
-            query=scrub_query(request.query_string),
-            request_headers=scrub_headers(request.headers),
+            query=RawQuery(request.query_string),
+            request_headers=RawHeaders(request.headers),
             request_body=RawBody(raw_request, request_ct) if raw_request else None,
             status=None if lost else status,
-            response_headers=scrub_headers(response.headers) if response is not None and not lost else {},
+            response_headers=RawHeaders(response.headers) if response is not None and not lost else {},
             response_body=None if lost else response_body,
             fault=fault,
             fault_rules=list(decision.rule_ids) if decision is not None else [],

@@ -185,10 +185,10 @@ async def test_expiry_after_a_request_rearms_the_sweeper(toy, session, receiver)
     provider.ledger.create_binding("XB", x=x1, b="13800000001", expires_at=provider.ledger.clock.now() + 100)
     provider.state.bindings_changed.set()
     await asyncio.sleep(1)
-    # A request changes bindings: an earlier expiry is armed without waiting for the later one.
+    # A binding made during a (non-GET) request: its earlier expiry is armed without waiting for the later one.
     provider.ledger.create_binding("XB", x=x2, b="13800000002", expires_at=provider.ledger.clock.now() + 10)
-    async with session.get(f"{provider.url}/toy/bindings"):
-        pass
+    await add_rule(session, provider, {"match": {"operation": "push:call"}, "action": {"kind": "drop"}})
+    await call(session, provider, x1)
     started = asyncio.get_running_loop().time()
     [(_, body, arrived)] = await receiver.wait_for(1)
     assert body["data"]["x"] == x2
