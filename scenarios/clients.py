@@ -111,6 +111,10 @@ class ProviderClient:
     async def numbers(self) -> Answer:
         return await _request(self.session, "GET", f"{self.base_url}/v1/numbers")
 
+    async def expire_soon(self, binding_id: str, seconds: int) -> Answer:
+        return await _request(self.session, "PATCH", f"{self.base_url}/v1/bindings/{binding_id}",
+                              json={"expires_in": seconds})
+
     async def place_call(self, caller: str, x: str) -> Answer:
         return await _request(self.session, "POST", f"{self.base_url}/v1/calls", json={"caller": caller, "x": x})
 

@@ -144,6 +144,22 @@ class Driver:
             self.history.complete(op, Outcome.INFO, None)
         op.ended_at = ended
 
+    async def expire_and_unbind(self, x: str, mode: str) -> None:
+        """Shorten a bound binding's life at the provider, let it expire, then unbind it through the core.
+
+        This is the provider-side expiry of DOMAIN.md as the business sees it: the binding is gone at the
+        provider when the core's unbind arrives, which must then count as done ("not found" is success).
+        """
+        answer = await self.core.view(x)
+        view = (answer.body or {}).get(mode.lower()) if isinstance(answer.body, dict) else None
+        if not view or view.get("status") != "BIND" or not view.get("binding_id"):
+            return
+        changed = await self.provider.expire_soon(str(view["binding_id"]), seconds=1)
+        if not changed.ok:
+            return  # a fault answered: nothing changed (update_binding is never ghost-applied)
+        await asyncio.sleep(1.5)
+        await self.unbind(x, mode)
+
     # ---- settling -----------------------------------------------------------
 
     async def wait_quiescent(self, limit: float, poll: float = 0.5) -> bool:

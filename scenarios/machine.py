@@ -26,6 +26,8 @@ from .world import World
 
 T = TypeVar("T")
 ADVANCE_CHOICES = (0.5, 2.0, 10.0, 60.0, 300.0)
+OFFSET_SLOTS = 10
+SETTLE_EVERY = 3  # at least this many steps between settles, so work piles up between checks
 
 
 class ChaosViolation(AssertionError):
@@ -50,6 +52,31 @@ class MachineLog:
     telemetry: dict[str, Any] = field(default_factory=dict)
     last_results: list[CheckResult] = field(default_factory=list)
     check_names: tuple[str, ...] | None = None
+
+
+# Distributions are pooled over every example; the timeline shows one example (the failing one, else the busiest).
+POOLED = ("latencies", "settle_times")
+POOLED_COUNTS = ("attempts", "fault_counts")
+MAX_POOLED = 5000
+
+
+def merge_telemetry(log: MachineLog, example: dict[str, Any], failed: bool) -> None:
+    current = log.telemetry
+    pooled = {k: (current.get(k, []) + example.get(k, []))[-MAX_POOLED:] for k in POOLED}
+    counts: dict[str, dict[str, int]] = {}
+    for key in POOLED_COUNTS:
+        merged = dict(current.get(key, {}))
+        for name, n in example.get(key, {}).items():
+            merged[name] = merged.get(name, 0) + n
+        counts[key] = merged
+    busier = sum(map(len, (lane for x in example.get("timelines", {}).values() for lane in x.values()))) >= \
+        sum(map(len, (lane for x in current.get("timelines", {}).values() for lane in x.values())))
+    keep_example = failed or (not current.get("failing") and busier)
+    base = dict(example) if keep_example else dict(current)
+    if keep_example:
+        base["failing"] = failed
+        base["label"] = f"(example {log.examples}{', the failing one' if failed else ''})"
+    log.telemetry = {**base, **pooled, **counts}
 
 
 def parties_for(seed: int, count: int, avoid: set[str]) -> list[str]:
@@ -82,9 +109,10 @@ def build_machine(
     check_names = log.check_names or (scenario.checks or None)
     settle_checks = CHECKS.select(check_names)
     step_checks = [c for c in CHECKS.select(check_names, phase="step")]
+    # Start offsets fall on a coarse grid of OFFSET_SLOTS, so requests often arrive at the very same instant.
     burst_steps = st.lists(
         st.tuples(st.sampled_from(weighted), st.integers(0, w.numbers - 1), st.integers(0, w.parties - 1),
-                  st.integers(0, w.parties - 2), st.integers(0, 100)),
+                  st.integers(0, w.parties - 2), st.integers(0, OFFSET_SLOTS)),
         min_size=w.burst[0], max_size=w.burst[1],
     )
 
@@ -96,7 +124,9 @@ def build_machine(
             self.example = log.examples
             self.step_count = 0
             self.started = False
+            self.failed = False
             self.fault_serial = 0
+            self.settled_at = 0
 
         def run(self, work: Awaitable[T]) -> T:
             return self.loop.run_until_complete(work)
@@ -123,15 +153,25 @@ def build_machine(
 
         # ---- workload ------------------------------------------------------
 
-        @rule(ops=burst_steps)
-        def burst(self, ops: list[tuple[tuple[str, str], int, int, int, int]]) -> None:
+        def _steps(self, ops: list[tuple[tuple[str, str], int, int, int, int]], only_x: int | None = None) -> list[Step]:
             steps = []
             for (kind, mode), xi, ai, bi, offset in ops:
                 a = self.parties[ai]
                 b = self.parties[bi if bi < ai else bi + 1]  # never a == b
-                steps.append(Step(kind, mode, self.xs[xi], a if mode == "AXB" else None, b, span * offset / 100))
-            self.run(self.world.driver.run_burst(steps))
+                x = self.xs[xi if only_x is None else only_x]
+                steps.append(Step(kind, mode, x, a if mode == "AXB" else None, b, span * offset / OFFSET_SLOTS))
+            return steps
+
+        @rule(ops=burst_steps)
+        def burst(self, ops: list[tuple[tuple[str, str], int, int, int, int]]) -> None:
+            self.run(self.world.driver.run_burst(self._steps(ops)))
             self._stepped("burst")
+
+        @rule(ops=burst_steps, x=st.integers(0, w.numbers - 1))
+        def burst_one_number(self, ops: list[tuple[tuple[str, str], int, int, int, int]], x: int) -> None:
+            """Every operation of the burst on one X: the most contention."""
+            self.run(self.world.driver.run_burst(self._steps(ops, only_x=x)))
+            self._stepped("burst_one_number")
 
         @precondition(lambda self: self._elapsed() < scenario.duration)
         @rule(seconds=st.sampled_from(ADVANCE_CHOICES))
@@ -158,10 +198,27 @@ def build_machine(
 
         if w.crashes:
             @precondition(lambda self: self.world.can_crash)
-            @rule(downtime=st.sampled_from((0.0, 1.0, 30.0)))
-            def crash_and_restart(self, downtime: float) -> None:
-                self.run(self.world.crash_and_restart(downtime))
-                self._stepped("crash_and_restart")
+            @rule(ops=st.one_of(st.just([]), burst_steps), crash_at=st.sampled_from((0.0, 0.3, 1.0, 2.5)),
+                  downtime=st.sampled_from((0.0, 1.0, 30.0)))
+            def crash_during_burst(self, ops: list[Any], crash_at: float, downtime: float) -> None:
+                """Kill the core `crash_at` seconds into a burst (mid-request, mid-call or mid-backoff), restart it."""
+
+                async def crash_later() -> None:
+                    await asyncio.sleep(crash_at)
+                    await self.world.crash_and_restart(downtime)
+
+                async def both() -> None:
+                    await asyncio.gather(self.world.driver.run_burst(self._steps(ops)), crash_later())
+
+                self.run(both())
+                self._stepped("crash_during_burst")
+
+        if w.expiries:
+            @rule(x=st.integers(0, w.numbers - 1), mode=st.sampled_from(w.modes))
+            def expire_at_provider(self, x: int, mode: str) -> None:
+                """The provider expires a binding by itself; the business reacts to the notice with an unbind."""
+                self.run(self.world.driver.expire_and_unbind(self.xs[x], mode))
+                self._stepped("expire_at_provider")
 
         if w.gray == "switch":
             @rule(all_numbers=st.booleans(), mask=st.integers(0, 2 ** w.numbers - 1))
@@ -170,8 +227,10 @@ def build_machine(
                 self.run(self.world.set_gray(all_numbers, chosen))
                 self._stepped("switch_gray")
 
+        @precondition(lambda self: self.step_count - self.settled_at >= SETTLE_EVERY)
         @rule()
         def settle(self) -> None:
+            self.settled_at = self.step_count
             self._settle_and_check()
             self.run(self.world.install_faults())
             self._stepped("settle")
@@ -186,6 +245,7 @@ def build_machine(
             results = run_checks(observation, settle_checks)
             log.last_results = results
             if any(r.status == "failed" for r in results):
+                self.failed = True
                 raise ChaosViolation([r for r in results if r.status == "failed"])
 
         @invariant()
@@ -201,13 +261,15 @@ def build_machine(
                                       legal_transitions=set(LEGAL_MOVES))
             failed = [r for r in run_checks(observation, step_checks) if r.status == "failed"]
             if failed:
+                self.failed = True
                 raise ChaosViolation(failed)
 
         def teardown(self) -> None:
             try:
                 if self.started:
                     try:
-                        self._settle_and_check()
+                        if not self.failed:  # a rule already failed: its violation is the one reported
+                            self._settle_and_check()
                     finally:
                         self._account()
             finally:
@@ -225,7 +287,7 @@ def build_machine(
                 if op.outcome is not None:
                     log.counts[op.outcome.value] = log.counts.get(op.outcome.value, 0) + 1
             try:
-                log.telemetry = self.world.telemetry()
+                merge_telemetry(log, self.world.telemetry(), failed=self.failed)
             except Exception as exc:  # telemetry is for the report; never hide the run's own result
                 log.telemetry = {"error": f"telemetry unavailable: {exc}"}
             if log.on_example:

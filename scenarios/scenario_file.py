@@ -10,6 +10,7 @@
     rate = 2.0            # operations per virtual second inside a burst (start offsets are drawn)
     burst = [1, 6]        # operations per burst
     crashes = false       # core crash-and-restart rule on
+    expiries = false      # the provider expires bindings by itself; the business unbinds on the notice
     gray = "all"          # "all" (new path), "none" (old path) or "switch" (gray-list changes mid-run)
     calls = true          # calls placed through the simulator (routing checked)
     fault_kinds = ["status", "ghost_success"]  # fault rules the machine may add and remove mid-run
@@ -63,6 +64,7 @@ class Workload:
     rate: float = 2.0
     burst: tuple[int, int] = (1, 5)
     crashes: bool = False
+    expiries: bool = False
     gray: str = "all"
     calls: bool = True
     fault_kinds: tuple[str, ...] = ()
@@ -97,7 +99,7 @@ class Scenario:
 
 _TOP = ("name", "description", "workload", "faults", "core", "run", "budget")
 _WORKLOAD = {"modes": list, "numbers": int, "parties": int, "mix": dict, "rate": float, "burst": list,
-             "crashes": bool, "gray": str, "calls": bool, "fault_kinds": list}
+             "crashes": bool, "expiries": bool, "gray": str, "calls": bool, "fault_kinds": list}
 _RUN = {"duration": float, "checks": list}
 _BUDGET = {"examples": int, "steps": int}
 

@@ -66,11 +66,11 @@ def _scenario_section(scenario: ScenarioRecord) -> str:
         which = telemetry.get("label", "")
         out.append(f"<h3>Per-number timeline {escape(which)}</h3>{_legend()}{timeline(telemetry)}")
         out.append('<div class=charts>')
-        out.append(histogram(telemetry.get("latencies", []), "Provider call latency (virtual)", log_scale=True))
-        out.append(histogram(telemetry.get("settle_times", []), "Operation time to settle (virtual)"))
+        out.append(histogram(telemetry.get("latencies", []), "Provider call latency (virtual, all examples)", log_scale=True))
+        out.append(histogram(telemetry.get("settle_times", []), "Operation time to settle (virtual, all examples)"))
         attempts = {str(k): v for k, v in sorted(telemetry.get("attempts", {}).items(), key=lambda kv: int(kv[0]))}
-        out.append(bars(attempts, "Attempts per core operation"))
-        out.append(bars(telemetry.get("fault_counts", {}), "Injected faults by kind", colour=FAULT_COLOUR))
+        out.append(bars(attempts, "Failed attempts per core operation (all examples)"))
+        out.append(bars(telemetry.get("fault_counts", {}), "Injected faults by kind (all examples)", colour=FAULT_COLOUR))
         out.append("</div>")
         alerts = telemetry.get("alerts", [])
         if alerts:

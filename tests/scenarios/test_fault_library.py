@@ -10,7 +10,7 @@ from scenarios.scenario_file import FAULT_KINDS
 from simulator.faults.rules import parse_rule
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(data=st.data())
 def test_drawn_rules_are_valid_provider_rules(data):
     kinds = data.draw(st.lists(st.sampled_from(FAULT_KINDS), min_size=1, unique=True))

@@ -1,0 +1,269 @@
+"""Realistic defects planted in the bundled core, to measure what the harness catches.
+
+Each bug is a patched copy of one core function (the smallest change that makes
+the mistake a real team makes) applied with `unittest.mock.patch.object`, and
+names the default-suite scenario expected to catch it. Used by
+tests/planted_bugs and benchmarks/harness_power.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from unittest import mock
+
+from binding_core import queue as core_queue
+from binding_core import service as core_service
+from binding_core import store as core_store
+from binding_core import worker as core_worker
+from binding_core.provider.base import CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, Refused, Unknown
+from binding_core.queue import RetryDecision
+from binding_core.store import Operation, StateConflict
+from binding_core.transitions import BIND, GOAL_STATUS, NOT_BIND, OPERATION, REQUIRED_STATUS
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "scenarios" / "examples"
+_PREFIX = {"XB": "xb_", "AXB": "axb_"}
+
+
+@dataclass(frozen=True)
+class PlantedBug:
+    name: str
+    description: str
+    scenario: Path  # the default-suite scenario expected to catch it
+    patches: Callable[[], list[Any]]  # mock.patch.object(...) objects, not yet started
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            for patcher in self.patches():
+                stack.enter_context(patcher)
+            yield
+
+
+# ---- store: accepting an operation ------------------------------------------------
+
+
+def _begin_unlocked(self: core_store.Store, x: str, mode: str, kind: str, *, a: str | None = None,
+                    b: str | None = None, path: str = "async", now: float, owner: str | None = None,
+                    lease: float = 0.0, keep_status: bool = False) -> Operation:
+    """Store.begin as a careless team writes it: no compare-and-set on the version (and, with
+    `keep_status`, no OPERATION state: the row keeps its status until the provider answers)."""
+    p = _PREFIX[mode]
+    with self.db.atomic():
+        self.db.execute("INSERT OR IGNORE INTO numbers (x, updated_at) VALUES (?, ?)", [x, now])
+        row = self._one("SELECT * FROM numbers WHERE x = ?", [x])
+        status, version = row[p + "status"], row[p + "version"]
+        seq = self._one("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operations")["seq"]
+        op_id = f"op_{seq:08d}"
+        if kind == "bind":
+            a_new, b_new, binding_id = (a if mode == "AXB" else None), b, None
+        else:
+            a_new, b_new, binding_id = row.get(p + "a"), row[p + "b"], row[p + "binding_id"]
+        new_status = status if keep_status else OPERATION
+        new_version = version if keep_status else version + 1
+        sets = [f"{p}status = ?", f"{p}version = ?", f"{p}operation_id = ?", f"{p}b = ?", "updated_at = ?"]
+        values: list[Any] = [new_status, new_version, op_id, b_new if not keep_status else row[p + "b"], now]
+        if mode == "AXB" and not keep_status:
+            sets.append("axb_a = ?")
+            values.append(a_new)
+        self.db.execute(f"UPDATE numbers SET {', '.join(sets)} WHERE x = ?", [*values, x])  # BUG: no version CAS
+        if not keep_status:
+            self.db.execute(
+                "INSERT INTO transitions (x, mode, from_status, to_status, version, operation_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [x, mode, status, OPERATION, new_version, op_id, now],
+            )
+        claimed = owner is not None
+        self.db.execute(
+            """INSERT INTO operations (seq, id, x, mode, kind, a, b, binding_id, path, phase, state, version,
+               attempts, claims, next_attempt_at, lease_owner, lease_until, alerted, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'call', ?, ?, 0, ?, ?, ?, ?, 0, ?, ?)""",
+            [seq, op_id, x, mode, kind, a_new, b_new, binding_id, path, "running" if claimed else "pending",
+             new_version, 1 if claimed else 0, now, owner, now + lease if claimed else None, now, now],
+        )
+    return self.operation(op_id)
+
+
+async def _request_read_then_write(self: core_service.BindingService, x: str, mode: str, kind: str, *,
+                                   a: str | None = None, b: str | None = None) -> Any:
+    """Read the status, ask the provider whether X is free, then write without the version check."""
+    view = self.store.view(x)[mode.lower()]
+    if view["status"] != REQUIRED_STATUS[kind]:
+        raise StateConflict(self.store.view(x), f"{mode} on {x} is {view['status']}")
+    await self.provider.find_bindings(mode, x)  # the pre-check: an await between the read and the write
+    path = "async" if self.gray.is_gray(x) else "sync"
+    op = _begin_unlocked(self.store, x, mode, kind, a=a, b=b, path=path, now=self.clock.now(),
+                         owner=self.worker.owner, lease=self.worker.lease)
+    if path == "async":
+        self.worker.run_now(op)
+        return core_service.Accepted(op)
+    return await self._old_path(op)
+
+
+def _begin_without_operation(self: core_store.Store, *args: Any, **kwargs: Any) -> Operation:
+    view = self.view(args[0])[args[1].lower()]
+    if view["status"] != REQUIRED_STATUS[args[2]]:
+        raise StateConflict(self.view(args[0]), "wrong status")
+    return _begin_unlocked(self, *args, keep_status=True, **kwargs)
+
+
+def _complete_without_operation(self: core_store.Store, op: Operation, owner: str, *, status: str,
+                                binding_id: str | None, outcome: str, now: float, state: str = "done",
+                                error: str | None = None) -> Operation:
+    """Settle without OPERATION: write the new status over whatever the row holds."""
+    p = _PREFIX[op.mode]
+    with self.db.atomic():
+        self.db.execute(
+            """UPDATE operations SET state = ?, outcome = ?, binding_id = COALESCE(?, binding_id),
+               last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, finished_at = ?,
+               updated_at = ? WHERE id = ?""",
+            [state, outcome, binding_id, error, now, now, op.id],
+        )
+        row = self._one("SELECT * FROM numbers WHERE x = ?", [op.x])
+        bound = status == BIND
+        self.db.execute(
+            f"""UPDATE numbers SET {p}status = ?, {p}version = {p}version + 1, {p}binding_id = ?,
+                {p}b = ?, {p}operation_id = NULL {', axb_a = ?' if op.mode == 'AXB' else ''} WHERE x = ?""",
+            [status, binding_id if bound else None, op.b if bound else None,
+             *([op.a if bound else None] if op.mode == "AXB" else []), op.x],
+        )
+        if row[p + "status"] != status:
+            self.db.execute(
+                "INSERT INTO transitions (x, mode, from_status, to_status, version, operation_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [op.x, op.mode, row[p + "status"], status, row[p + "version"] + 1, op.id, now],
+            )
+    return self.operation(op.id)
+
+
+# ---- worker: one attempt --------------------------------------------------------------
+
+
+async def _bind_blind_resend(self: core_worker.Worker, op: Operation) -> None:
+    """Re-send a bind after an unknown outcome without asking the provider, with a fresh request id."""
+    outcome = await self.provider.create_binding(op.mode, op.x, op.b or "", op.a,
+                                                 idempotency_key=self.key(op, f"-try{op.claims}"))
+    if isinstance(outcome, Ok):
+        return await self._commit(op, BIND, outcome.value.binding_id, "bound")
+    if isinstance(outcome, Refused):
+        return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
+    await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+
+
+_original_bind = core_worker.Worker._bind
+
+
+async def _bind_timeout_is_failure(self: core_worker.Worker, op: Operation) -> None:
+    """A timed-out create is recorded as a failure: the row goes back to NOT_BIND."""
+    maybe_applied = op.claims > 1
+    if maybe_applied:
+        return await _original_bind(self, op)
+    outcome = await self.provider.create_binding(op.mode, op.x, op.b or "", op.a, idempotency_key=self.key(op))
+    if isinstance(outcome, Ok):
+        return await self._commit(op, BIND, outcome.value.binding_id, "bound")
+    if isinstance(outcome, Refused) or (isinstance(outcome, Unknown) and outcome.timed_out):
+        return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
+    await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+
+
+async def _unbind_not_found_is_error(self: core_worker.Worker, op: Operation) -> None:
+    """'Binding not found' on delete is treated as a refusal: the row goes back to BIND."""
+    outcome = await self.provider.delete_binding(op.binding_id or "", idempotency_key=self.key(op))
+    if isinstance(outcome, Ok):
+        return await self._commit(op, NOT_BIND, None, "unbound")
+    if isinstance(outcome, Refused):
+        return await self._commit(op, BIND, op.binding_id, "refused", error=outcome.describe())
+    await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+
+
+async def _commit_in_two_steps(self: core_worker.Worker, op: Operation, status: str, binding_id: str | None,
+                               outcome: str, *, state: str = "done", error: str | None = None) -> None:
+    """The status is committed first; the operation is closed after a confirming read, in its own transaction."""
+    store = self.store
+    p = _PREFIX[op.mode]
+    now = self.clock.now()
+    bound = status == BIND
+    with store.db.atomic():
+        store.db.execute(
+            f"""UPDATE numbers SET {p}status = ?, {p}version = {p}version + 1, {p}operation_id = NULL,
+                {p}binding_id = ?, {p}b = CASE WHEN ? THEN {p}b ELSE NULL END
+                {', axb_a = CASE WHEN ? THEN axb_a ELSE NULL END' if op.mode == 'AXB' else ''}
+                WHERE x = ? AND {p}status = ? AND {p}version = ? AND {p}operation_id = ?""",
+            [status, binding_id if bound else None, bound, *([bound] if op.mode == "AXB" else []),
+             op.x, OPERATION, op.version, op.id],
+        )
+        store._transition(op.x, op.mode, OPERATION, status, op.version + 1, op.id, now)
+    await self.provider.find_bindings(op.mode, op.x)  # "confirm" before closing the operation
+    with store.db.atomic():
+        store.db.execute(
+            """UPDATE operations SET state = ?, outcome = ?, binding_id = COALESCE(?, binding_id),
+               last_error = COALESCE(?, last_error), lease_owner = NULL, lease_until = NULL, finished_at = ?,
+               updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?""",
+            [state, outcome, binding_id, error, self.clock.now(), self.clock.now(), op.id, self.owner],
+        )
+
+
+def _due_pending_only(self: core_store.Store, now: float, limit: int) -> list[str]:
+    """Recovery looks only at pending rows: an operation the dead process had claimed is never taken again."""
+    rows = self.db.query(
+        "SELECT id FROM operations WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, seq LIMIT ?",
+        [now, limit],
+    )
+    return [row["id"] for row in rows]
+
+
+def _next_wakeup_pending_only(self: core_store.Store) -> float | None:
+    row = self._one("SELECT MIN(next_attempt_at) AS t FROM operations WHERE state = 'pending'")
+    return row["t"] if row else None
+
+
+# ---- retry policy -----------------------------------------------------------------------
+
+
+def _alert_at_off_by_one(self: core_queue.RetryPolicy) -> int:
+    return min(self.settings.alert_threshold, self.settings.max_attempts) + 1  # BUG: '>' where '>=' was meant
+
+
+def _after_failure_uncapped(self: core_queue.RetryPolicy, failed_attempts: int) -> RetryDecision:
+    return RetryDecision(retry=True, delay=self.backoff(failed_attempts), alert=failed_attempts >= self.alert_at)
+
+
+def _p(target: Any, name: str, new: Any) -> Any:
+    return mock.patch.object(target, name, new)
+
+
+BUGS: tuple[PlantedBug, ...] = (
+    PlantedBug("no_version_check", "status read, provider pre-check, then written without the version compare-and-set",
+               EXAMPLES / "xb_storm_5xx.toml",
+               lambda: [_p(core_service.BindingService, "request", _request_read_then_write)]),
+    PlantedBug("no_operation_state", "no OPERATION status: the row keeps its old status while the call is in flight",
+               EXAMPLES / "xb_axb_same_x_timeouts.toml",
+               lambda: [_p(core_store.Store, "begin", _begin_without_operation),
+                        _p(core_store.Store, "complete", _complete_without_operation)]),
+    PlantedBug("blind_resend", "a bind is re-sent after an unknown outcome without asking the provider",
+               EXAMPLES / "axb_ghost_success.toml",
+               lambda: [_p(core_worker.Worker, "_bind", _bind_blind_resend)]),
+    PlantedBug("timeout_as_failure", "a timed-out create is recorded as a failure (row back to NOT_BIND)",
+               EXAMPLES / "brownout_429_latency.toml",
+               lambda: [_p(core_worker.Worker, "_bind", _bind_timeout_is_failure)]),
+    PlantedBug("unbind_not_found_error", "an unbind answered 'not found' is treated as an error (row back to BIND)",
+               EXAMPLES / "axb_ghost_success.toml",
+               lambda: [_p(core_worker.Worker, "_unbind", _unbind_not_found_is_error)]),
+    PlantedBug("alert_off_by_one", "the alert fires one attempt after the threshold",
+               EXAMPLES / "xb_storm_5xx.toml",
+               lambda: [_p(core_queue.RetryPolicy, "alert_at", property(_alert_at_off_by_one))]),
+    PlantedBug("status_outside_transaction", "the status change and the operation's completion commit separately",
+               EXAMPLES / "crash_restart_loop.toml",
+               lambda: [_p(core_worker.Worker, "_commit", _commit_in_two_steps)]),
+    PlantedBug("recovery_skips_inflight", "after a restart, operations the dead process had claimed are never resumed",
+               EXAMPLES / "crash_restart_loop.toml",
+               lambda: [_p(core_store.Store, "due", _due_pending_only),
+                        _p(core_store.Store, "next_wakeup", _next_wakeup_pending_only)]),
+    PlantedBug("retries_without_cap", "failed attempts are retried forever (no max_attempts)",
+               EXAMPLES / "xb_storm_5xx.toml",
+               lambda: [_p(core_queue.RetryPolicy, "after_failure", _after_failure_uncapped)]),
+)
+
+BY_NAME = {bug.name: bug for bug in BUGS}
+# Silence "imported but unused" for names kept for readers of the patched copies.
+_ = (CONFLICT_CODES, NOT_FOUND_CODES, GOAL_STATUS)
