@@ -76,7 +76,8 @@ class NativeDialect(Dialect):
 
     async def _serve_once(self, route: routes.Route, request: web.Request, key: str) -> web.Response:
         """Idempotency-Key: the first outcome that reached the ledger is replayed for every retry."""
-        digest = fingerprint(request.method, request.path, request.query_string, _canonical(await wire.read_body(request)))
+        body = _canonical(await wire.read_body(request))
+        digest = fingerprint(request.method, request.path, request.query_string, body)
 
         async def compute() -> _Answer:
             try:
@@ -90,7 +91,9 @@ class NativeDialect(Dialect):
 
         answer, replayed = await self.idempotency.once(key, digest, compute, keep=lambda a: a.kept)
         headers = {REPLAYED_HEADER: "true"} if replayed else {}
-        return web.Response(status=answer.status, body=answer.body, content_type=answer.content_type, headers=headers)
+        return web.Response(
+            status=answer.status, body=answer.body, content_type=answer.content_type, headers=headers
+        )
 
     # ---- the contract with the fault engine and the journal -------------
 

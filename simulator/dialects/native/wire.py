@@ -143,7 +143,9 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     return request[_JSON]
 
 
-def fields(data: Mapping[str, object], spec: Mapping[str, FieldParser], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def fields(
+    data: Mapping[str, object], spec: Mapping[str, FieldParser], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Check every field against `spec`; return the parsed values of those present."""
     for name in data:
         if name not in spec:
