@@ -21,7 +21,7 @@ from .faults import FaultEngine, load_rules_file
 from .journal import Journal, TraceWriter
 from .ledger import Ledger
 from .metrics import Metrics
-from .middleware import make_middlewares
+from .middleware import DIALECT, make_middlewares
 from .push import Pusher
 from .state import PROVIDER, ProviderState
 
@@ -83,6 +83,9 @@ def create_app(
 
 async def _vendor_endpoint(request: web.Request) -> web.StreamResponse:
     """Aliyun and Tencent share `/`; the first dialect that recognises the request serves it."""
+    described = request.get(DIALECT)  # the fault middleware already asked
+    if described is not None:
+        return await described.handle(request)
     for dialect in request.app[DIALECTS]:
         if await dialect.describe(request) is not None:
             return await dialect.handle(request)

@@ -79,6 +79,7 @@ class Pusher:
         self._tasks: set[asyncio.Task] = set()
         self._held: dict[str, list[tuple[Delivery, asyncio.Future]]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._next_seq = 1
         self.counts: dict[str, int] = {}
         self.reset()
@@ -87,6 +88,7 @@ class Pusher:
     # ---- lifecycle -------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
 
     async def stop(self) -> None:
@@ -118,7 +120,14 @@ class Pusher:
 
     def on_event(self, event: LedgerEvent) -> None:
         """Ledger listener (synchronous): turn the event into messages and schedule their delivery."""
-        if self._session is None:
+        if self._session is None or self._loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not self._loop:  # the ledger was called from another thread: deliver from our loop
+            self._loop.call_soon_threadsafe(self.on_event, event)
             return
         messages: list[tuple[str, PushMessage]] = []
         for dialect in self.state.dialects:
@@ -145,6 +154,7 @@ class Pusher:
             kind = action.kind
             if kind == "drop":
                 delivery.result = "dropped"
+                delivery.first_attempt_done.set()  # a message held behind this one need not wait for it
                 self._count("dropped", message.kind)
             elif kind == "duplicate":
                 self._spawn(delivery, message)
