@@ -184,3 +184,16 @@ async def test_requests_no_dialect_describes_get_no_faults(toy, session):
         assert response.status == 200
     async with session.get(f"{toy_provider.url}/metrics") as response:
         assert response.status == 200
+
+
+async def test_stopping_the_provider_ends_hanging_requests_at_once(toy, session):
+    """A hang waits on the provider's shutdown, not on aiohttp's shutdown timeout."""
+    toy_provider = await toy()
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "timeout"}})
+    with pytest.raises(asyncio.TimeoutError):
+        await bind(session, toy_provider, x, timeout=1.0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await toy_provider.stop()
+    assert loop.time() - started < 1.0  # virtual seconds; aiohttp alone would wait its 5 s shutdown timeout
