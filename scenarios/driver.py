@@ -144,6 +144,18 @@ class Driver:
             self.history.complete(op, Outcome.INFO, None)
         op.ended_at = ended
 
+    async def record_initial(self, xs: list[str]) -> None:
+        """The registers' values before this history starts (a service by URL keeps state across examples)."""
+        for x in xs:
+            answer = await self.core.view(x)
+            if not answer.ok or not isinstance(answer.body, dict):
+                raise RuntimeError(f"cannot read the starting state of {x}: {answer.describe()}")
+            for mode in MODES:
+                value = _register_value(answer.body.get(mode.lower()) or {}, mode)
+                if value is None:
+                    raise RuntimeError(f"{x} {mode} is in OPERATION at the start: the service is not quiescent")
+                self.history.initial[(x, mode)] = value
+
     async def expire_and_unbind(self, x: str, mode: str) -> None:
         """Shorten a bound binding's life at the provider, let it expire, then unbind it through the core.
 

@@ -55,6 +55,8 @@ class History:
     """Append-only record of operations, in invoke order."""
 
     operations: list[Operation] = field(default_factory=list)
+    # Each key's register value before the first operation (a long-lived service is not fresh); default NOT_BIND.
+    initial: dict[Key, tuple[str, ...]] = field(default_factory=dict)
 
     def invoke(self, x: str, mode: str, kind: str, value: tuple[str, ...] | None, at: float) -> Operation:
         op = Operation(op_id=len(self.operations), x=x, mode=mode, kind=kind, value=value, invoked_at=at)

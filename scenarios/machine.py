@@ -138,6 +138,7 @@ def build_machine(
             self.xs = self.run(self.world.pick_numbers(w.numbers))
             self.parties = parties_for(seed, w.parties, set(self.xs))
             self.world.driver.managed_xs = set(self.xs)
+            self.run(self.world.driver.record_initial(self.xs))
             self.t0 = self.world.driver.now()
             if w.gray == "switch":
                 self.run(self.world.set_gray(False, self.xs[: len(self.xs) // 2 + 1]))

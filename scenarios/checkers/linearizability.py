@@ -124,9 +124,10 @@ def _as_unknown(op: Operation) -> Operation:
     return copy
 
 
-def check_history(operations: Iterable[Operation]) -> list[KeyVerdict]:
-    """One verdict per key, keys in first-seen order."""
+def check_history(operations: Iterable[Operation], initial: dict[Key, tuple[str, ...]] | None = None) -> list[KeyVerdict]:
+    """One verdict per key, keys in first-seen order; `initial` gives a key's value before the history."""
     keyed: dict[Key, list[Operation]] = {}
     for op in operations:
         keyed.setdefault(op.key, []).append(op)
-    return [check_key(key, ops) for key, ops in keyed.items()]
+    initial = initial or {}
+    return [check_key(key, ops, initial.get(key, NOT_BIND)) for key, ops in keyed.items()]

@@ -134,3 +134,11 @@ def test_two_hundred_operations_check_quickly_enough_to_finish():
         op(h, "unbind", None, t + 6, t + 8, Outcome.OK)
         t += 10
     assert verdicts(h) == [True]
+
+
+def test_initial_value_of_a_long_lived_service_is_honoured():
+    h = History()
+    op(h, "read", ("BIND", "13800000001"), 0, 1, Outcome.OK)
+    op(h, "unbind", None, 2, 3, Outcome.OK)
+    assert [v.linearizable for v in check_history(h)] == [False]
+    assert [v.linearizable for v in check_history(h, {("17100000001", "XB"): ("BIND", "13800000001")})] == [True]

@@ -1,0 +1,39 @@
+"""Harness power: with the default settings (default seed, each scenario's own budget) every planted bug is caught.
+
+Each bug runs against the default-suite scenario aimed at it; the unpatched core
+passes the whole default suite (tests/scenarios/test_default_suite.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from catalogue import BUGS
+from scenarios.runner import Runner, RunOptions
+
+
+@pytest.fixture(autouse=True)
+def quiet_core_logs():
+    logging.getLogger("binding_core").setLevel(logging.CRITICAL)
+    yield
+    logging.getLogger("binding_core").setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_default_settings_catch_the_planted_bug(bug, tmp_path):
+    with bug.applied():
+        result = Runner(RunOptions(report_dir=tmp_path, shrink=False)).run([bug.scenario])
+    outcome = result.outcomes[0]
+    assert not outcome.error, f"the harness itself failed instead of catching {bug.name}:\n{outcome.error}"
+    violated = [r.name for r in outcome.results if r.status == "failed"]
+    assert not result.passed and violated, f"{bug.name} ({bug.description}) was not caught by {bug.scenario.name}"
+    assert outcome.replay_command.startswith("pstnsim chaos run ")
+
+
+def test_there_are_at_least_the_nine_issue_bugs():
+    assert {b.name for b in BUGS} >= {
+        "no_version_check", "no_operation_state", "blind_resend", "timeout_as_failure", "unbind_not_found_error",
+        "alert_off_by_one", "status_outside_transaction", "recovery_skips_inflight", "retries_without_cap",
+    }

@@ -1,0 +1,29 @@
+"""The main job: the default suite passes on the bundled core, in-process under virtual time, and writes its reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+from xml.etree import ElementTree as ET
+
+from scenarios.cli import main
+from scenarios.scenario_file import default_suite
+
+
+def test_default_suite_passes_on_the_bundled_core(tmp_path, capsys):
+    logging.getLogger("binding_core").setLevel(logging.CRITICAL)
+    code = main(["chaos", "run", "--report-dir", str(tmp_path), "--run-id", "suite", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    summary = json.loads((tmp_path / "suite" / "summary.json").read_text())
+    assert summary["passed"] is True and summary["violations"] == 0
+    assert [s["scenario"] for s in summary["scenarios"]] == [p.stem for p in default_suite()]
+    for scenario in summary["scenarios"]:
+        statuses = {c["name"]: c["status"] for c in scenario["checks"]}
+        # In-process every check has its data: none may be skipped.
+        assert set(statuses.values()) == {"passed"}, (scenario["scenario"], statuses)
+        assert scenario["counts"]["ok"] > 20, "the workload must actually bind and unbind"
+        assert scenario["virtual_time"] > 300, "virtual time must advance far beyond the wall time"
+    junit = ET.parse(tmp_path / "suite" / "junit.xml").getroot()
+    assert junit.get("failures") == "0" and int(junit.get("tests")) == 11 * len(summary["scenarios"])
+    assert "PASSED" in out and "chaos summary" in out
