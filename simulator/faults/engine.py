@@ -129,10 +129,11 @@ class FaultEngine:
         delay = 0.0
         terminal: Action | None = None
         fired: list[str] = []
+        values = _values(info, path)
         for rule in self.rules:
             if rule.action.is_push:
                 continue
-            rng = self._fires(rule, info, path, elapsed)
+            rng = self._fires(rule, info, values, elapsed)
             if rng is None:
                 continue
             if rule.action.kind == "latency":
@@ -148,17 +149,17 @@ class FaultEngine:
     def decide_push(self, info: RequestInfo, elapsed: float) -> tuple[str, Action] | None:
         """For an outbound push (`info.operation` is "push:<kind>"): the first firing push rule."""
         chosen: tuple[str, Action] | None = None
+        values = _values(info, None)
         for rule in self.rules:
             if not rule.action.is_push:
                 continue
-            if self._fires(rule, info, None, elapsed) is not None and chosen is None:
+            if self._fires(rule, info, values, elapsed) is not None and chosen is None:
                 chosen = (rule.id, rule.action)
         return chosen
 
-    def _fires(self, rule: FaultRule, info: RequestInfo, path: str | None, elapsed: float) -> random.Random | None:
+    def _fires(self, rule: FaultRule, info: RequestInfo, values: dict[str, str | None],
+               elapsed: float) -> random.Random | None:
         """Count this request against the rule and say whether the rule fires (with its seeded generator)."""
-        values = {"dialect": info.dialect, "operation": info.operation, "x": info.x, "a": info.a, "b": info.b,
-                  "path": path}
         if not rule.match.matches(values):
             return None
         when = rule.when
@@ -183,6 +184,10 @@ class FaultEngine:
             return None
         stats.fired += 1
         return rng
+
+
+def _values(info: RequestInfo, path: str | None) -> dict[str, str | None]:
+    return {"dialect": info.dialect, "operation": info.operation, "x": info.x, "a": info.a, "b": info.b, "path": path}
 
 
 def sample_latency(action: Action, rng: random.Random) -> float:

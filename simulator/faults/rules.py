@@ -7,6 +7,7 @@ with it and `middleware.py` / `push.py` apply the decision.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 MATCH_FIELDS = ("dialect", "operation", "x", "a", "b", "path")
+_GLOB = re.compile(r"[*?\[]")
 WHEN_FIELDS = ("probability", "first", "every", "nth", "window")
 WINDOW_FIELDS = ("start", "end")
 
@@ -70,13 +72,23 @@ class Match:
     b: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
 
-    def matches(self, values: Mapping[str, str | None]) -> bool:
+    def __post_init__(self) -> None:
+        # Compiled once: (field, exact values, glob patterns) for the fields that constrain anything.
+        checks = []
         for name in MATCH_FIELDS:
             patterns = getattr(self, name)
-            if not patterns:
-                continue
+            if patterns:
+                exact = frozenset(p for p in patterns if not _GLOB.search(p))
+                globs = tuple(p for p in patterns if _GLOB.search(p))
+                checks.append((name, exact, globs))
+        object.__setattr__(self, "_checks", tuple(checks))
+
+    def matches(self, values: Mapping[str, str | None]) -> bool:
+        for name, exact, globs in self._checks:  # type: ignore[attr-defined]
             value = values.get(name)
-            if value is None or not any(fnmatchcase(value, p) for p in patterns):
+            if value is None:
+                return False
+            if value not in exact and not any(fnmatchcase(value, p) for p in globs):
                 return False
         return True
 

@@ -66,6 +66,17 @@ async def test_match_narrows_to_one_number(toy, session):
     assert await statuses(session, toy_provider, x2, 1) == [200]
 
 
+async def test_match_takes_lists_and_shell_patterns(toy, session):
+    toy_provider = await toy()
+    x1, x2, x3 = numbers(toy_provider, 3)
+    await add_rule(session, toy_provider, {"match": {"x": [x1, x2[:4] + "*"], "path": "/toy/*"},
+                                           "action": {"kind": "status", "status": 500}})
+    assert await statuses(session, toy_provider, x1, 1) == [500]
+    assert await statuses(session, toy_provider, x2, 1) == [500]
+    expected = 500 if x3.startswith(x2[:4]) else 200
+    assert await statuses(session, toy_provider, x3, 1) == [expected]
+
+
 async def test_probability_hits_about_that_share(toy, session):
     toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
