@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -179,6 +180,8 @@ async def list_operations(request: web.Request) -> web.Response:
 
 async def get_operation(request: web.Request) -> web.Response:
     op_id = request.match_info["operation_id"]
+    if not re.fullmatch(openapi.OPERATION_ID_PATTERN, op_id):
+        raise ApiError(400, "INVALID_ARGUMENT", f"{op_id!r} is not an operation id (op_ and 8 digits)", field="operation_id")
     try:
         op: Operation = request.app[STORE].operation(op_id)
     except KeyError:

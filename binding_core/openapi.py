@@ -13,6 +13,8 @@ from .numbers import WIRE_NUMBER_PATTERN
 NUMBER = {"type": "string", "pattern": WIRE_NUMBER_PATTERN, "example": "13800138000"}
 NULLABLE_NUMBER = {"type": "string", "nullable": True}
 STATUS = {"type": "string", "enum": ["NOT_BIND", "OPERATION", "BIND"]}
+OPERATION_ID_PATTERN = r"^op_[0-9]{8,18}$"
+MAX_SEQ = 10**18 - 1  # `after` takes at most 18 digits
 OP_STATE = {"type": "string", "enum": ["pending", "running", "done", "dead"]}
 
 
@@ -82,9 +84,14 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "one operation",
                     "parameters": [
-                        {"name": "operation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                        {"name": "operation_id", "in": "path", "required": True,
+                         "schema": {"type": "string", "pattern": OPERATION_ID_PATTERN}}
                     ],
-                    "responses": {"200": _ok("the operation", "Operation"), "404": _error("no such operation")},
+                    "responses": {
+                        "200": _ok("the operation", "Operation"),
+                        "400": _error("not an operation id"),
+                        "404": _error("no such operation"),
+                    },
                 }
             },
             "/v1/alerts": {
@@ -98,7 +105,8 @@ def document() -> dict[str, Any]:
                     "summary": "status-change history (the harness checks it)",
                     "parameters": [
                         {"name": "x", "in": "query", "required": False, "schema": NUMBER},
-                        {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "after", "in": "query", "required": False,
+                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}},
                     ],
                     "responses": {"200": _ok("transitions", "TransitionList"), "400": _error("bad parameter")},
                 }

@@ -54,6 +54,7 @@ def cases(x: str, bound_x: str) -> list[tuple[str, str, dict, int, str]]:
         ("GET", "/v1/operations?state=done&state=dead", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/operations?limit=5", {}, 400, "UNKNOWN_FIELD"),
         ("GET", "/v1/operations/op_99999999", {}, 404, "OPERATION_NOT_FOUND"),
+        ("GET", "/v1/operations/42", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/alerts?x=1", {}, 400, "UNKNOWN_FIELD"),
         ("GET", "/v1/transitions?after=-1", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/transitions?after=1e3", {}, 400, "INVALID_ARGUMENT"),
