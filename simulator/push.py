@@ -20,6 +20,7 @@ import aiohttp
 from .clock import iso
 from .dialects.base import PushMessage, RequestInfo
 from .faults import describe_action
+from .journal import Exchange, RawHeaders, scrub_body
 from .ledger import LedgerEvent
 from .state import ProviderState
 
@@ -38,6 +39,7 @@ class Delivery:
     x: str | None
     body: Any
     fault: str | None = None
+    rule_id: str | None = None
     attempts: int = 0
     result: str = "pending"  # pending, delivered, failed, dropped
     last_status: int | None = None
@@ -52,6 +54,10 @@ class Delivery:
             "body": self.body, "fault": self.fault, "attempts": self.attempts, "result": self.result,
             "last_status": self.last_status, "last_error": self.last_error, "delivered_at": self.delivered_at,
         }
+
+
+def _scrubbed_json(body: Any) -> Any:
+    return scrub_body(json.dumps(body, ensure_ascii=False).encode(), "application/json")
 
 
 def native_webhook_body(event: LedgerEvent) -> dict[str, Any]:
@@ -150,17 +156,18 @@ class Pusher:
             self._spawn(delivery, message)
         else:
             rule_id, action = chosen
-            delivery.fault = describe_action(action)
+            delivery.fault, delivery.rule_id = describe_action(action), rule_id
             kind = action.kind
             if kind == "drop":
                 delivery.result = "dropped"
                 delivery.first_attempt_done.set()  # a message held behind this one need not wait for it
                 self._count("dropped", message.kind)
+                self._journal(delivery, message, self.state.ledger.clock.now(), 0.0)
             elif kind == "duplicate":
                 self._spawn(delivery, message)
                 for _ in range(int(action.get("copies")) - 1):
                     copy = self._new_delivery(dialect_name, message, info.x)
-                    copy.fault = delivery.fault
+                    copy.fault, copy.rule_id = delivery.fault, rule_id
                     self._count("duplicated", message.kind)
                     self._spawn(copy, message)
             elif kind == "delay":
@@ -194,6 +201,7 @@ class Pusher:
 
     async def _deliver(self, delivery: Delivery, message: PushMessage, delay: float,
                        gate: asyncio.Future | None, hold: float) -> None:
+        at, started = self.state.ledger.clock.now(), asyncio.get_running_loop().time()
         try:
             if gate is not None:
                 await self._wait_for_successor(delivery, message, gate, hold)
@@ -202,6 +210,20 @@ class Pusher:
         finally:
             self.counts["pending"] -= 1
             delivery.first_attempt_done.set()
+            self._journal(delivery, message, at, asyncio.get_running_loop().time() - started)
+
+    def _journal(self, delivery: Delivery, message: PushMessage, at: float, latency: float) -> None:
+        """Each push ends up in the journal too (direction "outbound"), its fault and final status with it."""
+        journal = self.state.journal
+        journal.record(Exchange(
+            seq=journal.next_seq(), at=at, dialect=delivery.dialect, operation=f"push:{delivery.kind}",
+            x=delivery.x, a=None, b=None, method="POST", path=message.url, query="",
+            request_headers=RawHeaders(dict(message.headers)), request_body=_scrubbed_json(message.body),
+            status=delivery.last_status if delivery.result != "dropped" else None, response_headers={},
+            response_body={"result": delivery.result, "attempts": delivery.attempts, "error": delivery.last_error},
+            fault=delivery.fault, fault_rules=[delivery.rule_id] if delivery.rule_id else [], latency=latency,
+            direction="outbound",
+        ))
 
     async def _wait_for_successor(self, delivery: Delivery, message: PushMessage, gate: asyncio.Future,
                                   hold: float) -> None:

@@ -115,6 +115,9 @@ async def test_drop(toy, session, receiver):
     await provider.pusher.drain()
     assert [path for path, _, _ in receiver.received] == ["/hook"]
     assert provider.pusher.counts["dropped"] == 1
+    outbound = [e for e in provider.journal.entries() if e.direction == "outbound"]
+    assert sorted((e.dialect, e.operation, e.fault, e.status) for e in outbound) == [
+        ("native", "push:call", None, 204), ("toy", "push:call", "drop", None)]
 
 
 async def test_duplicate(toy, session, receiver):
