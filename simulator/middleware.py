@@ -28,6 +28,7 @@ INFO = "info"  # RequestInfo
 DIALECT = "dialect"  # the Dialect that described the request
 DECISION = "fault"  # the fault Decision applied, if any
 SENT_BODY = "sent_body"  # what a truncated / malformed reply really carried
+NO_REPLY = "no_reply"  # the connection was reset or closed: the client got no status at all
 
 
 def make_middlewares(state: ProviderState) -> list:
@@ -137,6 +138,7 @@ async def _lose_reply(
 
 def _reset(request: web.Request) -> web.Response:
     """Close with a TCP RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
+    request[NO_REPLY] = True
     transport = request.transport
     if transport is not None:
         sock = transport.get_extra_info("socket")
@@ -151,6 +153,7 @@ def _reset(request: web.Request) -> web.Response:
 
 def _empty_reply(request: web.Request) -> web.Response:
     """Close cleanly after reading the request, without a byte: the client sees the server disconnect."""
+    request[NO_REPLY] = True
     if request.transport is not None:
         request.transport.close()
     return web.Response(status=599)
@@ -187,7 +190,7 @@ def _record(
 ) -> None:
     decision: Decision | None = request.get(DECISION)
     fault = decision.label if decision is not None else None
-    if decision is not None and decision.action is not None and decision.action.kind in ("reset", "empty_reply"):
+    if request.get(NO_REPLY):
         status, response = None, None
     state.metrics.observe_request(info.dialect, info.operation, status, fault, latency)
     request_ct = request.headers.get("Content-Type", "")
@@ -199,9 +202,6 @@ def _record(
         response_body = RawBody(bytes(response.body), response.content_type)
     else:
         response_body = None
-    lost = decision is not None and decision.action is not None and (
-        decision.action.kind == "ghost_success" and decision.action.get("then") == "reset"
-    )
     state.journal.record(
         Exchange(
             seq=state.journal.next_seq(),
@@ -216,9 +216,9 @@ def _record(
             query=RawQuery(request.query_string),
             request_headers=RawHeaders(request.headers),
             request_body=RawBody(raw_request, request_ct) if raw_request else None,
-            status=None if lost else status,
-            response_headers=RawHeaders(response.headers) if response is not None and not lost else {},
-            response_body=None if lost else response_body,
+            status=status,
+            response_headers=RawHeaders(response.headers) if response is not None else {},
+            response_body=response_body,
             fault=fault,
             fault_rules=list(decision.rule_ids) if decision is not None else [],
             latency=latency,
