@@ -4,10 +4,11 @@ delete -> get 404). Zero failures is the bar.
 
 Why the provider runs in a background thread: schemathesis's Python API sends each request with
 `requests`, which blocks, so the provider cannot share the test's event loop; it gets its own loop in a
-daemon thread (real time). The run is still deterministic: `derandomize=True` and no example database fix
-the generated data, each test starts a fresh provider from a fixed seed, and requests go one at a time
-(each waits for its answer), so the provider sees the same sequence every run. Nothing in the checks
-depends on timing: an expired binding still answers GET with 200 (status "expired").
+daemon thread. The run is still deterministic: `derandomize=True` and no example database fix the
+generated data; the provider starts from a fixed seed, is reset before every example (Hypothesis may run
+an example again and must see the same answers), and its clock stands still (a `ManualClock` nobody
+advances), so a short `expires_in` cannot expire a binding halfway through a slow run; requests go one at
+a time, each waiting for its answer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
-from simulator.clock import FIXED_EPOCH
+from simulator.clock import FIXED_EPOCH, ManualClock
 from simulator.config import ProviderConfig
 from simulator.errors import LedgerError
 from simulator.numbers import normalize
@@ -35,7 +36,7 @@ from simulator.server import Provider
 DOCUMENT = json.loads((Path(__file__).parents[2] / "simulator/dialects/native/openapi.json").read_text())
 OPERATIONS = [f"{method.upper()} {path}" for path, item in DOCUMENT["paths"].items() for method in item
               if method in ("get", "post", "put", "patch", "delete")]
-EXAMPLES_PER_OPERATION = 6  # x 9 operations x 2 modes, plus the stateful run: ~160 requests in all
+EXAMPLES_PER_OPERATION = 6  # x 9 operations x 2 modes = 108 examples, plus 20 stateful scenarios of <= 8 steps
 SETTINGS = dict(
     derandomize=True,
     database=None,
@@ -52,8 +53,16 @@ class ThreadedProvider:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="native-schemathesis", daemon=True)
         self.thread.start()
-        self.provider = Provider(config)
+        self.provider = Provider(config, clock=ManualClock(FIXED_EPOCH))
         asyncio.run_coroutine_threadsafe(self.provider.start(), self.loop).result(10)
+
+    def reset(self) -> None:
+        """Back to the seeded initial state (ledger, idempotency keys, journal), on the provider's thread."""
+
+        async def reset() -> None:
+            self.provider.reset()
+
+        asyncio.run_coroutine_threadsafe(reset(), self.loop).result(10)
 
     def stop(self) -> None:
         try:
@@ -65,13 +74,13 @@ class ThreadedProvider:
 
 
 @pytest.fixture
-def provider_url() -> Iterator[str]:
+def served() -> Iterator[ThreadedProvider]:
     config = ProviderConfig(seed=3, epoch=FIXED_EPOCH)
-    served = ThreadedProvider(dataclasses.replace(config, pool=dataclasses.replace(config.pool, seed=3)))
+    provider = ThreadedProvider(dataclasses.replace(config, pool=dataclasses.replace(config.pool, seed=3)))
     try:
-        yield served.provider.url
+        yield provider
     finally:
-        served.stop()
+        provider.stop()
 
 
 def _distinct_parties(body: Any) -> bool:
@@ -92,9 +101,10 @@ CONFIG = {"checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_
 
 
 @pytest.fixture
-def schema(provider_url: str) -> schemathesis.schemas.BaseSchema:
-    loaded = schemathesis.openapi.from_url(f"{provider_url}/openapi.json", config=SchemathesisConfig.from_dict(CONFIG))
-    loaded.config.update(base_url=provider_url)
+def schema(served: ThreadedProvider) -> schemathesis.schemas.BaseSchema:
+    url = served.provider.url
+    loaded = schemathesis.openapi.from_url(f"{url}/openapi.json", config=SchemathesisConfig.from_dict(CONFIG))
+    loaded.config.update(base_url=url)
     loaded.hook("filter_body")(lambda context, body: _distinct_parties(body))
     return loaded
 
@@ -105,13 +115,14 @@ def test_the_served_document_is_the_one_in_the_repository(schema) -> None:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 @pytest.mark.parametrize("label", OPERATIONS)
-def test_every_operation_conforms(schema, label: str, mode: GenerationMode) -> None:
+def test_every_operation_conforms(schema, served: ThreadedProvider, label: str, mode: GenerationMode) -> None:
     operation = schema[label.split(" ", 1)[1]][label.split(" ", 1)[0]]
     calls: list[int] = []
 
     @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, **SETTINGS)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case) -> None:
+        served.reset()
         response = case.call_and_validate()  # every registered check, as configured by default
         calls.append(response.status_code)
 
@@ -119,7 +130,7 @@ def test_every_operation_conforms(schema, label: str, mode: GenerationMode) -> N
     assert calls, f"no example was generated for {label} ({mode.value})"
 
 
-def test_stateful_sequences_along_the_links(schema) -> None:
+def test_stateful_sequences_along_the_links(schema, served: ThreadedProvider) -> None:
     # The binding lifecycle only: with calls in the mix most steps go to calls and few reach a delete.
     machine = schema.include(path_regex=r"^/v1/bindings").as_state_machine()
     statuses: list[tuple[str, int]] = []
@@ -127,12 +138,15 @@ def test_stateful_sequences_along_the_links(schema) -> None:
     steps: list[tuple[str, str | None, int]] = []
 
     class Recorded(machine):  # type: ignore[misc, valid-type]
+        def setup(self) -> None:
+            served.reset()
+
         def after_call(self, response, case) -> None:
             super().after_call(response, case)
             binding_id = (case.path_parameters or {}).get("binding_id")
             steps.append((f"{case.method} {case.operation.path}", binding_id, response.status_code))
 
-    Recorded.run(settings=hypothesis.settings(max_examples=15, stateful_step_count=6, **SETTINGS))
+    Recorded.run(settings=hypothesis.settings(max_examples=20, stateful_step_count=8, **SETTINGS))
     seen = {(operation, status) for operation, _, status in steps}
     assert {("POST /v1/bindings", 201), ("GET /v1/bindings/{binding_id}", 200),
             ("PATCH /v1/bindings/{binding_id}", 200), ("DELETE /v1/bindings/{binding_id}", 200)} <= seen
