@@ -87,3 +87,23 @@ async def test_expiry_and_calls_are_pushed_to_the_webhook_as_native_json(pstnsim
     assert expired["event_id"] == f"{xb['binding_id']}:expired"
     assert expired["data"] == {**xb, "status": "expired", "ended_at": xb["expires_at"]}
     assert expired["at"] == xb["expires_at"]
+
+
+async def test_queries_honour_delayed_visibility(pstnsim_provider_factory) -> None:
+    """Ghost failure: the create answered 201, but the query API shows nothing for 5 s; a delete lingers."""
+    provider = await pstnsim_provider_factory()
+    for operation in ("create_binding", "delete_binding"):
+        provider.faults.add({"match": {"operation": operation},
+                             "action": {"kind": "delayed_visibility", "seconds": 5}, "when": {"first": 1}})
+    async with aiohttp.ClientSession() as s:
+        status, xb = await _json(s, "POST", provider.url + "/v1/bindings", json={"mode": "XB", "b": B})
+        path = provider.url + f"/v1/bindings/{xb['binding_id']}"
+        assert status == 201 and (await _json(s, "GET", path))[0] == 404
+        assert (await _json(s, "GET", provider.url + "/v1/bindings", params={"b": B}))[1]["bindings"] == []
+        assert (await _json(s, "POST", provider.url + "/v1/calls", json={"caller": C, "x": xb["x"]}))[1]["callee"] == B
+        await asyncio.sleep(5)
+        assert (await _json(s, "GET", path)) == (200, xb)
+        assert (await _json(s, "DELETE", path))[0] == 200
+        assert (await _json(s, "GET", path)) == (200, xb)  # the query API still shows it active
+        await asyncio.sleep(5)
+        assert (await _json(s, "GET", path))[0] == 404
