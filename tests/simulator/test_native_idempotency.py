@@ -207,3 +207,20 @@ async def test_results_age_out_after_the_ttl_and_the_store_is_bounded() -> None:
         await store.once(key, "r", value, keep=lambda _: True)
     assert len(store) == 3
     assert (await store.once("e", "r", value, keep=lambda _: True))[1] is True
+
+
+@pytest.mark.looptime
+async def test_ghost_success_behind_a_timeout_then_a_retry_with_the_key(pstnsim_provider_factory) -> None:
+    """The create is applied, the reply hangs past the client's deadline (virtual time); the retry replays."""
+    provider = await pstnsim_provider_factory()
+    provider.faults.add({"match": {"operation": "create_binding"},
+                         "action": {"kind": "ghost_success", "then": "timeout", "seconds": 30}, "when": {"first": 1}})
+    body, headers = {"mode": "AXB", "a": A, "b": B}, {"Idempotency-Key": "op-7"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as s:
+        with pytest.raises(asyncio.TimeoutError):
+            await s.post(provider.url + "/v1/bindings", json=body, headers=headers)
+        [applied] = provider.ledger.bindings()
+        async with s.post(provider.url + "/v1/bindings", json=body, headers=headers) as response:
+            assert (response.status, response.headers.get(REPLAYED)) == (201, "true")
+            assert (await response.json())["binding_id"] == applied.binding_id
+    assert len(provider.ledger.bindings()) == 1
