@@ -53,8 +53,9 @@ _WHEN = st.one_of(
 )
 
 
-def fault_rules(kinds: tuple[str, ...], xs: list[str], rule_id: str) -> st.SearchStrategy[dict[str, Any]]:
-    """One rule: an allowed action, on some provider operation (optionally one X), under some `when`."""
+def fault_rules(kinds: tuple[str, ...], xs: list[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """One rule (without its id): an allowed action, on some provider operation (optionally one of `xs`),
+    under some `when`. `xs` may be indices the caller maps to numbers later (they print short)."""
     ops = WRITE_OPERATIONS + READ_OPERATIONS
 
     @st.composite
@@ -62,12 +63,12 @@ def fault_rules(kinds: tuple[str, ...], xs: list[str], rule_id: str) -> st.Searc
         kind = draw(st.sampled_from(kinds))
         action = dict(draw(_actions(kind)))
         if kind == "push":
-            return {"id": rule_id, "action": action, "when": draw(_WHEN)}
+            return {"action": action, "when": draw(_WHEN)}
         writes_only = kind in ("ghost_success", "delayed_visibility")
         operation = draw(st.sampled_from(WRITE_OPERATIONS if writes_only else ops))
         match: dict[str, Any] = {"operation": operation}
         if operation == "create_binding" and draw(st.booleans()):
             match["x"] = draw(st.sampled_from(xs))
-        return {"id": rule_id, "match": match, "action": action, "when": draw(_WHEN)}
+        return {"match": match, "action": action, "when": draw(_WHEN)}
 
     return build()

@@ -183,10 +183,13 @@ def build_machine(
         # ---- faults ----------------------------------------------------------
 
         if w.fault_kinds:
-            @rule(data=st.data())
-            def add_fault(self, data: st.DataObject) -> None:
+            @rule(rule=fault_rules(w.fault_kinds, list(range(w.numbers))))
+            def add_fault(self, rule: dict[str, Any]) -> None:
+                """`rule` is in the provider's format; a match on `x` holds an index into the machine's numbers."""
                 self.fault_serial += 1
-                candidate = data.draw(fault_rules(w.fault_kinds, self.xs, f"chaos-{self.fault_serial}"))
+                candidate = {"id": f"chaos-{self.fault_serial}", **rule}
+                if "x" in rule.get("match", {}):
+                    candidate["match"] = {**rule["match"], "x": self.xs[rule["match"]["x"]]}
                 self.run(self.world.add_fault(candidate))
                 self._stepped("add_fault")
 

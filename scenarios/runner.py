@@ -34,6 +34,8 @@ from .scenario_file import Scenario, default_suite, load_scenario
 from .world import InProcessWorld, RemoteWorld, World
 
 DEFAULT_SEED = 7
+# looptime idles this many loop cycles before jumping the clock (default 42); loopback I/O is ready at once.
+NOOP_CYCLES = 5
 BLOB = re.compile(r"@reproduce_failure\('([^']+)', (b'[^']*'|b\"[^\"]*\")\)")
 
 
@@ -151,7 +153,7 @@ class Runner:
             return asyncio.new_event_loop
         import looptime
 
-        return looptime.new_event_loop
+        return lambda: looptime.new_event_loop(noop_cycles=NOOP_CYCLES)
 
     def _attempt(self, scenario: Scenario, log: MachineLog, examples: int, steps: int, *, shrink: bool,
                  replay: str | None) -> BaseException | None:

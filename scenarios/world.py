@@ -141,7 +141,7 @@ class InProcessWorld(World):
 
             self.config = self.config.replace(gray=GraySettings(all=False, numbers=()))
         self.core = await self._new_core()
-        self.session = aiohttp.ClientSession()
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
         self.driver = Driver(CoreClient(self.session, self.core.url), ProviderClient(self.session, self.provider.url),
                              retry_policy(self.scenario.core), loop=asyncio.get_running_loop())
         await self.install_faults()
@@ -223,7 +223,7 @@ class RemoteWorld(World):
         self.provider_url, self.sut_url = provider_url, sut_url
 
     async def start(self) -> None:
-        self.session = aiohttp.ClientSession()
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
         self.driver = Driver(CoreClient(self.session, self.sut_url), ProviderClient(self.session, self.provider_url),
                              retry_policy(self.scenario.core), loop=asyncio.get_running_loop())
         health = await self.driver.core.health()

@@ -14,8 +14,8 @@ from simulator.faults.rules import parse_rule
 @given(data=st.data())
 def test_drawn_rules_are_valid_provider_rules(data):
     kinds = data.draw(st.lists(st.sampled_from(FAULT_KINDS), min_size=1, unique=True))
-    rule = data.draw(fault_rules(tuple(kinds), ["17100000001", "17100000002"], "chaos-1"))
-    parsed = parse_rule(rule, default_id="x")
+    rule = data.draw(fault_rules(tuple(kinds), ["17100000001", "17100000002"]))
+    parsed = parse_rule(rule, default_id="chaos-1")
     assert parsed.id == "chaos-1"
     kind = rule["action"]["kind"]
     assert kind in {"status", "timeout", "latency", "reset", "empty_reply", "truncated_body", "malformed_body",
@@ -26,5 +26,5 @@ def test_every_kind_can_be_drawn():
     from hypothesis import find
 
     for kind in FAULT_KINDS:
-        rule = find(fault_rules((kind,), ["17100000001"], "r"), lambda r: True)
+        rule = find(fault_rules((kind,), ["17100000001"]), lambda r: True)
         parse_rule(rule, default_id="r")
