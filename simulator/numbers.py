@@ -29,7 +29,7 @@ def normalize(value: object, field_name: str = "number") -> str:
     """Return the national form of a phone number, or raise InvalidNumber naming the field."""
     if not isinstance(value, str):
         raise InvalidNumber(f"{field_name} must be a string of digits, got {type(value).__name__}", field=field_name)
-    match = _WIRE_NUMBER.match(value)
+    match = _WIRE_NUMBER.fullmatch(value)  # fullmatch: `$` alone lets a trailing newline through
     if not match:
         raise InvalidNumber(
             f"{field_name} {value!r} is not a mainland mobile (1[3-9] + 9 digits) or landline (0 + area code) number",
@@ -39,7 +39,7 @@ def normalize(value: object, field_name: str = "number") -> str:
 
 
 def is_national(value: str) -> bool:
-    return bool(NATIONAL_NUMBER.match(value))
+    return bool(NATIONAL_NUMBER.fullmatch(value))
 
 
 @dataclass
