@@ -46,6 +46,7 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("POST", "/v1/bindings", body({"mode": "XB", "b": None}), 400, "INVALID_ARGUMENT", "b"),
     ("POST", "/v1/bindings", body({"mode": "XB", "b": "12345"}), 400, "INVALID_NUMBER", "b"),
     ("POST", "/v1/bindings", body({"mode": "XB", "b": "+1 415 555 0100"}), 400, "INVALID_NUMBER", "b"),
+    ("POST", "/v1/bindings", body({"mode": "XB", "b": B + "\n"}), 400, "INVALID_NUMBER", "b"),
     ("POST", "/v1/bindings", body({**XB, "x": "1380000000x"}), 400, "INVALID_NUMBER", "x"),
     ("POST", "/v1/bindings", body({**XB, "expires_in": True}), 400, "INVALID_ARGUMENT", "expires_in"),
     ("POST", "/v1/bindings", body({**XB, "expires_in": 0}), 400, "INVALID_ARGUMENT", "expires_in"),

@@ -184,7 +184,7 @@ def place_call(data: Mapping[str, object]) -> PlaceCall:
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
     key = headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidArgument(
             f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces",
             field=IDEMPOTENCY_HEADER,
