@@ -221,14 +221,21 @@ def _falsifying_program(error: BaseException) -> tuple[tuple[str, ...], str | No
     lines: list[str] = []
     for note in notes:
         lines.extend(note.splitlines())
-    program = tuple(line for line in lines if line.startswith("state") or line.startswith("    ")
-                    or line.startswith("Falsifying"))
+    program: list[str] = []
+    for line in lines:
+        if line.startswith("state = "):
+            program = [line]  # the last printed program is the minimal one
+        elif program and (line.startswith("state.") or line[:1].isspace() or line[:1] in ")]}"):
+            if line.strip() != "state.transitions_legal()":  # the per-step invariant: noise in a replay
+                program.append(line)
+        elif program and line.startswith("You can reproduce"):
+            continue
     blob = None
     for line in lines:
         found = BLOB.search(line)
         if found:
             blob = f"{found.group(1)}:{found.group(2)[2:-1]}"
-    return program, blob
+    return tuple(program), blob
 
 
 def _decode_blob(text: str) -> bytes:

@@ -45,14 +45,20 @@ def _scenario_section(scenario: ScenarioRecord) -> str:
                    f"{finished.virtual_time:.1f} s virtual in {finished.wall_time:.2f} s wall · {escape(counts)}</p>")
         if finished.error:
             out.append(f"<div class=violation><b>The harness failed</b><pre>{escape(finished.error)}</pre></div>")
+    shown: tuple[str, tuple[str, ...]] | None = None
     for violation in scenario.violations:
         steps = "\n".join(violation["steps"]) or "(no steps recorded)"
         details = json.dumps(violation["details"], indent=1, default=str)
+        sequence = (violation["replay_command"], tuple(violation["steps"]))
+        if sequence == shown:  # several checks failed on the same example: show its program once
+            how = "<p class=muted>Same failing sequence and replay command as above.</p>"
+        else:
+            how = (f"<p><b>Replay:</b></p><pre>{escape(violation['replay_command'])}</pre>"
+                   f"<p><b>Minimal failing sequence:</b></p><pre>{escape(steps)}</pre>")
+            shown = sequence
         out.append(
             f"<div class=violation><h3>{escape(violation['check'])}: {escape(violation['title'])}</h3>"
-            f"<p>{escape(violation['message'])}</p>"
-            f"<p><b>Replay:</b></p><pre>{escape(violation['replay_command'])}</pre>"
-            f"<p><b>Minimal failing sequence:</b></p><pre>{escape(steps)}</pre>"
+            f"<p>{escape(violation['message'])}</p>{how}"
             f"<details><summary>evidence</summary><pre>{escape(details[:50000])}</pre></details></div>"
         )
     rows = "".join(
