@@ -56,6 +56,12 @@ class World:
     async def settle(self, timeout: float = 3600.0) -> None:
         assert await self.core.wait_settled(timeout), "the queue did not drain"
 
+    async def journal(self) -> list[dict[str, Any]]:
+        """The provider's exchanges, oldest first, as its admin API shows them."""
+        async with self.http.get(f"{self.provider.url}/_admin/journal", params={"limit": "1000"}) as response:
+            assert response.status == 200
+            return (await response.json())["entries"]
+
     def provider_bindings(self, x: str | None = None) -> list[Any]:
         return self.provider.ledger.bindings(x=x)
 

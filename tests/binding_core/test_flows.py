@@ -168,8 +168,8 @@ async def test_every_attempt_carries_the_operation_s_idempotency_key(world):
                            "action": {"kind": "status", "status": 503}, "when": {"first": 2}})
     _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
     await w.settle()
-    creates = [e for e in w.provider.journal.entries() if e.operation == "create_binding"]
-    keys = {e.request_headers.get("idempotency-key") for e in creates}
+    creates = [e for e in (await w.journal()) if e["operation"] == "create_binding"]
+    keys = {e["request_headers"].get("idempotency-key") for e in creates}
     assert len(creates) == 3 and len(keys) == 1
     [key] = keys
     assert key is not None and key.endswith(body["operation_id"])
@@ -187,7 +187,7 @@ async def test_before_re_sending_a_bind_the_core_asks_the_provider_and_adopts(wo
     native.idempotency.reset()
     await w.settle()
     assert (await w.view(x))["axb"]["status"] == "BIND"
-    assert [e.operation for e in w.provider.journal.entries()] == ["create_binding", "list_bindings"]
+    assert [e["operation"] for e in (await w.journal())] == ["create_binding", "list_bindings"]
     assert_consistent(w, x)
 
 

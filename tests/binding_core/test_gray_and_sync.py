@@ -95,7 +95,7 @@ async def test_the_old_path_gives_the_caller_the_error_and_settles_the_row_to_th
     assert view["status"] == ("BIND" if applied else "NOT_BIND")
     assert len(w.provider_bindings(x)) == (1 if applied else 0)
     # The old path never re-sends: at most the one create (a hanging one is journaled only when it ends).
-    creates = [e for e in w.provider.journal.entries() if e.operation == "create_binding"]
+    creates = [e for e in (await w.journal()) if e["operation"] == "create_binding"]
     assert len(creates) <= 1
     [op] = w.core.store.operations()
     assert (op.path, op.state, op.outcome, op.attempts) == ("sync", "done", "settled", 1)
@@ -112,12 +112,12 @@ async def test_the_breaker_opens_after_consecutive_failures_and_lets_one_probe_t
     await until(lambda: w.core.parts.provider.breaker.state == "open")
     assert (await w.call("GET", "/health"))[1]["breaker"] == "open"
     await w.settle()
-    calls = w.provider.journal.entries()
+    calls = await w.journal()
     # a failed create, a failed query (two in a row: open), nothing for the cool-down, then the probe
-    assert [(e.operation, e.status) for e in calls] == [
+    assert [(e["operation"], e["status"]) for e in calls] == [
         ("create_binding", 503), ("list_bindings", 503), ("list_bindings", 200), ("create_binding", 201),
     ]
-    assert calls[2].at - calls[1].at >= 30.0
+    assert calls[2]["at"] - calls[1]["at"] >= 30.0
     assert (await w.view(x))["xb"]["status"] == "BIND"
     assert (await w.call("GET", "/health"))[1]["breaker"] == "closed"
 
