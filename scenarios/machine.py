@@ -217,6 +217,14 @@ def build_machine(
                 self.run(both())
                 self._stepped("crash_during_burst")
 
+            @precondition(lambda self: self.world.can_crash)
+            @rule(wait=st.sampled_from((0.5, 2.0, 5.0)), downtime=st.sampled_from((0.0, 1.0, 30.0)))
+            def crash_during_backoff(self, wait: float, downtime: float) -> None:
+                """Let retries wait a while (backoff, calls in flight), then kill and restart the core."""
+                self.run(asyncio.sleep(wait))
+                self.run(self.world.crash_and_restart(downtime))
+                self._stepped("crash_during_backoff")
+
         if w.expiries:
             @rule(x=st.integers(0, w.numbers - 1), mode=st.sampled_from(w.modes))
             def expire_at_provider(self, x: int, mode: str) -> None:
