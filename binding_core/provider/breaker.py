@@ -22,6 +22,7 @@ class CircuitBreaker:
         self.cooldown = cooldown
         self.failures = 0
         self.opened_at: float | None = None
+        self.trips = 0  # times the circuit went from closed to open
         self._probe_in_flight = False
 
     @property
@@ -51,6 +52,8 @@ class CircuitBreaker:
             return
         self.failures += 1
         if self.opened_at is not None or self.failures >= self.threshold:
+            if self.opened_at is None:
+                self.trips += 1
             self.opened_at = self.clock.now()
 
     def retry_at(self) -> float | None:
