@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 from typing import Any, Awaitable, Callable, Mapping
 
 from aiohttp import web
@@ -127,6 +128,8 @@ async def _change(request: web.Request, mode: str, kind: str, a: str | None = No
         result = await request.app[SERVICE].request(x, mode, kind, a=a, b=b)
     except StateConflict as exc:
         raise ApiError(409, "STATE_CONFLICT", str(exc), current=exc.view[mode.lower()]) from None
+    except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock too long: nothing written
+        raise ApiError(503, "STORE_BUSY", f"the database refused the change, try again: {exc}") from None
     return _answer(result, request.app[STORE])
 
 

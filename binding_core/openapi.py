@@ -37,7 +37,8 @@ _CHANGE_RESPONSES = {
     "413": _error("body too large"),
     "422": _error("old path: the provider refused the request (its code is passed on)"),
     "502": _error("old path: the provider's answer was an error or was lost; the status is settled in the background"),
-    "503": _error("old path: the provider's circuit is open; nothing was sent"),
+    "503": _error("nothing was done: the provider's circuit is open (old path, CIRCUIT_OPEN) "
+                  "or the database is busy (STORE_BUSY); try again"),
     "504": _error("old path: the provider did not answer in time; the status is settled in the background"),
 }
 

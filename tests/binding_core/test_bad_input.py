@@ -83,3 +83,19 @@ async def test_every_endpoint_refuses_bad_input_with_a_4xx_and_changes_nothing(w
         assert snapshot(w) == before, (method, path)
     # and the service still works afterwards
     assert (await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": "+86" + B}))[0] == 202
+
+
+async def test_a_busy_database_refuses_with_503_and_writes_nothing(world, monkeypatch):
+    import sqlite3
+
+    w = await world()
+    [x] = w.numbers(1)
+    before = snapshot(w)
+
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(w.core.store, "begin", locked)
+    status, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    assert (status, body["code"]) == (503, "STORE_BUSY")
+    assert snapshot(w) == before
