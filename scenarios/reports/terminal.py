@@ -18,11 +18,19 @@ from ..events import (
 from .collector import RunRecord
 
 
+def _console() -> Console:
+    """Logs and CI are not terminals: give the summary table room instead of rich's 80-column default."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    return console
+
+
 class TerminalReport:
     """A subscriber; `quiet` keeps only the summary (no progress bar)."""
 
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
-        self.console = console or Console(stderr=False)
+        self.console = console or _console()
         self.quiet = quiet
         self.record = RunRecord()
         self.progress: Progress | None = None

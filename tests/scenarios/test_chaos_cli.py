@@ -76,3 +76,22 @@ def test_a_failure_prints_one_command_that_replays_the_minimal_sequence(tmp_path
     assert replayed["violations"][0]["check"] == violation["check"]
     assert replayed["violations"][0]["details"] == violation["details"]
     assert replayed["examples"] == 1, "a replay runs exactly the one failing example"
+
+
+def test_the_documented_ci_recipe_uses_flags_the_cli_accepts():
+    import argparse
+    import re
+
+    import yaml
+
+    from scenarios import chaos_cli
+
+    workflow = yaml.safe_load((EXAMPLES.parents[1] / "examples" / "ci" / "github-actions.yml").read_text())
+    commands = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    chaos = next(c for c in commands if c.startswith("make chaos"))
+    args = re.search(r'ARGS="([^"]*)"', chaos).group(1).replace("${{ github.run_id }}", "1")
+    parser = argparse.ArgumentParser()
+    chaos_cli.add_arguments(parser)
+    parsed = parser.parse_args(["run", *shlex.split(args)])
+    assert parsed.seed == 7 and str(parsed.report_dir) == "reports"
+    assert any("upload-artifact" in str(step.get("uses")) for step in workflow["jobs"]["chaos"]["steps"])
