@@ -17,17 +17,20 @@ class Clock(Protocol):
 
 
 class LoopClock:
-    """`now()` is `epoch + loop.time()`; the epoch is fixed at the first reading (wall time then, or given)."""
+    """`now()` is `offset + loop.time()`, so every LoopClock in one loop agrees (a core restarted in-process
+    reads on from where the last one stopped).
+
+    `epoch` given: the epoch time at loop time 0 (deterministic runs). Not given: wall time, anchored at
+    the first reading (processes sharing a database then agree to within clock drift).
+    """
 
     def __init__(self, epoch: float | None = None) -> None:
-        self._epoch = epoch
-        self._offset: float | None = None
+        self._offset: float | None = epoch
 
     def now(self) -> float:
         loop_now = asyncio.get_running_loop().time()
         if self._offset is None:
-            start = time.time() if self._epoch is None else self._epoch
-            self._offset = start - loop_now
+            self._offset = time.time() - loop_now
         return self._offset + loop_now
 
 

@@ -72,7 +72,7 @@ class World:
         else:
             await self.core.stop()
         self.core = await Core(
-            self.core.config, db_path=self.db_path, clock=self.core.parts.worker.clock,
+            self.core.config, db_path=self.db_path, clock=LoopClock(epoch=FIXED_EPOCH),  # a new clock, as a new process
             rng=random.Random(f"restart:{self.core.port}"),
         ).start()
         return self.core

@@ -240,6 +240,8 @@ async def test_a_crashed_core_resumes_its_operations_after_restart(world):
     assert w.core.store.operation("op_00000002").state == "running"
     await w.restart_core(crash=True)
     await w.settle()
+    times = [t["at"] for t in w.core.store.transitions()]
+    assert times == sorted(times)  # the restarted core's clock reads on, it does not start over
     for number in (x, y):
         assert (await w.view(number))["xb"]["status"] == "BIND"
         assert len(w.provider_bindings(number)) == 1
