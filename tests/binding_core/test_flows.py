@@ -258,3 +258,60 @@ async def test_a_graceful_restart_hands_operations_back_at_once(world):
     await w.settle()
     assert (await w.view(x))["xb"]["status"] == "BIND"
     assert_consistent(w, x)
+
+
+async def test_an_unbind_that_exhausts_its_attempts_settles_back_to_bind_with_one_alert(world):
+    w = await world()
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    w.provider.faults.add({"match": {"operation": "delete_binding"}, "action": {"kind": "timeout"}})
+    _, body = await w.call("DELETE", f"/v1/numbers/{x}/xb")
+    await w.settle()
+    op = w.core.store.operation(body["operation_id"])
+    assert (op.state, op.outcome, op.attempts, op.alerted) == ("dead", "settled", 4, True)
+    view = (await w.view(x))["xb"]
+    assert view["status"] == "BIND"  # the provider still holds it: the row says so
+    assert len(w.core.alerts) == 1
+    assert_consistent(w, x)
+
+
+async def test_two_cores_on_one_database_share_the_queue_and_finish_each_operation_once(world):
+    """Two processes (here: two Core instances, separate connections) claim from one operations table."""
+    from binding_core.app import Core
+    from binding_core.clock import LoopClock
+    import random as _random
+
+    w = await world()
+    numbers = w.numbers(12)
+    other = await Core(w.core.config, provider_url=w.provider.url, db_path=w.db_path,
+                       clock=LoopClock(epoch=w.core.parts.worker.clock.now() - asyncio.get_running_loop().time()),
+                       rng=_random.Random("second core")).start()
+    claimed = {"first": 0, "second": 0}
+    for name, core in (("first", w.core), ("second", other)):
+        def counting(*args, _real=core.store.claim, _name=name, **kwargs):
+            op = _real(*args, **kwargs)
+            claimed[_name] += op is not None
+            return op
+        core.store.claim = counting
+    try:
+        # half the creates fail (applied or not), so retries land in the shared queue for either core to claim
+        w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "ghost_success", "status": 503},
+                               "when": {"probability": 0.5}})
+        for i, x in enumerate(numbers):
+            url = (w.core if i % 2 else other).url
+            async with w.http.post(f"{url}/v1/numbers/{x}/xb", json={"b": B}) as response:
+                assert response.status == 202
+        assert await w.core.wait_settled(3600) and await other.wait_settled(3600)
+        assert claimed["first"] > 0 and claimed["second"] > 0, claimed  # both worked the shared queue
+        assert {op.lease_owner for op in w.core.store.operations()} == {None}
+        for x in numbers:
+            assert_consistent(w, x)
+            assert (await w.view(x))["xb"]["status"] == "BIND"
+        # each operation changed its row exactly twice (in, out), whoever ran it
+        per_op = {}
+        for t in w.core.store.transitions():
+            per_op[t["operation_id"]] = per_op.get(t["operation_id"], 0) + 1
+        assert set(per_op.values()) == {2} and len(per_op) == len(numbers)
+    finally:
+        await other.stop()
