@@ -258,7 +258,7 @@ class Ledger:
     ) -> Binding:
         """Change A or B (the mode's rules still hold) and/or the expiry of an active binding."""
         binding = self._active(binding_id)
-        before = copy.deepcopy(binding)
+        before = copy.deepcopy(binding) if visibility_delay.get() > 0 else None  # only a shadow needs it
         changed = copy.deepcopy(binding)
         if a is not None:
             if binding.mode == "XB":
@@ -282,7 +282,7 @@ class Ledger:
 
     def delete_binding(self, binding_id: str) -> Binding:
         binding = self._active(binding_id)
-        before = copy.deepcopy(binding)
+        before = copy.deepcopy(binding) if visibility_delay.get() > 0 else None  # only a shadow needs it
         binding.status = "released"
         binding.ended_at = self.clock.now()
         self._expiring.discard(binding_id)
