@@ -69,6 +69,9 @@ class Worker:
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        # Set on stop/abort. Python 3.11's wait_for can swallow a cancellation that races with its
+        # inner future, so the loop and every write also check this flag: nothing is written after it.
+        self._stopping = False
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -94,6 +97,8 @@ class Worker:
         self._claimed.clear()
 
     async def _cancel_all(self) -> None:
+        self._stopping = True
+        self._wake.set()
         tasks = [t for t in [self._loop_task, *self._inflight.values()] if t is not None]
         for task in tasks:
             task.cancel()
@@ -129,7 +134,7 @@ class Worker:
                 pass
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             delay = self.poll_interval
             try:
@@ -150,6 +155,9 @@ class Worker:
                 pass
 
     def _spawn(self, op_id: str, work: Any) -> None:
+        if self._stopping:
+            work.close()
+            return
         task = asyncio.create_task(work, name=f"binding_core.op.{op_id}")
         self._inflight[op_id] = task
 
@@ -162,6 +170,7 @@ class Worker:
         task.add_done_callback(finished)
 
     async def _claim_and_run(self, op_id: str) -> None:
+        self._alive()
         try:
             op = self.store.claim(op_id, self.owner, now=self.clock.now(), lease=self.lease)
         except sqlite3.Error as exc:
@@ -249,9 +258,14 @@ class Worker:
 
     # ---- outcomes --------------------------------------------------------
 
+    def _alive(self) -> None:
+        if self._stopping:
+            raise asyncio.CancelledError("the worker is stopping")
+
     async def _commit(
         self, op: Operation, status: str, binding_id: str | None, outcome: str, *, state: str = "done", error: str | None = None
     ) -> None:
+        self._alive()
         try:
             self.store.complete(
                 op, self.owner, status=status, binding_id=binding_id, outcome=outcome, state=state,
@@ -282,6 +296,7 @@ class Worker:
         return breaker.retry_at() if breaker is not None else None
 
     def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None) -> dict | None:
+        self._alive()
         try:
             _, alert = self.store.reschedule(
                 op, self.owner, next_attempt_at=next_at, error=reason, now=self.clock.now(),

@@ -315,3 +315,20 @@ async def test_two_cores_on_one_database_share_the_queue_and_finish_each_operati
         assert set(per_op.values()) == {2} and len(per_op) == len(numbers)
     finally:
         await other.stop()
+
+
+@pytest.mark.parametrize("crash", [True, False])
+async def test_an_idle_core_stops_at_once_and_its_successor_carries_on(world, crash):
+    """Regression: a cancellation racing the worker's wake-up must not leave the old loop running."""
+    w = await world()
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await w.restart_core(crash=crash)
+    assert loop.time() - started < 1.0  # no waiting on anything (virtual time would show it)
+    await w.call("DELETE", f"/v1/numbers/{x}/xb")
+    await w.settle()
+    assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
+    assert_consistent(w, x)
