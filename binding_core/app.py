@@ -105,8 +105,8 @@ def build_parts(
     provider: ProviderClient | None = None,
     sinks: list[AlertSink] | None = None,
 ) -> Parts:
+    client = make_client(config.provider, clock)  # an unknown dialect fails here, before any file is made
     store = Store.open(db_path)
-    client = make_client(config.provider, clock)
     if provider is not None:
         client = GuardedClient(provider, client.breaker)
     memory = MemorySink()
