@@ -115,7 +115,7 @@ def build_parts(
         all_sinks.append(LogSink())
     if config.alerts.webhook_url:
         all_sinks.append(WebhookSink(config.alerts.webhook_url, config.alerts.webhook_timeout))
-    database_id = store.database_id(rng)
+    database_id = store.database_id(rng, clock.now())
     owner = f"core-{os.getpid()}-{rng.getrandbits(32):08x}"
     worker = Worker(
         store,

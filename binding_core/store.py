@@ -124,13 +124,17 @@ class Store:
 
     # ---- identity --------------------------------------------------------
 
-    def database_id(self, rng: random.Random) -> str:
-        """A random tag made once per database; idempotency keys carry it so a fresh database never reuses one."""
+    def database_id(self, rng: random.Random, now: float) -> str:
+        """A tag made once per database; idempotency keys carry it so a fresh database never reuses one.
+
+        Seeded bits plus the creation time (milliseconds): deterministic under a fixed virtual epoch,
+        and distinct for databases created at different times with the same seed.
+        """
         with self.db.atomic():
             row = self._one("SELECT value FROM meta WHERE key = 'database_id'")
             if row:
                 return row["value"]
-            value = f"{rng.getrandbits(64):016x}"
+            value = f"{rng.getrandbits(32):08x}{int(now * 1000):x}"
             self.db.execute("INSERT INTO meta (key, value) VALUES ('database_id', ?)", [value])
             return value
 

@@ -129,12 +129,18 @@ def test_release_gives_an_operation_back_without_counting_an_attempt(store):
 def test_reopening_applies_no_migration_twice_and_keeps_data(tmp_path):
     s = Store.open(tmp_path / "core.db")
     s.begin(X, "XB", "bind", b=B, now=1.0)
-    ident = s.database_id(random.Random(1))
+    ident = s.database_id(random.Random(1), now=1.0)
     s.close()
     again = Store.open(tmp_path / "core.db")
     assert again.view(X)["xb"]["status"] == "OPERATION"
-    assert again.database_id(random.Random(2)) == ident
+    assert again.database_id(random.Random(2), now=2.0) == ident
     again.close()
+
+
+def test_fresh_databases_with_the_same_seed_get_different_tags_when_made_at_different_times():
+    first, second = Store.open(None), Store.open(None)
+    assert first.database_id(random.Random(1), now=1000.0) != second.database_id(random.Random(1), now=1000.5)
+    assert Store.open(None).database_id(random.Random(1), now=1000.0) == first.database_id(random.Random(9), now=5.0)
 
 
 def test_check_history_catches_gaps_and_illegal_moves():
