@@ -10,7 +10,8 @@ The core's modes map onto two dyplsapi families:
   up with QuerySubsId + QuerySubscriptionDetail.
 Every dyplsapi call that addresses a binding needs its X as well as its id; the
 core's protocol passes only the id, so X is remembered from the calls that
-returned the binding (see `_x_of`).
+returned the binding, and after a restart looked up once: ListXTelephones for
+the pool's numbers in use, then QuerySubscriptionDetail on each (`_locate`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ BUSINESS_CODES = {
     "isv.MOBILE_NUMBER_ILLEGAL": "INVALID_NUMBER",
 }
 SUCCESS_CODES = ("OK", "0000")
+LIST_PAGE = 100
 
 
 def req_id(*parts: str) -> str:
@@ -132,16 +134,18 @@ class AliyunClient:
         return Ok([binding])
 
     async def get_binding(self, binding_id: str) -> Outcome[ProviderBinding | None]:
-        known = self._known.get(binding_id)
-        if known is None:
-            return Unknown(f"the X of {binding_id} is not known to this client (made before a restart?)")
-        return await self._detail(binding_id, known[1])
+        located = await self._locate(binding_id)
+        if not isinstance(located, Ok) or located.value is None:
+            return located
+        return await self._detail(binding_id, located.value[1])
 
     async def delete_binding(self, binding_id: str, *, idempotency_key: str) -> Outcome[None]:
-        known = self._known.get(binding_id)
-        if known is None:
-            return Unknown(f"the X of {binding_id} is not known to this client (made before a restart?)")
-        mode, x = known
+        located = await self._locate(binding_id)
+        if not isinstance(located, Ok):
+            return located
+        if located.value is None:
+            return Refused("BINDING_NOT_FOUND", f"no number of pool {self.pool_key} carries {binding_id}", 200)
+        mode, x = located.value
         if mode == "XB":
             outcome = await self._call("UnBindXB", CustomerPoolKey=self.pool_key, ReqId=req_id(idempotency_key),
                                        AuthId=binding_id, TelX=x)
@@ -151,6 +155,30 @@ class AliyunClient:
             self._known.pop(binding_id, None)
             return Ok(None)
         return outcome
+
+    async def _locate(self, binding_id: str) -> Outcome[tuple[str, str] | None]:
+        """(mode, X) of a binding; None if no number in the pool carries it (it is gone)."""
+        known = self._known.get(binding_id)
+        if known is not None:
+            return Ok(known)
+        page = 1
+        while True:
+            listed = await self._call("ListXTelephones", CustomerPoolKey=self.pool_key, ReqId=req_id("list", str(page)),
+                                      PageNo=str(page), PageSize=str(LIST_PAGE))
+            if not isinstance(listed, Ok):
+                return listed
+            data = listed.value.get("Data") or {}
+            for row in data.get("List") or []:
+                if row.get("TelephoneStatus") == "0":
+                    continue  # free: carries nothing
+                held = await self._detail(binding_id, str(row.get("Telephone")))
+                if not isinstance(held, Ok):
+                    return held
+                if held.value is not None:
+                    return Ok(self._known[binding_id])
+            if page * LIST_PAGE >= int(data.get("Total") or 0):
+                return Ok(None)
+            page += 1
 
     # ---- dyplsapi calls -------------------------------------------------------------
 

@@ -148,3 +148,18 @@ async def test_retry_exhaustion_alerts_once_and_settles_to_what_the_provider_hol
     assert w.provider_bindings(x) == []
     assert aliyun_requests(w).count("BindAxb") == w.core.config.retry.max_attempts
     assert_agrees(w, x)
+
+
+@pytest.mark.parametrize("mode", ["xb", "axb"])
+async def test_unbind_after_a_core_restart(world, mode: str) -> None:
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    await w.call("POST", f"/v1/numbers/{x}/{mode}", json={"a": A, "b": B} if mode == "axb" else {"b": B})
+    await w.settle()
+    await w.restart_core(crash=True)  # the new core's client has never seen this binding or its X
+    await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
+    await w.settle()
+    assert (await w.view(x))[mode]["status"] == "NOT_BIND"
+    assert w.provider_bindings(x) == []
+    assert "ListXTelephones" in aliyun_requests(w)  # X found again through the pool's numbers
+    assert_agrees(w, x)

@@ -40,7 +40,7 @@ METHODS = {
     "QuerySubsId": "query_subs_id", "BindXB": "bind_xb", "UnBindXB": "un_bind_xb", "BindAXBCall": "bind_axbcall",
     "UnBindAXB": "un_bind_axb", "BuySecretNo": "buy_secret_no", "ReleaseSecretNo": "release_secret_no",
     "QuerySecretNoRemain": "query_secret_no_remain", "QuerySecretNoDetail": "query_secret_no_detail",
-    "LockSecretNo": "lock_secret_no", "UnlockSecretNo": "unlock_secret_no",
+    "LockSecretNo": "lock_secret_no", "UnlockSecretNo": "unlock_secret_no", "ListXTelephones": "list_xtelephones",
 }
 SMALL_POOL = PoolSpec(seed=3, cities=("Beijing", "Shanghai"), per_city=2, stock_per_city=2)
 
@@ -229,6 +229,20 @@ def test_every_action_succeeds_and_changes_the_ledger(provider, transport):
 
     assert api("ReleaseSecretNo", PoolKey=POOL_KEY, SecretNo=x)["Code"] == "OK"
     assert api("QuerySecretNoDetail", PoolKey=POOL_KEY, SecretNo=x)["Code"] == "isv.NO_NOT_EXIST"
+
+
+@pytest.mark.parametrize("transport", ["acs3", "core-get"])
+def test_list_x_telephones_pages_through_the_pool(provider, transport):
+    api = api_for(transport, provider)
+    pool = _pool(provider)
+    api("BindXB", CustomerPoolKey=POOL_KEY, ReqId="xb-1", TelX=pool[1], TelB=B)
+    first = api("ListXTelephones", CustomerPoolKey=POOL_KEY, ReqId="l1", PageNo=1, PageSize=3)["Data"]
+    second = api("ListXTelephones", CustomerPoolKey=POOL_KEY, ReqId="l2", PageNo=2, PageSize=3)["Data"]
+    assert first["Total"] == second["Total"] == len(pool) == 4
+    rows = first["List"] + second["List"]
+    assert [r["Telephone"] for r in rows] == pool
+    assert [r["TelephoneStatus"] for r in rows] == ["0", "1", "0", "0"]
+    assert "BindTime" in rows[1] and "BindTime" not in rows[0]
 
 
 # ---- business errors: HTTP 200 with Code, the SDK returns them ------------------------------------

@@ -227,6 +227,32 @@ def unbind_axb(ctx: ActionContext, p: dict[str, Any]) -> dict[str, Any]:
     return {"Code": "0000", "Message": "成功", "Success": True}
 
 
+MAX_PAGE_SIZE = 100
+
+
+def list_x_telephones(ctx: ActionContext, p: dict[str, Any]) -> dict[str, Any]:
+    """The pool's X numbers, a page at a time, with whether each carries a binding now."""
+    pool_key = ctx.pool_key(p, "CustomerPoolKey")
+    page_no, page_size = p.get("PageNo", 1), p.get("PageSize", 20)
+    if page_no < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise BusinessError("isv.INVALID_PARAMETERS", f"PageNo must be >= 1 and PageSize 1..{MAX_PAGE_SIZE}")
+    numbers = ctx.ledger.numbers(pool_key)
+    page = numbers[(page_no - 1) * page_size : page_no * page_size]
+    rows = []
+    for num in page:
+        work = ctx.ledger.bindings(x=num.x, mode="XB")
+        rows.append(drop_none({
+            "Telephone": num.x,
+            "TelephoneStatus": str(SECRET_STATUS[ctx.ledger.number_status(num.x)]),
+            "CustomerPoolKey": pool_key,
+            "CustomerPoolName": "",
+            "BuyTime": format_time(num.purchased_at if num.purchased_at is not None else ctx.ledger.clock.epoch),
+            "BindTime": format_time(work[0].created_at) if work else None,
+            "AuthMsg": "",
+        }))
+    return {"List": rows, "PageNo": page_no, "PageSize": page_size, "Total": len(numbers)}
+
+
 # ---- the number pool ---------------------------------------------------------------
 
 
@@ -292,6 +318,7 @@ ACTIONS: dict[str, Handler] = {
     "UnBindXB": unbind_xb,
     "BindAXBCall": bind_axb_call,
     "UnBindAXB": unbind_axb,
+    "ListXTelephones": list_x_telephones,
     "BuySecretNo": buy_secret_no,
     "ReleaseSecretNo": release_secret_no,
     "QuerySecretNoRemain": query_secret_no_remain,

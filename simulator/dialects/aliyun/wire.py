@@ -49,6 +49,7 @@ PARAMETERS: dict[str, dict[str, str]] = {
         "CallerParentId": INT,
     },
     "UnBindAXB": {"CustomerPoolKey": STR, "ReqId": STR, "BindId": STR, "CallerParentId": INT},
+    "ListXTelephones": {"CustomerPoolKey": STR, "ReqId": STR, "PageNo": INT, "PageSize": INT, "CallerParentId": INT},
     "BuySecretNo": {"PoolKey": STR, "City": STR, "SpecId": INT, "SecretNo": STR, "DisplayPool": BOOL},
     "ReleaseSecretNo": {"PoolKey": STR, "SecretNo": STR},
     "QuerySecretNoRemain": {"City": STR, "SpecId": INT, "SecretNo": STR},
@@ -67,6 +68,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "UnBindXB": ("CustomerPoolKey", "ReqId", "AuthId", "TelX"),
     "BindAXBCall": ("CustomerPoolKey", "ReqId", "AuthId", "TelA", "Expiration"),
     "UnBindAXB": ("CustomerPoolKey", "ReqId", "BindId"),
+    "ListXTelephones": ("CustomerPoolKey", "ReqId"),
     "BuySecretNo": ("PoolKey", "City", "SpecId"),
     "ReleaseSecretNo": ("PoolKey", "SecretNo"),
     "QuerySecretNoRemain": ("City", "SpecId"),
@@ -77,7 +79,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # These need PoolKey, or ProductType (e.g. AXB_170) in its place.
 POOL_OR_PRODUCT = frozenset({"UpdateSubscription", "UnbindSubscription", "QuerySubscriptionDetail"})
 # Work-number actions answer `Code: "0000"` + `Success` + `Data`; the rest `Code: "OK"` + `RequestId`.
-WORK_NUMBER_ACTIONS = frozenset({"BindXB", "UnBindXB", "BindAXBCall", "UnBindAXB"})
+WORK_NUMBER_ACTIONS = frozenset({"BindXB", "UnBindXB", "BindAXBCall", "UnBindAXB", "ListXTelephones"})
 # Which parameter carries X, A and B, for the fault engine and the journal.
 X_FIELDS = ("PhoneNoX", "SecretNo", "TelX")
 A_FIELDS = ("PhoneNoA", "TelA")
