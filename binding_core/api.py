@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from aiohttp import web
 
 from . import openapi
+from .alerts import alert_json
 from .config import ConfigError, GraySettings
 from .gray import GrayRouter
 from .numbers import InvalidNumber, normalize
@@ -193,8 +194,6 @@ async def get_operation(request: web.Request) -> web.Response:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    from .alerts import alert_json
-
     return web.json_response({"alerts": [alert_json(row) for row in request.app[STORE].alerts()]})
 
 
@@ -243,7 +242,7 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
-# (method, path, handler, takes_x): one row per operation.
+# (method, path, handler): one row per operation.
 ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/v1/numbers/{x}", get_number),
     ("POST", "/v1/numbers/{x}/xb", bind_xb),
@@ -261,7 +260,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/openapi.json", get_openapi),
 )
 
-# Endpoints whose only input is the path (and, for GETs listed here, no query parameters).
+# Endpoints that take no query parameters at all (any given is UNKNOWN_FIELD).
 _NO_QUERY = {"/v1/numbers/{x}", "/v1/numbers/{x}/xb", "/v1/numbers/{x}/axb", "/v1/operations/{operation_id}",
              "/v1/alerts", "/health", "/_admin/gray", "/openapi.json"}
 
