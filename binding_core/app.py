@@ -180,9 +180,11 @@ class Core:
             self._runner = None
 
     async def abort(self) -> None:
-        """Stop as if killed: in-flight attempts are cancelled and nothing is released or committed."""
+        """Stop as if killed: in-flight attempts and requests are cancelled; nothing more is written."""
         await self.parts.worker.abort()
         self.app[ABORTED]["aborted"] = True
+        if self._runner is not None:
+            self._runner._shutdown_timeout = 0.0  # requests in flight are cut, not drained (no public setter)
         await self.stop()
 
     async def __aenter__(self) -> "Core":

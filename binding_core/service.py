@@ -82,6 +82,7 @@ class BindingService:
             gone = isinstance(outcome, Ok) or (isinstance(outcome, Refused) and outcome.code in NOT_FOUND_CODES)
             done = (NOT_BIND, None) if gone else None
             refused_status = BIND
+        worker.ensure_running()  # a core stopped (or crashed in-process) meanwhile writes nothing more
         now = self.clock.now()
         try:
             if done is not None:

@@ -170,7 +170,7 @@ class Worker:
         task.add_done_callback(finished)
 
     async def _claim_and_run(self, op_id: str) -> None:
-        self._alive()
+        self.ensure_running()
         try:
             op = self.store.claim(op_id, self.owner, now=self.clock.now(), lease=self.lease)
         except sqlite3.Error as exc:
@@ -258,14 +258,15 @@ class Worker:
 
     # ---- outcomes --------------------------------------------------------
 
-    def _alive(self) -> None:
+    def ensure_running(self) -> None:
+        """Raise CancelledError once the worker is stopping: callers must not write after that."""
         if self._stopping:
             raise asyncio.CancelledError("the worker is stopping")
 
     async def _commit(
         self, op: Operation, status: str, binding_id: str | None, outcome: str, *, state: str = "done", error: str | None = None
     ) -> None:
-        self._alive()
+        self.ensure_running()
         try:
             self.store.complete(
                 op, self.owner, status=status, binding_id=binding_id, outcome=outcome, state=state,
@@ -296,7 +297,7 @@ class Worker:
         return breaker.retry_at() if breaker is not None else None
 
     def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None) -> dict | None:
-        self._alive()
+        self.ensure_running()
         try:
             _, alert = self.store.reschedule(
                 op, self.owner, next_attempt_at=next_at, error=reason, now=self.clock.now(),

@@ -152,3 +152,21 @@ async def test_the_webhook_sink_gets_the_alert_as_json(world):
         assert "500" in received[0]["last_error"]
     finally:
         await runner.cleanup()
+
+
+async def test_an_old_path_request_cut_by_a_crash_is_settled_after_restart_never_re_sent(world):
+    w = await world(core_config(gray=GraySettings()))
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding"},
+                           "action": {"kind": "ghost_success", "then": "timeout", "seconds": 2}})
+    request = asyncio.ensure_future(w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B}))
+    await until(lambda: len(w.provider_bindings(x)) == 1)  # applied, the answer still pending: crash now
+    await w.restart_core(crash=True)
+    with pytest.raises(Exception):
+        await request  # the dead core never answers
+    await w.settle()
+    [op] = w.core.store.operations()
+    assert (op.path, op.state, op.outcome) == ("sync", "done", "settled")
+    assert (await w.view(x))["xb"]["status"] == "BIND"
+    assert len(w.provider_bindings(x)) == 1
+    assert [e["operation"] for e in await w.journal()].count("create_binding") <= 1
