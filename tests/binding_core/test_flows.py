@@ -332,3 +332,24 @@ async def test_an_idle_core_stops_at_once_and_its_successor_carries_on(world, cr
     await w.settle()
     assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
     assert_consistent(w, x)
+
+
+async def test_an_operation_ends_within_attempts_times_timeout_plus_backoff(world):
+    """Liveness: every provider call hangs past the deadline, yet the operation is dead and settled in bounded
+    (virtual) time: max_attempts x (timeout + max_delay), plus one settling query."""
+    config = core_config()
+    w = await world(config)
+    [x] = w.numbers(1)
+    w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "timeout"}})
+    w.provider.faults.add({"match": {"operation": "list_bindings"}, "action": {"kind": "timeout"},
+                           "when": {"first": config.retry.max_attempts - 1}})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await w.settle()
+    took = loop.time() - started
+    bound = config.retry.max_attempts * (config.provider.timeout + config.retry.max_delay) + config.provider.timeout
+    op = w.core.store.operation(body["operation_id"])
+    assert (op.state, op.attempts) == ("dead", config.retry.max_attempts)
+    assert took <= bound, (took, bound)
+    assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
