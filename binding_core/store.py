@@ -134,7 +134,7 @@ class Store:
             row = self._one("SELECT value FROM meta WHERE key = 'database_id'")
             if row:
                 return row["value"]
-            value = f"{rng.getrandbits(32):08x}{int(now * 1000):x}"
+            value = f"{rng.getrandbits(64):016x}-{int(now * 1000):x}"
             self.db.execute("INSERT INTO meta (key, value) VALUES ('database_id', ?)", [value])
             return value
 
