@@ -161,7 +161,7 @@ class Runner:
         machine = hypothesis.seed(self.options.seed)(machine)
         if replay:
             version, blob = replay.split(":", 1)
-            machine = hypothesis.reproduce_failure(version, _decode_blob(blob))(machine)
+            machine = hypothesis.reproduce_failure(version, blob.encode())(machine)
         phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
         config = settings(
             max_examples=examples, stateful_step_count=steps, deadline=None, database=None, phases=phases,
@@ -236,10 +236,6 @@ def _falsifying_program(error: BaseException) -> tuple[tuple[str, ...], str | No
         if found:
             blob = f"{found.group(1)}:{found.group(2)[2:-1]}"
     return tuple(program), blob
-
-
-def _decode_blob(text: str) -> bytes:
-    return text.encode()
 
 
 def _jsonable(value: Any) -> Any:

@@ -17,13 +17,12 @@ from typing import Any
 
 import aiohttp
 
+from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts at (provider and core agree)
+
 from .checkers import RetryPolicy
 from .clients import CoreClient, ProviderClient, items
 from .driver import Driver
 from .scenario_file import Scenario
-
-# The virtual epoch every in-process run starts at (the provider's and the core's clocks agree).
-from simulator.clock import FIXED_EPOCH  # noqa: E402
 
 POLL = 0.5  # seconds between quiescence polls
 
