@@ -143,7 +143,8 @@ async def expiry_sweeper(state: ProviderState) -> None:
     """Wake at the next expiry (re-armed whenever a request may have changed bindings) and expire what is due,
     so expiry notices go out on time even with no traffic."""
     clock = state.ledger.clock
-    while True:
+    # Checked as well as cancelled: Python 3.11's wait_for can swallow a cancellation racing with its wake-up.
+    while not state.stopping.is_set():
         state.bindings_changed.clear()
         state.ledger.expire_due()
         due = state.ledger.next_expiry()
