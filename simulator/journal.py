@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 # Headers worth keeping in a trace; everything else is noise for replay.
 KEPT_HEADERS = (
@@ -33,7 +33,17 @@ KEPT_HEADERS = (
 )
 # Field names (headers, query, form or JSON keys) whose values never reach the journal.
 SECRET_NAME = re.compile(r"(authorization|signature|secret|password|token|credential)", re.IGNORECASE)
+# Names whose values say which credential signed (AccessKeyId, x-acs-accesskey-id, SecretId): masked too,
+# keeping a short hint (KEY_ID_HINT_CHARS leading characters) so a trace still tells two keys apart.
+KEY_ID_NAME = re.compile(r"(access[-_]?key[-_]?id|secret[-_]?id)", re.IGNORECASE)
+# The key id inside an Authorization header (ACS3 `Credential=<id>,`, TC3 `Credential=<id>/<date>/...`).
+AUTHORIZATION_KEY_ID = re.compile(r"Credential=([^/,\s]+)")
 SCRUBBED = "***"
+KEY_ID_HINT_CHARS = 3
+# Ids shorter than this keep no hint; shorter than MIN_ECHO_CHARS they are not searched for in replies
+# (replacing a two-letter id everywhere would garble the body without hiding anything).
+MIN_HINT_ID_CHARS = 8
+MIN_ECHO_CHARS = 4
 MAX_BODY_CHARS = 8192
 
 
@@ -61,9 +71,14 @@ class Exchange:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        key_ids: set[str] = set()
         for name, value in out.items():
             if isinstance(value, Unscrubbed):
+                if name.startswith("request_") or name == "query":
+                    key_ids |= value.key_ids()
                 out[name] = value.scrubbed()
+        if key_ids:  # a reply may echo the key id ("access key 'x' is not found"): mask it there too
+            out = _mask_echoes(out, key_ids)
         return out
 
 
@@ -75,6 +90,10 @@ class Unscrubbed:
 
     def scrubbed(self) -> Any:
         raise NotImplementedError
+
+    def key_ids(self) -> set[str]:
+        """The credential ids (AccessKeyId, SecretId) this value carries, to mask wherever they are echoed."""
+        return set()
 
     def __deepcopy__(self, memo: dict) -> "Unscrubbed":
         return self  # immutable
@@ -90,6 +109,16 @@ class RawBody(Unscrubbed):
     def scrubbed(self) -> Any:
         return scrub_body(self.raw, self.content_type)
 
+    def key_ids(self) -> set[str]:
+        if "x-www-form-urlencoded" in self.content_type:
+            return _query_key_ids(self.raw[:MAX_BODY_CHARS].decode("utf-8", errors="replace"))
+        if "json" in self.content_type:
+            try:
+                return _json_key_ids(json.loads(self.raw))
+            except (ValueError, RecursionError):
+                return set()
+        return set()
+
 
 class RawHeaders(Unscrubbed):
     __slots__ = ("headers",)
@@ -100,6 +129,15 @@ class RawHeaders(Unscrubbed):
     def scrubbed(self) -> dict[str, str]:
         return scrub_headers(self.headers)
 
+    def key_ids(self) -> set[str]:
+        found = set()
+        for name, value in self.headers.items():
+            if KEY_ID_NAME.search(name):
+                found.add(value)
+            elif name.lower() == "authorization":
+                found.update(AUTHORIZATION_KEY_ID.findall(value))
+        return found
+
 
 class RawQuery(Unscrubbed):
     __slots__ = ("query",)
@@ -109,6 +147,9 @@ class RawQuery(Unscrubbed):
 
     def scrubbed(self) -> str:
         return scrub_query(self.query)
+
+    def key_ids(self) -> set[str]:
+        return _query_key_ids(self.query)
 
 
 class Journal:
@@ -186,12 +227,28 @@ def _fault_matches(applied: str | None, wanted: str) -> bool:
 # ---- scrubbing -------------------------------------------------------------
 
 
+def key_id_hint(key_id: str) -> str:
+    """`pstnsim-ak` -> `pst***`: enough to tell keys apart in a trace, not enough to use one."""
+    if len(key_id) < MIN_HINT_ID_CHARS:
+        return SCRUBBED
+    return key_id[:KEY_ID_HINT_CHARS] + SCRUBBED
+
+
+def scrub_value(name: str, value: Any) -> Any:
+    """The value a field named `name` may show in the journal."""
+    if KEY_ID_NAME.search(name):
+        return key_id_hint(value) if isinstance(value, str) else SCRUBBED
+    if SECRET_NAME.search(name):
+        return SCRUBBED
+    return value
+
+
 def scrub_headers(headers: Mapping[str, str]) -> dict[str, str]:
     kept = {}
     for name, value in headers.items():
         lower = name.lower()
         if lower in KEPT_HEADERS:
-            kept[lower] = SCRUBBED if SECRET_NAME.search(lower) else value
+            kept[lower] = scrub_value(lower, value)
     return kept
 
 
@@ -199,7 +256,7 @@ def scrub_query(query: str) -> str:
     if not query:
         return ""
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, SCRUBBED if SECRET_NAME.search(k) else v) for k, v in pairs])
+    return urlencode([(k, scrub_value(k, v)) for k, v in pairs], safe="*")  # `***` stays readable
 
 
 def scrub_body(raw: bytes, content_type: str) -> Any:
@@ -219,9 +276,58 @@ def scrub_body(raw: bytes, content_type: str) -> Any:
 
 def _scrub_json(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: SCRUBBED if isinstance(k, str) and SECRET_NAME.search(k) else _scrub_json(v) for k, v in value.items()}
+        return {k: _scrub_json_field(str(k), v) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub_json(v) for v in value]
+    return value
+
+
+def _scrub_json_field(name: str, value: Any) -> Any:
+    if KEY_ID_NAME.search(name) or SECRET_NAME.search(name):
+        return scrub_value(name, value)
+    return _scrub_json(value)
+
+
+def _query_key_ids(query: str) -> set[str]:
+    return {v for k, v in parse_qsl(query, keep_blank_values=True) if v and KEY_ID_NAME.search(k)}
+
+
+def _json_key_ids(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = set()
+        for k, v in value.items():
+            if isinstance(v, str) and v and KEY_ID_NAME.search(str(k)):
+                found.add(v)
+            else:
+                found |= _json_key_ids(v)
+        return found
+    if isinstance(value, list):
+        return set().union(*map(_json_key_ids, value)) if value else set()
+    return set()
+
+
+def _mask_echoes(value: Any, key_ids: set[str]) -> Any:
+    """Every string in `value` with the key ids (as sent, and percent-encoded as a string to sign
+    carries them) replaced by their hints."""
+    forms: dict[str, str] = {}
+    for key_id in key_ids:
+        if len(key_id) >= MIN_ECHO_CHARS:
+            once = quote(key_id, safe="~")
+            for form in (key_id, once, quote(once, safe="~")):
+                forms[form] = key_id_hint(key_id)
+    if not forms:
+        return value
+    pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))
+    return _replace_strings(value, lambda text: pattern.sub(lambda m: forms[m.group(0)], text))
+
+
+def _replace_strings(value: Any, replace: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(v, replace) for v in value]
     return value
 
 
