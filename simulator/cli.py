@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import signal
 import sys
 from pathlib import Path
 
 from .admin import admin_allowed
 from .config import ProviderConfig
+from .config_file import load_provider_config
 from .errors import LedgerError
 from .faults import RuleError, load_rules_file
-from .numbers import PoolSpec, load_pool_file
+from .numbers import load_pool_file
 from .server import Provider
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8090, help="port (default 8090; 0: any free port)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the number pool and the fault decisions")
+    # host / port / seed / webhook default to None: a flag given wins over --config, a flag left out does not.
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="provider settings, TOML: seed, host, port, webhook_url, [pool], vendor credentials "
+                             "(docs/provider.md); flags given on the command line win")
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8090; 0: any free port)")
+    parser.add_argument("--seed", type=int, help="seed of the number pool and the fault decisions (default 0)")
     parser.add_argument("--faults", type=Path, metavar="FILE", help="fault rules (TOML, docs/faults.md)")
     parser.add_argument("--pool", type=Path, metavar="FILE", help="numbers to serve (TOML or JSON) instead of a seeded pool")
     parser.add_argument("--webhook", metavar="URL", help="push call records and expiry events here (native JSON)")
@@ -29,17 +35,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> ProviderConfig:
-    """Raises RuleError / LedgerError / OSError for a bad faults or pool file, before anything listens."""
-    numbers = load_pool_file(args.pool) if args.pool else ()
+    """The --config file (if any) with the flags given laid over it.
+
+    Raises ConfigFileError / RuleError / LedgerError / OSError for a bad config, faults or pool file,
+    before anything listens.
+    """
+    base = load_provider_config(args.config) if args.config else ProviderConfig()
+    seed = base.seed if args.seed is None else args.seed
+    numbers = load_pool_file(args.pool) if args.pool else base.pool.numbers
     if args.faults:
         load_rules_file(args.faults)
-    return ProviderConfig(
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        pool=PoolSpec(seed=args.seed, numbers=numbers),
+    return dataclasses.replace(
+        base,
+        host=base.host if args.host is None else args.host,
+        port=base.port if args.port is None else args.port,
+        seed=seed,
+        pool=dataclasses.replace(base.pool, seed=seed, numbers=numbers),
         faults_file=args.faults,
-        webhook_url=args.webhook,
+        webhook_url=base.webhook_url if args.webhook is None else args.webhook,
         trace_file=args.trace,
         allow_public_admin=args.allow_public_admin,
     )
