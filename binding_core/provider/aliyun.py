@@ -5,7 +5,9 @@ The core's modes map onto two dyplsapi families:
   dedup key; we derive it from (X, B), so a re-sent bind returns the binding an
   earlier, lost attempt made instead of a second one. That also makes BindXB a
   create-or-get, which is how `find_bindings` answers for XB (the family has no
-  lookup by number).
+  lookup by number) -- but only once ListXTelephones says X carries a work
+  number at all, so a lookup never creates a binding, and a BindXB outage does
+  not block settling a bind that never reached the provider.
 - AXB -> the classic subscription family: BindAxb / UnbindSubscription, looked
   up with QuerySubsId + QuerySubscriptionDetail.
 Every dyplsapi call that addresses a binding needs its X as well as its id; the
@@ -116,6 +118,11 @@ class AliyunClient:
         if mode == "XB":
             if b is None:
                 return Refused("INVALID_ARGUMENT", "a work-number binding is found by X and B", 400)
+            carried = await self._carries_work_number(x)
+            if not isinstance(carried, Ok):
+                return carried
+            if not carried.value:
+                return Ok([])  # no work number on X: none to find (and none made by looking)
             found = await self._bind_xb(x, b)  # create-or-get: ReqId (X, B) returns the existing one
             if isinstance(found, Refused) and found.code == "BIND_CONFLICT":
                 return Ok([])  # X carries another B's work number: none with this B
@@ -178,6 +185,22 @@ class AliyunClient:
                     return Ok(self._known[binding_id])
             if page * LIST_PAGE >= int(data.get("Total") or 0):
                 return Ok(None)
+            page += 1
+
+    async def _carries_work_number(self, x: str) -> Outcome[bool]:
+        """Whether X carries a work-number (XB) binding now: its ListXTelephones row has a BindTime."""
+        page = 1
+        while True:
+            listed = await self._call("ListXTelephones", CustomerPoolKey=self.pool_key, ReqId=req_id("list", str(page)),
+                                      PageNo=str(page), PageSize=str(LIST_PAGE))
+            if not isinstance(listed, Ok):
+                return listed
+            data = listed.value.get("Data") or {}
+            for row in data.get("List") or []:
+                if row.get("Telephone") == x:
+                    return Ok(bool(row.get("BindTime")))
+            if page * LIST_PAGE >= int(data.get("Total") or 0):
+                return Ok(False)  # X is not in the pool: it carries none of the pool's work numbers
             page += 1
 
     # ---- dyplsapi calls -------------------------------------------------------------
