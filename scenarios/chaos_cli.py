@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .dialect_ops import DIALECTS
 from .events import EventBus
 from .reports import ReportFiles
 from .reports.terminal import TerminalReport
@@ -22,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("files", nargs="*", metavar="FILE", help="scenario TOML files (default: the bundled suite)")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED,
                      help=f"fixes data, faults and interleavings (default {DEFAULT_SEED})")
+    run.add_argument("--dialect", choices=DIALECTS,
+                     help="the wire the core speaks to the provider; fault rules follow it "
+                          "(default: each file's [core] provider.dialect, else native)")
     run.add_argument("--report-dir", type=Path, default=Path("reports"), help="reports go to DIR/<run-id>/")
     run.add_argument("--run-id", help="name of the report folder (default: UTC time and seed)")
     run.add_argument("--examples", type=int, help="Hypothesis examples per scenario (overrides each file's budget)")
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         seed=args.seed, report_dir=args.report_dir, provider_url=args.provider_url, sut_url=args.sut,
         examples=args.examples, steps=args.steps, shrink=not args.no_shrink, replay=args.replay,
-        checks=tuple(args.checks) if args.checks else None, run_id=args.run_id,
+        checks=tuple(args.checks) if args.checks else None, run_id=args.run_id, dialect=args.dialect,
     )
     files = ReportFiles()
     bus = EventBus([files, TerminalReport(quiet=args.quiet)])

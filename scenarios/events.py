@@ -24,6 +24,7 @@ class RunStarted(Event):
     scenarios: tuple[str, ...]
     mode: str  # "in-process" | "real-time"
     report_dir: str
+    dialect: str | None = None  # the --dialect override; None: each scenario file's own (ScenarioStarted says)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ScenarioStarted(Event):
     description: str
     budget_examples: int
     budget_steps: int
+    dialect: str = "native"  # the wire the core speaks to the provider in this scenario
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ class RunOptions:
     replay: str | None = None  # "<hypothesis version>:<blob>" from a failure's replay command
     checks: tuple[str, ...] | None = None
     run_id: str | None = None
+    # The wire the core speaks to the provider (native, aliyun, tencent); None: each file's [core] provider.dialect.
+    dialect: str | None = None
     # Tests plant bugs through this: called like binding_core.app.Core(config, **kwargs).
     core_factory: Callable[..., Any] | None = None
 
@@ -93,7 +95,7 @@ class Runner:
         run_id = self.options.run_id or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-seed{self.options.seed}"
         report_dir = self.options.report_dir / run_id
         self.bus.emit(RunStarted(self.wall(), run_id, self.options.seed, tuple(s.name for s in scenarios),
-                                 self.options.mode, str(report_dir)))
+                                 self.options.mode, str(report_dir), self.options.dialect))
         outcomes, virtual = [], 0.0
         for scenario in scenarios:
             outcome, log = self.run_scenario(scenario)
@@ -111,7 +113,8 @@ class Runner:
         started = self.wall()
         examples = self.options.examples or scenario.budget.examples
         steps = self.options.steps or scenario.budget.steps
-        self.bus.emit(ScenarioStarted(self.wall(), scenario.name, self.options.seed, scenario.description, examples, steps))
+        self.bus.emit(ScenarioStarted(self.wall(), scenario.name, self.options.seed, scenario.description, examples, steps,
+                                      self.dialect(scenario)))
         log = self._log(scenario)
         replay = self.options.replay
         error = self._attempt(scenario, log, examples, steps, shrink=False, replay=replay)
@@ -140,13 +143,18 @@ class Runner:
 
         return MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks)
 
+    def dialect(self, scenario: Scenario) -> str:
+        """The wire of this scenario's run: the option, else the file's `[core] provider.dialect`, else native."""
+        return self.options.dialect or scenario.dialect
+
     def _world_factory(self, scenario: Scenario) -> Callable[[], World]:
         o = self.options
+        dialect = self.dialect(scenario)
         if o.sut_url:
             if not o.provider_url:
                 raise ValueError("--sut needs --provider-url: the provider the service under test talks to")
-            return lambda: RemoteWorld(scenario, o.seed, o.provider_url, o.sut_url)  # type: ignore[arg-type]
-        return lambda: InProcessWorld(scenario, o.seed, core_factory=o.core_factory)
+            return lambda: RemoteWorld(scenario, o.seed, o.provider_url, o.sut_url, dialect)  # type: ignore[arg-type]
+        return lambda: InProcessWorld(scenario, o.seed, core_factory=o.core_factory, dialect=dialect)
 
     def _new_loop(self) -> Callable[[], asyncio.AbstractEventLoop]:
         if self.options.sut_url:
@@ -203,7 +211,7 @@ class Runner:
     def replay_command(self, scenario: Scenario, blob: str | None) -> str:
         o = self.options
         target = str(scenario.source) if scenario.source else scenario.name
-        parts = ["pstnsim", "chaos", "run", target, "--seed", str(o.seed)]
+        parts = ["pstnsim", "chaos", "run", target, "--seed", str(o.seed), "--dialect", self.dialect(scenario)]
         if o.examples:
             parts += ["--examples", str(o.examples)]
         if o.steps:

@@ -88,6 +88,11 @@ class Scenario:
     budget: Budget = field(default_factory=Budget)
     source: Path | None = None
 
+    @property
+    def dialect(self) -> str:
+        """The wire `[core] provider.dialect` asks for (native when unset)."""
+        return str(self.core.get("provider", {}).get("dialect", "native"))
+
     def weighted_operations(self) -> list[tuple[str, str]]:
         """(kind, mode) pairs repeated by weight: what a burst draws from."""
         out = []
@@ -205,10 +210,15 @@ def _core(table: Any, where: str) -> dict[str, Any]:
 
     if not isinstance(table, dict):
         raise ScenarioError(f"{where} must be a table")
+    from .dialect_ops import DIALECTS
+
     try:
         parse_config(table, origin=where)
     except ConfigError as exc:
         raise ScenarioError(str(exc)) from exc
+    dialect = table.get("provider", {}).get("dialect", "native")
+    if dialect not in DIALECTS:
+        raise ScenarioError(f"{where} provider.dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
     return table
 
 

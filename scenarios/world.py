@@ -21,6 +21,7 @@ from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts
 
 from .checkers import RetryPolicy
 from .clients import CoreClient, ProviderClient, items
+from .dialect_ops import core_operations, translate_rule, translate_rules
 from .driver import Driver
 from .scenario_file import Scenario
 
@@ -51,11 +52,13 @@ class World:
     can_switch_gray = True
     driver: Driver
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: Scenario, seed: int, dialect: str = "native") -> None:
         self.scenario = scenario
         self.seed = seed
+        # The wire the core speaks to the provider: every fault rule is moved onto it (dialect_ops.py).
+        self.dialect = dialect
         self.session: aiohttp.ClientSession | None = None
-        self.fault_plan: list[dict[str, Any]] = [dict(rule) for rule in scenario.faults]
+        self.fault_plan: list[dict[str, Any]] = translate_rules([dict(r) for r in scenario.faults], dialect)
         self.dynamic_faults: dict[str, dict[str, Any]] = {}
         self.crash_times: list[float] = []
 
@@ -86,6 +89,11 @@ class World:
             raise RuntimeError(f"the provider refused the fault rules: {answer.describe()} {answer.body}")
 
     async def add_fault(self, rule: dict[str, Any]) -> None:
+        """`rule` names native operations; it is installed on the core's wire (not at all if it has nothing there)."""
+        translated = translate_rule(rule, self.dialect)
+        if translated is None:
+            return
+        rule = translated
         self.dynamic_faults[rule["id"]] = rule
         answer = await self.driver.provider.add_fault(rule)
         if not answer.ok:
@@ -114,8 +122,8 @@ class InProcessWorld(World):
 
     can_crash = True
 
-    def __init__(self, scenario: Scenario, seed: int, core_factory: Any = None) -> None:
-        super().__init__(scenario, seed)
+    def __init__(self, scenario: Scenario, seed: int, core_factory: Any = None, dialect: str = "native") -> None:
+        super().__init__(scenario, seed, dialect)
         self.provider: Any = None
         self.core: Any = None
         self.tmpdir: Path | None = None
@@ -134,7 +142,9 @@ class InProcessWorld(World):
         self.provider = Provider(ProviderConfig(seed=self.seed, epoch=FIXED_EPOCH,
                                                 pool=PoolSpec(seed=self.seed, per_city=5, stock_per_city=0)))
         await self.provider.start()
-        self.config = parse_config({**self.scenario.core, "seed": self.seed})
+        core_table = dict(self.scenario.core)
+        core_table["provider"] = {**core_table.get("provider", {}), "dialect": self.dialect}
+        self.config = parse_config({**core_table, "seed": self.seed})
         if self.scenario.workload.gray == "none":
             from binding_core.config import GraySettings
 
@@ -189,8 +199,9 @@ class InProcessWorld(World):
             lane = timelines.setdefault(t["x"], {"XB": [], "AXB": []})
             lane[t["mode"]].append([round(t["at"] - epoch, 3), t["to_status"]])
         faults, latencies, fault_counts = [], [], {}
+        core_calls = core_operations(self.dialect)
         for entry in self.provider.journal.entries():
-            if entry.operation not in ("create_binding", "delete_binding", "list_bindings", "get_binding"):
+            if entry.dialect != self.dialect or entry.operation not in core_calls:
                 continue
             latencies.append(entry.latency)
             if entry.fault:
@@ -217,8 +228,9 @@ class InProcessWorld(World):
 class RemoteWorld(World):
     """Servers by URL (a team's own binding service and a provider started with `pstnsim provider`), real time."""
 
-    def __init__(self, scenario: Scenario, seed: int, provider_url: str, sut_url: str) -> None:
-        super().__init__(scenario, seed)
+    def __init__(self, scenario: Scenario, seed: int, provider_url: str, sut_url: str,
+                 dialect: str = "native") -> None:
+        super().__init__(scenario, seed, dialect)
         self.provider_url, self.sut_url = provider_url, sut_url
 
     async def start(self) -> None:

@@ -1,0 +1,106 @@
+"""Fault rules written for the native API, moved onto a vendor's wire: one pure table and one function.
+
+Scenario files and drawn faults name the provider's native operations
+(`create_binding`, `delete_binding`, `list_bindings`, `get_binding`). When the
+core speaks a vendor dialect, the same logical operation arrives as that
+vendor's actions, so each native name becomes the actions the core's client
+sends for it (binding_core/provider/aliyun.py, tencent.py) and the rule is
+pinned to the vendor's dialect.
+
+NPP (tencent) has no lookup action: the core's client finds a binding by
+probing with GetVirtualNum (giving the reference back with DelVirtualNum) and
+"gets" one by releasing it. A real NPP outage is per action, and there is no
+read action to be down, so a rule on reads alone is not installed on that wire
+(`translate_rule` returns None); create/delete faults hit the probes too, as
+they would in production.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+DIALECTS = ("native", "aliyun", "tencent")
+
+# native operation -> the vendor actions the core's client sends to do it.
+VENDOR_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "aliyun": {
+        "create_binding": ("BindXB", "BindAxb"),
+        "delete_binding": ("UnBindXB", "UnbindSubscription"),
+        # find_bindings: XB looks X up in the work-number listing (then BindXB, a create-or-get, when X carries
+        # one: that call is a create on the wire and stays with create_binding); AXB asks QuerySubsId, the detail.
+        "list_bindings": ("ListXTelephones", "QuerySubsId", "QuerySubscriptionDetail"),
+        # get_binding / locating a binding for delete: the work-number listing, then each number's detail.
+        "get_binding": ("ListXTelephones", "QuerySubscriptionDetail"),
+    },
+    "tencent": {
+        "create_binding": ("GetVirtualNum",),
+        "delete_binding": ("DelVirtualNum",),
+        "list_bindings": (),  # no lookup action: probes are GetVirtualNum + DelVirtualNum
+        "get_binding": (),  # answered by releasing (DelVirtualNum)
+    },
+}
+
+
+def vendor_actions(dialect: str, operation: str) -> tuple[str, ...]:
+    """The actions `operation` (a native name or a glob over native names) becomes on `dialect`'s wire.
+
+    A name that is no native operation (already a vendor action, say) is kept as written; a native
+    operation the vendor has no action for becomes nothing.
+    """
+    if dialect == "native":
+        return (operation,)
+    table = VENDOR_ACTIONS[dialect]
+    natives = [name for name in table if fnmatchcase(name, operation)]
+    if not natives:
+        return (operation,)
+    out: list[str] = []
+    for name in natives:
+        out.extend(a for a in table[name] if a not in out)
+    return tuple(out)
+
+
+def translate_rule(rule: dict[str, Any], dialect: str) -> dict[str, Any] | None:
+    """`rule` (the provider's rule format) aimed at `dialect`'s wire; a new dict, the input is untouched.
+    None when none of its operations exists on that wire (the rule has nothing to hit).
+
+    Left as written: native runs, push rules (they act on outbound pushes, not
+    on the core's calls) and rules that already name a dialect (their author
+    chose the wire).
+    """
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    match = rule.get("match") or {}
+    if dialect == "native" or "dialect" in match:
+        return dict(rule)
+    if "operation" not in match:
+        return _pinned(rule, dialect)
+    operations = match["operation"] if isinstance(match["operation"], list) else [match["operation"]]
+    actions: list[str] = []
+    for operation in operations:
+        actions.extend(a for a in vendor_actions(dialect, operation) if a not in actions)
+    if not actions:
+        return None
+    return {**rule, "match": {**match, "operation": actions, "dialect": dialect}}
+
+
+def _pinned(rule: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A request rule with no operation (every call) is pinned to the vendor's wire; a push rule is kept."""
+    from simulator.faults.rules import PUSH_KINDS
+
+    if rule.get("action", {}).get("kind") in PUSH_KINDS:
+        return dict(rule)
+    return {**rule, "match": {**(rule.get("match") or {}), "dialect": dialect}}
+
+
+def translate_rules(rules: list[dict[str, Any]], dialect: str) -> list[dict[str, Any]]:
+    """The rules that exist on `dialect`'s wire, translated (see translate_rule)."""
+    return [t for t in (translate_rule(rule, dialect) for rule in rules) if t is not None]
+
+
+def core_operations(dialect: str) -> frozenset[str]:
+    """Every operation name the core's calls carry on `dialect`'s wire (what the reports count as provider calls)."""
+    natives = tuple(VENDOR_ACTIONS["aliyun"])
+    if dialect == "native":
+        return frozenset(natives)
+    return frozenset(a for name in natives for a in VENDOR_ACTIONS[dialect][name])
