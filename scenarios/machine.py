@@ -56,7 +56,7 @@ class MachineLog:
 
 # Distributions are pooled over every example; the timeline shows one example (the failing one, else the busiest).
 POOLED = ("latencies", "settle_times")
-POOLED_COUNTS = ("attempts", "fault_counts")
+POOLED_COUNTS = ("attempts", "fault_counts", "fault_operations")
 MAX_POOLED = 5000
 
 

@@ -198,7 +198,7 @@ class InProcessWorld(World):
         for t in store.transitions():
             lane = timelines.setdefault(t["x"], {"XB": [], "AXB": []})
             lane[t["mode"]].append([round(t["at"] - epoch, 3), t["to_status"]])
-        faults, latencies, fault_counts = [], [], {}
+        faults, latencies, fault_counts, fault_operations = [], [], {}, {}
         core_calls = core_operations(self.dialect)
         for entry in self.provider.journal.entries():
             if entry.dialect != self.dialect or entry.operation not in core_calls:
@@ -207,6 +207,8 @@ class InProcessWorld(World):
             if entry.fault:
                 kind = entry.fault.split()[0].split(":")[0]
                 fault_counts[kind] = fault_counts.get(kind, 0) + 1
+                on = f"{entry.operation} {kind}"  # what was faulted on the wire, e.g. "BindAxb ghost_success"
+                fault_operations[on] = fault_operations.get(on, 0) + 1
                 faults.append([round(entry.at - epoch, 3), entry.x, entry.fault])
         attempts: dict[str, int] = {}
         for op in store.operations():
@@ -222,6 +224,7 @@ class InProcessWorld(World):
             "settle_times": list(self.driver.settle_times),
             "attempts": attempts,
             "fault_counts": fault_counts,
+            "fault_operations": fault_operations,
         }
 
 

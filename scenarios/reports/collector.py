@@ -21,6 +21,7 @@ class ScenarioRecord:
     name: str
     seed: int
     description: str = ""
+    dialect: str = "native"
     checks: list[dict[str, Any]] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
     finished: ScenarioFinished | None = None
@@ -42,7 +43,7 @@ class RunRecord:
         if isinstance(event, RunStarted):
             self.started = event
         elif isinstance(event, ScenarioStarted):
-            self.scenarios[event.scenario] = ScenarioRecord(event.scenario, event.seed, event.description)
+            self.scenarios[event.scenario] = ScenarioRecord(event.scenario, event.seed, event.description, event.dialect)
         elif isinstance(event, CheckPassed):
             status = "skipped" if event.skipped else "passed"
             self.scenarios[event.scenario].checks.append(

@@ -41,7 +41,7 @@ def _scenario_section(scenario: ScenarioRecord) -> str:
         out.append(f"<p>{escape(scenario.description)}</p>")
     if finished:
         counts = ", ".join(f"{k}: {v}" for k, v in finished.counts.items())
-        out.append(f"<p class=muted>seed {scenario.seed} · {finished.examples} example(s) · {finished.steps} step(s) · "
+        out.append(f"<p class=muted>seed {scenario.seed} · dialect {escape(scenario.dialect)} · {finished.examples} example(s) · {finished.steps} step(s) · "
                    f"{finished.virtual_time:.1f} s virtual in {finished.wall_time:.2f} s wall · {escape(counts)}</p>")
         if finished.error:
             out.append(f"<div class=violation><b>The harness failed</b><pre>{escape(finished.error)}</pre></div>")

@@ -42,6 +42,7 @@ def junit_tree(record: RunRecord) -> ET.ElementTree:
         ET.SubElement(suite, "properties")
         props = suite.find("properties")
         ET.SubElement(props, "property", name="seed", value=str(scenario.seed))
+        ET.SubElement(props, "property", name="dialect", value=scenario.dialect)
         if finished:
             ET.SubElement(props, "property", name="virtual_time", value=f"{finished.virtual_time:.3f}")
         total += cases

@@ -23,11 +23,14 @@ def summary(record: RunRecord) -> dict[str, Any]:
             {
                 "scenario": s.name,
                 "seed": s.seed,
+                "dialect": s.dialect,
                 "passed": s.passed,
                 "error": s.finished.error if s.finished else "did not finish",
                 "examples": s.finished.examples if s.finished else 0,
                 "steps": s.finished.steps if s.finished else 0,
                 "counts": s.finished.counts if s.finished else {},
+                # Provider calls of the core that got a fault, by wire operation and kind ("BindXB status": 12).
+                "faulted_calls": s.finished.telemetry.get("fault_operations", {}) if s.finished else {},
                 "virtual_time": round(s.finished.virtual_time, 3) if s.finished else None,
                 "wall_time": round(s.finished.wall_time, 3) if s.finished else None,
                 "checks": s.checks,

@@ -39,8 +39,9 @@ class TerminalReport:
     def __call__(self, event: Event) -> None:
         self.record(event)
         if isinstance(event, RunStarted):
+            wire = f"dialect {event.dialect}" if event.dialect else "each file's dialect"
             self.console.print(f"[bold]pstnsim chaos[/] run {event.run_id} · seed {event.seed} · {event.mode} · "
-                               f"{len(event.scenarios)} scenario(s)")
+                               f"{wire} · {len(event.scenarios)} scenario(s)")
         elif isinstance(event, ScenarioStarted) and not self.quiet:
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), console=self.console, transient=True)
@@ -73,14 +74,14 @@ class TerminalReport:
 
     def summary_table(self) -> Table:
         table = Table(title="chaos summary")
-        for column in ("scenario", "seed", "result", "checks", "violations", "ops ok/fail/info", "virtual", "wall"):
+        for column in ("scenario", "seed", "dialect", "result", "checks", "violations", "ops ok/fail/info", "virtual", "wall"):
             table.add_column(column)
         for s in self.record.scenarios.values():
             f = s.finished
             passed = sum(1 for c in s.checks if c["status"] == "passed")
             counts = f.counts if f else {}
             table.add_row(
-                s.name, str(s.seed), "[green]passed[/]" if s.passed else "[red]FAILED[/]",
+                s.name, str(s.seed), s.dialect, "[green]passed[/]" if s.passed else "[red]FAILED[/]",
                 f"{passed}/{len(s.checks)}", str(len(s.violations)),
                 f"{counts.get('ok', 0)}/{counts.get('fail', 0)}/{counts.get('info', 0)}",
                 f"{f.virtual_time:.0f}s" if f else "-", f"{f.wall_time:.1f}s" if f else "-",
