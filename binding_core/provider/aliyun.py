@@ -32,6 +32,7 @@ from simulator.dialects.aliyun.signing import sign_acs3
 from ..clock import Clock
 from ..config import ProviderSettings
 from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+from .http import SessionHolder
 
 API_VERSION = "2017-05-25"
 BEIJING = timezone(timedelta(hours=8))
@@ -52,7 +53,7 @@ def req_id(*parts: str) -> str:
     return hashlib.sha256(":".join(parts).encode()).hexdigest()[:20]
 
 
-class AliyunClient:
+class AliyunClient(SessionHolder):
     dialect = "aliyun"
 
     def __init__(
@@ -66,12 +67,11 @@ class AliyunClient:
         timeout: float,
         connect_timeout: float,
     ) -> None:
+        super().__init__(timeout=timeout, connect_timeout=connect_timeout)
         self.url = url.rstrip("/") + "/"
         self.host = urlsplit(self.url).netloc
         self.access_key_id, self.access_key_secret, self.pool_key = access_key_id, access_key_secret, pool_key
         self.clock = clock
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(connect_timeout, timeout))
-        self._session: aiohttp.ClientSession | None = None
         self._sent = 0
         # binding id -> (mode, X): dyplsapi addresses a binding by id *and* X.
         self._known: dict[str, tuple[str, str]] = {}
@@ -87,10 +87,6 @@ class AliyunClient:
             timeout=settings.timeout,
             connect_timeout=settings.connect_timeout,
         )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     # ---- the core's protocol ---------------------------------------------------
 
@@ -242,10 +238,8 @@ class AliyunClient:
                             access_key_id=self.access_key_id, secret=self.access_key_secret,
                             nonce=self._nonce(), at=self.clock.now())
         headers["accept"] = "application/json"
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
         try:
-            async with self._session.post(self.url, params=params, headers=headers) as response:
+            async with self._http().post(self.url, params=params, headers=headers) as response:
                 raw = await response.read()
                 status = response.status
         except TimeoutError:

@@ -9,24 +9,15 @@ from typing import Any
 import aiohttp
 
 from .base import NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+from .http import SessionHolder
 
 
-class NativeClient:
+class NativeClient(SessionHolder):
     dialect = "native"
 
     def __init__(self, url: str, *, timeout: float, connect_timeout: float) -> None:
+        super().__init__(timeout=timeout, connect_timeout=connect_timeout)
         self.url = url.rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(connect_timeout, timeout))
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     async def create_binding(
         self, mode: str, x: str, b: str, a: str | None = None, *, idempotency_key: str

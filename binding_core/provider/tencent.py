@@ -29,6 +29,7 @@ import aiohttp
 from ..clock import Clock
 from ..config import ProviderSettings
 from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+from .http import SessionHolder
 
 API_VERSION = "2019-08-23"
 SERVICE = "npp"
@@ -65,7 +66,7 @@ def tc3_headers(
     }
 
 
-class TencentClient:
+class TencentClient(SessionHolder):
     dialect = "tencent"
 
     def __init__(
@@ -79,12 +80,11 @@ class TencentClient:
         timeout: float,
         connect_timeout: float,
     ) -> None:
+        super().__init__(timeout=timeout, connect_timeout=connect_timeout)
         self.url = url.rstrip("/") + "/"
         self.host = urlsplit(self.url).netloc
         self.secret_id, self.secret_key, self.biz_app_id = secret_id, secret_key, biz_app_id
         self.clock = clock
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=min(connect_timeout, timeout))
-        self._session: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_settings(cls, settings: ProviderSettings, clock: Clock) -> "TencentClient":
@@ -97,10 +97,6 @@ class TencentClient:
             timeout=settings.timeout,
             connect_timeout=settings.connect_timeout,
         )
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     # ---- the core's protocol ---------------------------------------------
 
@@ -207,11 +203,6 @@ class TencentClient:
                 return Unknown(f"{action}: {code}: {message}")
             return Refused(code, message, 400)
         return Ok(reply)
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
 
 
 def _shaped(reply: dict[str, Any], mode: str, a: str | None, b: str) -> Ok[ProviderBinding] | Unknown:
