@@ -19,6 +19,7 @@ import pytest_asyncio
 from binding_core.app import Core
 from binding_core.clock import LoopClock
 from binding_core.config import CoreConfig, RetrySettings, WorkerSettings
+from binding_core.transitions import check_history
 from simulator.clock import FIXED_EPOCH
 from simulator.server import Provider
 from simulator.testing import provider_config
@@ -64,6 +65,32 @@ class World:
 
     def provider_bindings(self, x: str | None = None) -> list[Any]:
         return self.provider.ledger.bindings(x=x)
+
+    def provider_actions(self, dialect: str) -> list[str]:
+        """The operations the provider served in `dialect`, oldest first (from its journal)."""
+        return [e.operation for e in self.provider.journal.entries() if e.dialect == dialect]
+
+    async def place_call(self, caller: str, x: str) -> dict[str, Any]:
+        """Dial X through the simulator; the call record says whom it reached."""
+        async with self.http.post(f"{self.provider.url}/v1/calls", json={"caller": caller, "x": x}) as response:
+            assert response.status == 201
+            return await response.json()
+
+    def assert_agrees(self, x: str) -> list[Any]:
+        """Core and provider agree on X (invariants 1-4: no OPERATION, no orphan, no duplicate) and the
+        history is legal (invariant 6). Returns the provider's bindings on X for further checks."""
+        view = self.core.store.view(x)
+        held = self.provider_bindings(x)
+        for mode, key in (("XB", "xb"), ("AXB", "axb")):
+            mine = [b for b in held if b.mode == mode]
+            assert view[key]["status"] != "OPERATION"
+            if view[key]["status"] == "BIND":
+                assert [b.binding_id for b in mine] == [view[key]["binding_id"]]
+                assert mine[0].b == view[key]["b"]
+            else:
+                assert mine == [], f"orphan {mode} binding at the provider: {mine}"
+        assert check_history(self.core.store.transitions()) == []
+        return held
 
     async def restart_core(self, *, crash: bool) -> Core:
         """Stop the core (gracefully or like a crash) and start a new one on the same database."""

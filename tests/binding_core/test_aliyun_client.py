@@ -12,7 +12,6 @@ import asyncio
 import pytest
 
 from binding_core.config import ProviderSettings
-from binding_core.transitions import check_history
 
 from .conftest import core_config
 
@@ -23,30 +22,6 @@ A, B, C = "13900000001", "13800000001", "13700000001"
 
 def aliyun_config():
     return core_config(provider=ProviderSettings(dialect="aliyun", timeout=3.0))
-
-
-def assert_agrees(w, x: str) -> None:
-    """Core and provider agree on X (no orphan, no duplicate) and the history is legal."""
-    view = w.core.store.view(x)
-    held = w.provider_bindings(x)
-    for mode, key in (("XB", "xb"), ("AXB", "axb")):
-        mine = [b for b in held if b.mode == mode]
-        assert view[key]["status"] != "OPERATION"
-        if view[key]["status"] == "BIND":
-            assert [b.binding_id for b in mine] == [view[key]["binding_id"]]
-        else:
-            assert mine == [], f"orphan {mode} binding at the provider: {mine}"
-    assert check_history(w.core.store.transitions()) == []
-
-
-def aliyun_requests(w) -> list[str]:
-    return [e.operation for e in w.provider.journal.entries() if e.dialect == "aliyun"]
-
-
-async def place_call(w, caller: str, x: str) -> dict:
-    async with w.http.post(f"{w.provider.url}/v1/calls", json={"caller": caller, "x": x}) as response:
-        assert response.status == 201
-        return await response.json()
 
 
 async def test_xb_and_axb_bind_and_unbind_over_aliyun(world) -> None:
@@ -60,9 +35,9 @@ async def test_xb_and_axb_bind_and_unbind_over_aliyun(world) -> None:
     await w.settle()
     view = await w.view(x)
     assert view["xb"]["status"] == view["axb"]["status"] == "BIND"
-    assert [(await place_call(w, n, x))["callee"] for n in (A, B, C)] == [B, A, B]
-    assert_agrees(w, x)
-    assert sorted(aliyun_requests(w)) == ["BindAxb", "BindXB"]
+    assert [(await w.place_call(n, x))["callee"] for n in (A, B, C)] == [B, A, B]
+    w.assert_agrees(x)
+    assert sorted(w.provider_actions("aliyun")) == ["BindAxb", "BindXB"]
 
     for mode in ("axb", "xb"):
         status, _ = await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
@@ -71,8 +46,8 @@ async def test_xb_and_axb_bind_and_unbind_over_aliyun(world) -> None:
     view = await w.view(x)
     assert view["xb"]["status"] == view["axb"]["status"] == "NOT_BIND"
     assert w.provider_bindings(x) == []
-    assert sorted(aliyun_requests(w)) == ["BindAxb", "BindXB", "UnBindXB", "UnbindSubscription"]
-    assert_agrees(w, x)
+    assert sorted(w.provider_actions("aliyun")) == ["BindAxb", "BindXB", "UnBindXB", "UnbindSubscription"]
+    w.assert_agrees(x)
 
 
 async def test_a_refused_bind_ends_not_bound(world) -> None:
@@ -102,9 +77,9 @@ async def test_ghost_bind_is_adopted_not_duplicated(world, mode: str, operation:
     await w.settle()
     assert (await w.view(x))[mode]["status"] == "BIND"
     assert len(w.provider_bindings(x)) == 1
-    assert_agrees(w, x)
+    w.assert_agrees(x)
     # (The journal records an exchange when it ends: a hung ghost may not be there yet.)
-    sent = aliyun_requests(w)
+    sent = w.provider_actions("aliyun")
     if mode == "axb":  # looked up and adopted, never bound a second time
         assert "QuerySubsId" in sent and "QuerySubscriptionDetail" in sent and sent.count("BindAxb") <= 1
     else:  # BindXB re-sent with the same ReqId returned the ghost's binding
@@ -113,7 +88,7 @@ async def test_ghost_bind_is_adopted_not_duplicated(world, mode: str, operation:
     await w.call("DELETE", f"/v1/numbers/{x}/{mode}")
     await w.settle()
     assert w.provider_bindings(x) == []
-    assert_agrees(w, x)
+    w.assert_agrees(x)
 
 
 @pytest.mark.parametrize("action", [{"kind": "status", "status": 429, "retry_after": 1},
@@ -132,7 +107,7 @@ async def test_unbind_survives_faults(world, action: dict, mode: str, operation:
     await w.settle()
     assert (await w.view(x))[mode]["status"] == "NOT_BIND"
     assert w.provider_bindings(x) == []
-    assert_agrees(w, x)
+    w.assert_agrees(x)
 
 
 async def test_retry_exhaustion_alerts_once_and_settles_to_what_the_provider_holds(world) -> None:
@@ -146,8 +121,8 @@ async def test_retry_exhaustion_alerts_once_and_settles_to_what_the_provider_hol
     assert len(alerts["alerts"]) == 1
     assert (await w.view(x))["axb"]["status"] == "NOT_BIND"  # settled by QuerySubsId: nothing there
     assert w.provider_bindings(x) == []
-    assert aliyun_requests(w).count("BindAxb") == w.core.config.retry.max_attempts
-    assert_agrees(w, x)
+    assert w.provider_actions("aliyun").count("BindAxb") == w.core.config.retry.max_attempts
+    w.assert_agrees(x)
 
 
 @pytest.mark.parametrize("mode", ["xb", "axb"])
@@ -161,5 +136,5 @@ async def test_unbind_after_a_core_restart(world, mode: str) -> None:
     await w.settle()
     assert (await w.view(x))[mode]["status"] == "NOT_BIND"
     assert w.provider_bindings(x) == []
-    assert "ListXTelephones" in aliyun_requests(w)  # X found again through the pool's numbers
-    assert_agrees(w, x)
+    assert "ListXTelephones" in w.provider_actions("aliyun")  # X found again through the pool's numbers
+    w.assert_agrees(x)

@@ -7,34 +7,12 @@ import sqlite3
 
 import pytest
 
-from binding_core.transitions import check_history
 
 from .conftest import core_config, until
 
 pytestmark = pytest.mark.looptime
 
 A, B, C = "13900000001", "13800000001", "13700000001"
-
-
-async def place_call(w, caller, x):
-    async with w.http.post(f"{w.provider.url}/v1/calls", json={"caller": caller, "x": x}) as response:
-        assert response.status == 201
-        return await response.json()
-
-
-def assert_consistent(w, x):
-    """Core and provider agree on X (invariants 1-4) and the history is legal (invariant 6)."""
-    view = w.core.store.view(x)
-    held = w.provider_bindings(x)
-    for mode, key in (("XB", "xb"), ("AXB", "axb")):
-        mine = [b for b in held if b.mode == mode]
-        assert view[key]["status"] != "OPERATION"
-        if view[key]["status"] == "BIND":
-            assert [b.binding_id for b in mine] == [view[key]["binding_id"]]
-            assert mine[0].b == view[key]["b"]
-        else:
-            assert mine == [], f"orphan {mode} binding at the provider: {mine}"
-    assert check_history(w.core.store.transitions()) == []
 
 
 async def test_the_hard_case_xb_and_axb_on_one_x_at_once_both_bind_and_calls_route(world):
@@ -48,10 +26,10 @@ async def test_the_hard_case_xb_and_axb_on_one_x_at_once_both_bind_and_calls_rou
     await w.settle()
     view = await w.view(x)
     assert view["xb"]["status"] == view["axb"]["status"] == "BIND"
-    assert (await place_call(w, A, x))["callee"] == B
-    assert (await place_call(w, B, x))["callee"] == A
-    assert (await place_call(w, C, x))["callee"] == B
-    assert_consistent(w, x)
+    assert (await w.place_call(A, x))["callee"] == B
+    assert (await w.place_call(B, x))["callee"] == A
+    assert (await w.place_call(C, x))["callee"] == B
+    w.assert_agrees(x)
 
 
 async def test_fifty_concurrent_binds_on_one_x_accept_exactly_one(world):
@@ -67,7 +45,7 @@ async def test_fifty_concurrent_binds_on_one_x_accept_exactly_one(world):
             assert body["code"] == "STATE_CONFLICT" and body["current"]["status"] in ("OPERATION", "BIND")
     await w.settle()
     assert len(w.provider_bindings(x)) == 1
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_a_request_in_one_mode_never_fails_because_of_the_other(world):
@@ -77,7 +55,7 @@ async def test_a_request_in_one_mode_never_fails_because_of_the_other(world):
     assert (await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B}))[0] == 202
     assert (await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": C}))[0] == 202
     await w.settle()
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_unbind_returns_to_not_bind_and_removes_the_provider_binding(world):
@@ -89,7 +67,7 @@ async def test_unbind_returns_to_not_bind_and_removes_the_provider_binding(world
     assert status == 202 and body["status"] == "OPERATION"
     await w.settle()
     assert (await w.view(x))["xb"] == {"status": "NOT_BIND", "b": None, "binding_id": None, "version": 4, "operation_id": None}
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_an_unbind_answered_not_found_is_done(world):
@@ -123,7 +101,7 @@ async def test_retry_exhaustion_gives_one_alert_a_dead_operation_and_a_consisten
     ]
     assert len(w.core.alerts) == 1
     assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
-    assert_consistent(w, x)
+    w.assert_agrees(x)
     assert (await w.call("GET", "/v1/operations?state=dead"))[1]["operations"][0]["operation_id"] == body["operation_id"]
 
 
@@ -142,7 +120,7 @@ async def test_exhaustion_after_ghost_successes_settles_to_what_the_provider_hol
     assert len(w.core.alerts) == 1
     assert (await w.view(x))["xb"]["status"] == "BIND"
     assert len(w.provider_bindings(x)) == 1
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 @pytest.mark.parametrize("then", [{"status": 503}, {"then": "reset"}, {"then": "timeout"}])
@@ -158,7 +136,7 @@ async def test_ghost_success_on_bind_leaves_exactly_one_provider_binding(world, 
     [held] = w.provider_bindings(x)
     assert view["axb"]["binding_id"] == held.binding_id
     assert not w.core.alerts
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_every_attempt_carries_the_operation_s_idempotency_key(world):
@@ -188,7 +166,7 @@ async def test_before_re_sending_a_bind_the_core_asks_the_provider_and_adopts(wo
     await w.settle()
     assert (await w.view(x))["axb"]["status"] == "BIND"
     assert [e["operation"] for e in (await w.journal())] == ["create_binding", "list_bindings"]
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_a_failed_commit_is_retried_and_adopts_the_binding_already_made(world, monkeypatch):
@@ -211,7 +189,7 @@ async def test_a_failed_commit_is_retried_and_adopts_the_binding_already_made(wo
     assert len(w.provider_bindings(x)) == 1
     op = store.operations()[0]
     assert op.attempts == 1 and "commit failed" in op.last_error
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_a_definite_refusal_settles_at_once_without_retries(world):
@@ -245,7 +223,7 @@ async def test_a_crashed_core_resumes_its_operations_after_restart(world):
     for number in (x, y):
         assert (await w.view(number))["xb"]["status"] == "BIND"
         assert len(w.provider_bindings(number)) == 1
-        assert_consistent(w, number)
+        w.assert_agrees(number)
 
 
 async def test_a_graceful_restart_hands_operations_back_at_once(world):
@@ -257,7 +235,7 @@ async def test_a_graceful_restart_hands_operations_back_at_once(world):
     assert w.core.store.operations()[0].state in ("pending", "running")
     await w.settle()
     assert (await w.view(x))["xb"]["status"] == "BIND"
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_an_unbind_that_exhausts_its_attempts_settles_back_to_bind_with_one_alert(world):
@@ -273,7 +251,7 @@ async def test_an_unbind_that_exhausts_its_attempts_settles_back_to_bind_with_on
     view = (await w.view(x))["xb"]
     assert view["status"] == "BIND"  # the provider still holds it: the row says so
     assert len(w.core.alerts) == 1
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_two_cores_on_one_database_share_the_queue_and_finish_each_operation_once(world):
@@ -306,7 +284,7 @@ async def test_two_cores_on_one_database_share_the_queue_and_finish_each_operati
         assert claimed["first"] > 0 and claimed["second"] > 0, claimed  # both worked the shared queue
         assert {op.lease_owner for op in w.core.store.operations()} == {None}
         for x in numbers:
-            assert_consistent(w, x)
+            w.assert_agrees(x)
             assert (await w.view(x))["xb"]["status"] == "BIND"
         # each operation changed its row exactly twice (in, out), whoever ran it
         per_op = {}
@@ -331,7 +309,7 @@ async def test_an_idle_core_stops_at_once_and_its_successor_carries_on(world, cr
     await w.call("DELETE", f"/v1/numbers/{x}/xb")
     await w.settle()
     assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
-    assert_consistent(w, x)
+    w.assert_agrees(x)
 
 
 async def test_an_operation_ends_within_attempts_times_timeout_plus_backoff(world):
