@@ -164,27 +164,32 @@ class AliyunClient(SessionHolder):
         known = self._known.get(binding_id)
         if known is not None:
             return Ok(known)
-        page = 1
-        while True:
-            listed = await self._call("ListXTelephones", CustomerPoolKey=self.pool_key, ReqId=req_id("list", str(page)),
-                                      PageNo=str(page), PageSize=str(LIST_PAGE))
-            if not isinstance(listed, Ok):
-                return listed
-            data = listed.value.get("Data") or {}
-            for row in data.get("List") or []:
-                if row.get("TelephoneStatus") == "0":
-                    continue  # free: carries nothing
-                held = await self._detail(binding_id, str(row.get("Telephone")))
-                if not isinstance(held, Ok):
-                    return held
-                if held.value is not None:
-                    return Ok(self._known[binding_id])
-            if page * LIST_PAGE >= int(data.get("Total") or 0):
-                return Ok(None)
-            page += 1
+        rows = await self._pool_rows()
+        if not isinstance(rows, Ok):
+            return rows
+        for row in rows.value:
+            if row.get("TelephoneStatus") == "0":
+                continue  # free: carries nothing
+            held = await self._detail(binding_id, str(row.get("Telephone")))
+            if not isinstance(held, Ok):
+                return held
+            if held.value is not None:
+                return Ok(self._known[binding_id])
+        return Ok(None)
 
     async def _carries_work_number(self, x: str) -> Outcome[bool]:
         """Whether X carries a work-number (XB) binding now: its ListXTelephones row has a BindTime."""
+        rows = await self._pool_rows()
+        if not isinstance(rows, Ok):
+            return rows
+        for row in rows.value:
+            if row.get("Telephone") == x:
+                return Ok(bool(row.get("BindTime")))
+        return Ok(False)  # X is not in the pool: it carries none of the pool's work numbers
+
+    async def _pool_rows(self) -> Outcome[list[dict[str, Any]]]:
+        """Every ListXTelephones row of the pool, page by page."""
+        rows: list[dict[str, Any]] = []
         page = 1
         while True:
             listed = await self._call("ListXTelephones", CustomerPoolKey=self.pool_key, ReqId=req_id("list", str(page)),
@@ -192,11 +197,9 @@ class AliyunClient(SessionHolder):
             if not isinstance(listed, Ok):
                 return listed
             data = listed.value.get("Data") or {}
-            for row in data.get("List") or []:
-                if row.get("Telephone") == x:
-                    return Ok(bool(row.get("BindTime")))
+            rows.extend(data.get("List") or [])
             if page * LIST_PAGE >= int(data.get("Total") or 0):
-                return Ok(False)  # X is not in the pool: it carries none of the pool's work numbers
+                return Ok(rows)
             page += 1
 
     # ---- dyplsapi calls -------------------------------------------------------------
