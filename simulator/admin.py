@@ -145,9 +145,10 @@ async def delete_fault(request: web.Request, state: ProviderState) -> web.Respon
 
 
 async def ledger_view(request: web.Request, state: ProviderState) -> web.Response:
-    """Numbers, bindings (active and expired) and calls as the provider really holds them."""
+    """Numbers, bindings (active and expired) and calls as the provider really holds them, and how many
+    vendor requests are still being handled (`in_flight`: a harness waits for none before checking)."""
     _no_query(request)
-    return web.json_response(state.ledger.snapshot())
+    return web.json_response({**state.ledger.snapshot(), "in_flight": state.in_flight})
 
 
 async def journal_view(request: web.Request, state: ProviderState) -> web.Response:

@@ -41,5 +41,9 @@ class ProviderConfig:
     # None: wall-clock epoch at start; a number: a deterministic epoch (virtual-time runs).
     epoch: float | None = None
     max_body_bytes: int = 64 * 1024
+    # The provider's gateway deadline: a request held longer than this (by injected latency) is answered
+    # 504 at the deadline and never applied. It bounds how late a request can take effect, which is what
+    # a client's "in doubt" window must exceed (docs/provider.md, "Late requests").
+    request_deadline: float = 30.0
     aliyun: tuple[AliyunCredentials, ...] = (AliyunCredentials(),)
     tencent: tuple[TencentCredentials, ...] = (TencentCredentials(),)

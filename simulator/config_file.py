@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from .config import AliyunCredentials, ProviderConfig, TencentCredentials
 from .numbers import PoolSpec
 
-TOP_KEYS = ("seed", "host", "port", "webhook_url", "pool", "aliyun", "tencent")
+TOP_KEYS = ("seed", "host", "port", "webhook_url", "request_deadline", "pool", "aliyun", "tencent")
 POOL_KEYS = ("per_city", "stock_per_city", "cities", "prefixes", "pool_key")
 ALIYUN_KEYS = ("access_key_id", "access_key_secret", "pool_key", "report_url")
 TENCENT_KEYS = ("secret_id", "secret_key", "biz_app_id")
@@ -65,6 +65,7 @@ def parse_provider_config(data: Mapping[str, Any], base: ProviderConfig | None =
         port=port,
         seed=seed,
         webhook_url=_url(data, "webhook_url", "webhook_url", base.webhook_url),
+        request_deadline=_seconds(data, "request_deadline", base.request_deadline),
         pool=pool,
         aliyun=aliyun or base.aliyun,
         tencent=tencent or base.tencent,
@@ -167,6 +168,13 @@ def _int(data: Mapping[str, Any], key: str, where: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigFileError(f"{where} must be an integer, got {value!r}")
     return value
+
+
+def _seconds(data: Mapping[str, Any], key: str, default: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigFileError(f"{key} must be a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def _count(table: Mapping[str, Any], key: str, default: int) -> int:

@@ -9,6 +9,7 @@ openapi) pass straight through: no faults, no journal entry.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import struct
 from typing import Awaitable, Callable
@@ -67,11 +68,15 @@ def make_middlewares(state: ProviderState) -> list:
         dialect, info = described
         request[INFO] = info
         request[DIALECT] = dialect
-        decision = state.faults.decide(info, request.path, state.elapsed())
-        if decision is None:
-            return await handler(request)
-        request[DECISION] = decision
-        return await _apply(state, decision, dialect, info, request, handler)
+        state.in_flight += 1
+        try:
+            decision = state.faults.decide(info, request.path, state.elapsed())
+            if decision is None:
+                return await handler(request)
+            request[DECISION] = decision
+            return await _apply(state, decision, dialect, info, request, handler)
+        finally:
+            state.in_flight -= 1
 
     return [journal_middleware, fault_middleware]
 
@@ -92,6 +97,11 @@ async def _apply(
     request: web.Request,
     handler: Handler,
 ) -> web.StreamResponse:
+    if decision.delay > state.config.request_deadline:
+        # The gateway gives up first: the client gets 504 at the deadline and the request is never applied.
+        request[DECISION] = dataclasses.replace(decision, past_deadline=True)
+        await state.pause(state.config.request_deadline)
+        return dialect.fault_response(504, info)
     if decision.delay > 0:
         await state.pause(decision.delay)
     action = decision.action

@@ -26,12 +26,16 @@ class Decision:
     delay: float = 0.0
     action: Action | None = None
     rule_ids: tuple[str, ...] = ()
+    # The latency outlasted the provider's request deadline: answered 504, never applied, action dropped.
+    past_deadline: bool = False
 
     @property
     def label(self) -> str:
-        """How the journal and metrics name the fault: e.g. "latency+status:503"."""
+        """How the journal and metrics name the fault: e.g. "latency+status:503", "latency+deadline"."""
         parts = ["latency"] if self.delay > 0 else []
-        if self.action is not None:
+        if self.past_deadline:
+            parts.append("deadline")
+        elif self.action is not None:
             parts.append(describe_action(self.action))
         return "+".join(parts)
 

@@ -28,6 +28,7 @@ def test_every_key_is_read():
         host = "127.0.0.2"
         port = 9000
         webhook_url = "http://127.0.0.1:9001/hook"
+        request_deadline = 12.5
 
         [pool]
         per_city = 2
@@ -53,6 +54,7 @@ def test_every_key_is_read():
         """
     )
     assert (config.seed, config.host, config.port, config.webhook_url) == (7, "127.0.0.2", 9000, "http://127.0.0.1:9001/hook")
+    assert config.request_deadline == 12.5
     pool = config.pool
     assert (pool.seed, pool.per_city, pool.stock_per_city) == (7, 2, 3)
     assert (pool.cities, pool.prefixes, pool.pool_key) == (("Wuhan", "Chengdu"), ("170", "171"), "FC200000000000002")
@@ -96,6 +98,8 @@ def test_an_unknown_key_is_refused_by_name(text, named):
         ('seed = "7"', "seed must be an integer"),
         ("seed = true", "seed must be an integer"),
         ("port = 70000", "port must be 0..65535"),
+        ("request_deadline = 0", "request_deadline must be a positive number of seconds"),
+        ('request_deadline = "30"', "request_deadline must be a positive number of seconds"),
         ("host = ''", "host must be a non-empty string"),
         ('webhook_url = "ftp://x"', "webhook_url must be an http:// or https:// URL"),
         ("pool = 3", "pool must be a table"),

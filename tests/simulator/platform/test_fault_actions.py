@@ -45,6 +45,40 @@ async def test_latency_below_the_deadline_delays_then_serves(toy, session):
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
+async def test_latency_past_the_providers_request_deadline_is_a_504_that_applies_nothing(toy, session):
+    """The gateway gives up at its deadline: no request takes effect later than that after it arrived."""
+    toy_provider = await toy(request_deadline=10.0)
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "latency", "seconds": 45}})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with await bind(session, toy_provider, x, timeout=60.0) as response:
+        assert response.status == 504
+    assert loop.time() - started == pytest.approx(10.0, abs=0.01)
+    assert toy_provider.ledger.bindings(x=x) == []
+    [entry] = toy_provider.journal.entries()
+    assert (entry.status, entry.fault) == (504, "latency+deadline")
+
+
+async def test_the_ledger_view_counts_requests_still_in_flight(toy, session):
+    """A harness waits for none before it compares: a held request may still change the ledger."""
+    toy_provider = await toy()
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "latency", "seconds": 5}})
+
+    async def in_flight() -> int:
+        async with session.get(f"{toy_provider.admin_url}/ledger") as response:
+            return (await response.json())["in_flight"]
+
+    held = asyncio.create_task(bind(session, toy_provider, x))
+    while await in_flight() == 0:
+        await asyncio.sleep(0.1)
+    assert toy_provider.ledger.bindings(x=x) == []  # still held
+    async with await held as response:
+        assert response.status == 201
+    assert await in_flight() == 0 and len(toy_provider.ledger.bindings(x=x)) == 1
+
+
 async def test_timeout_hangs_past_the_deadline_and_applies_nothing(toy, session):
     toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
