@@ -146,9 +146,14 @@ async def delete_fault(request: web.Request, state: ProviderState) -> web.Respon
 
 async def ledger_view(request: web.Request, state: ProviderState) -> web.Response:
     """Numbers, bindings (active and expired) and calls as the provider really holds them, and how many
-    vendor requests are still being handled (`in_flight`: a harness waits for none before checking)."""
-    _no_query(request)
-    return web.json_response({**state.ledger.snapshot(), "in_flight": state.in_flight})
+    vendor requests are still being handled (`in_flight`: a harness waits for none before checking).
+    `?released=true` adds the deleted bindings (status "released", with ended_at)."""
+    _no_query(request, ("released",))
+    released = request.query.get("released", "false")
+    if released not in ("true", "false"):
+        raise web.HTTPBadRequest(text=json.dumps({"code": "INVALID_ARGUMENT", "message": "released must be true or false"}),
+                                 content_type="application/json")
+    return web.json_response({**state.ledger.snapshot(released=released == "true"), "in_flight": state.in_flight})
 
 
 async def journal_view(request: web.Request, state: ProviderState) -> web.Response:

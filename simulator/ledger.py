@@ -494,13 +494,14 @@ class Ledger:
         finally:
             visibility_delay.reset(token)
 
-    def snapshot(self) -> dict[str, Any]:
-        """The whole ground truth as plain data (the admin API's ledger view)."""
+    def snapshot(self, *, released: bool = False) -> dict[str, Any]:
+        """The whole ground truth as plain data (the admin API's ledger view); `released` adds deleted
+        bindings, so each binding's whole life (created_at .. ended_at) can be checked against a client's."""
         self.expire_due()
         return {
             "now": self.clock.now(),
             "numbers": [n.to_dict() for n in self._numbers.values() if n.pool_key is not None],
             "stock": len(self.stock()),
-            "bindings": [b.to_dict() for b in self._bindings.values() if b.status != "released"],
+            "bindings": [b.to_dict() for b in self._bindings.values() if released or b.status != "released"],
             "calls": [c.to_dict() for c in self._calls],
         }

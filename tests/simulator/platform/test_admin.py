@@ -122,6 +122,23 @@ async def test_ledger_view_is_the_ground_truth(toy, session):
     assert view["calls"] == []
 
 
+async def test_ledger_view_with_released_shows_each_bindings_whole_life(toy, session):
+    """A harness compares each binding's life with the client's history, so deleted ones must be there."""
+    provider = await toy()
+    [x] = numbers(provider, 1)
+    async with session.post(f"{provider.url}/toy/bind", json={"x": x, "b": "13800000001"}) as response:
+        binding_id = (await response.json())["binding_id"]
+    provider.ledger.delete_binding(binding_id)
+    async with session.get(f"{provider.admin_url}/ledger") as response:
+        assert (await response.json())["bindings"] == []
+    async with session.get(f"{provider.admin_url}/ledger", params={"released": "true"}) as response:
+        [gone] = (await response.json())["bindings"]
+    assert (gone["binding_id"], gone["status"]) == (binding_id, "released")
+    assert gone["created_at"] <= gone["ended_at"]
+    async with session.get(f"{provider.admin_url}/ledger", params={"released": "yes"}) as response:
+        assert response.status == 400 and "released must be true or false" in (await response.json())["message"]
+
+
 async def test_reset_restores_the_seeded_state_and_restarts_fault_counts(toy, session):
     provider = await toy()
     [x] = numbers(provider, 1)
