@@ -128,6 +128,7 @@ def build_parts(
         sinks=all_sinks,
         concurrency=config.worker.concurrency,
         poll_interval=config.worker.poll_interval,
+        in_doubt_window=config.provider.in_doubt_window,
     )
     gray = GrayRouter(config.gray, config.source)
     service = BindingService(store, worker, client, gray, clock)

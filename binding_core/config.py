@@ -24,6 +24,10 @@ class ProviderSettings:
     connect_timeout: float = 1.0
     breaker_threshold: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 10.0  # seconds before one probe call is let through
+    # Seconds an unanswered call (timeout, 5xx, reset) may still take effect at the provider: at least the
+    # provider's own request deadline (pstnsim's: 30 s) plus its query lag. A dead operation is settled, and
+    # a finished bind swept for strays, only once this has passed since its last unanswered call.
+    in_doubt_window: float = 60.0
     # dialect = "tencent": the NPP credentials (pstnsim's defaults)
     tencent_secret_id: str = "pstnsim-id"
     tencent_secret_key: str = "pstnsim-secret"
@@ -137,6 +141,7 @@ _FIELD_TYPES: dict[tuple[str, str], Any] = {
     ("ProviderSettings", "connect_timeout"): float,
     ("ProviderSettings", "breaker_threshold"): int,
     ("ProviderSettings", "breaker_cooldown"): float,
+    ("ProviderSettings", "in_doubt_window"): float,
     ("ProviderSettings", "tencent_secret_id"): str,
     ("ProviderSettings", "tencent_secret_key"): str,
     ("ProviderSettings", "tencent_biz_app_id"): str,
@@ -184,6 +189,7 @@ def _validate(config: CoreConfig, origin: str) -> None:
         (config.provider.connect_timeout > 0, "[provider] connect_timeout must be > 0"),
         (config.provider.breaker_threshold >= 1, "[provider] breaker_threshold must be >= 1"),
         (config.provider.breaker_cooldown >= 0, "[provider] breaker_cooldown must be >= 0"),
+        (config.provider.in_doubt_window >= 0, "[provider] in_doubt_window must be >= 0"),
         (config.retry.max_attempts >= 1, "[retry] max_attempts must be >= 1"),
         (config.retry.base_delay >= 0, "[retry] base_delay must be >= 0"),
         (config.retry.max_delay >= config.retry.base_delay, "[retry] max_delay must be >= base_delay"),

@@ -166,12 +166,14 @@ def _schemas() -> dict[str, Any]:
             "operation_id": {"type": "string"},
             "x": {"type": "string"},
             "mode": {"type": "string", "enum": ["XB", "AXB"]},
-            "kind": {"type": "string", "enum": ["bind", "unbind"]},
+            # sweep: deletes what a late call of the `origin` bind created (docs/core.md)
+            "kind": {"type": "string", "enum": ["bind", "unbind", "sweep"]},
             "a": NULLABLE_NUMBER,
             "b": NULLABLE_NUMBER,
+            # sweep: the stray bindings it deleted, comma-separated
             "binding_id": {"type": "string", "nullable": True},
             "path": {"type": "string", "enum": ["async", "sync"]},
-            "phase": {"type": "string", "enum": ["call", "settle"]},
+            "phase": {"type": "string", "enum": ["call", "settle", "look", "delete"]},
             "state": OP_STATE,
             "attempts": {"type": "integer", "minimum": 0},
             "next_attempt_at": {"type": "number", "nullable": True},
@@ -180,6 +182,9 @@ def _schemas() -> dict[str, Any]:
             "alerted": {"type": "boolean"},
             "created_at": {"type": "number"},
             "finished_at": {"type": "number", "nullable": True},
+            # until when a call that got no answer may still take effect at the provider
+            "in_doubt_until": {"type": "number", "nullable": True},
+            "origin": {"type": "string", "nullable": True},
         },
     }
     return {

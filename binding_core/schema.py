@@ -53,12 +53,12 @@ def m001_initial(db: Database) -> None:
             "id": str,
             "x": str,
             "mode": str,
-            "kind": str,  # bind | unbind
+            "kind": str,  # bind | unbind | sweep (m002)
             "a": str,
             "b": str,
             "binding_id": str,  # unbind: the provider binding to delete; bind: the one made or adopted
             "path": str,  # async | sync
-            "phase": str,  # call: reach the goal; settle: find out what the provider holds
+            "phase": str,  # call: reach the goal; settle: find out what the provider holds; sweep: look | delete
             "state": str,  # pending | running | done | dead
             "version": int,  # the mode's version while this operation holds OPERATION
             "attempts": int,  # failed provider attempts
@@ -95,3 +95,12 @@ def m001_initial(db: Database) -> None:
     )
     db["alerts"].create_index(["operation_id"], unique=True)
     db["meta"].create({"key": str, "value": str}, pk="key")
+
+
+@migrations()
+def m002_in_doubt(db: Database) -> None:
+    # Until when a call of this operation that got no answer may still take effect at the provider.
+    db["operations"].add_column("in_doubt_until", float)
+    # kind = 'sweep': the bind operation whose possibly-late calls this sweep cleans up after.
+    db["operations"].add_column("origin", str)
+    db["operations"].create_index(["x", "mode", "kind", "state"])

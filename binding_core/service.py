@@ -8,7 +8,8 @@ Old (synchronous) path, the seed's first version: the same validation and
 OPERATION, then one provider call inside the request with the provider timeout,
 no retry; the caller gets the result or the error. When that one call's outcome
 is unknown (timeout, 5xx) the caller gets the error and the row is handed to the
-queue to be settled to what the provider holds, so it never stays OPERATION.
+queue to be settled to what the provider holds once that call can no longer
+land (the in-doubt window), so it never stays OPERATION.
 """
 
 from __future__ import annotations
@@ -103,12 +104,14 @@ class BindingService:
                     return Unsettled(finished, error, 503)
                 return Finished(finished, self.store.view(op.x), outcome)
         except (sqlite3.Error, LostClaim) as exc:
-            outcome = Unknown(f"commit failed: {exc}")
+            outcome = Unknown(f"commit failed: {exc}", may_apply=False)
         assert isinstance(outcome, Unknown)
         # Unknown outcome: the worker settles the row by asking the provider.
+        in_doubt_until = now + worker.in_doubt_window if outcome.may_apply else None
         try:
             op, _ = self.store.reschedule(
-                op, worker.owner, next_attempt_at=now, error=outcome.describe(), now=now, count_attempt=True, phase="settle"
+                op, worker.owner, next_attempt_at=in_doubt_until or now, error=outcome.describe(), now=now,
+                count_attempt=True, phase="settle", in_doubt_until=in_doubt_until,
             )
         except (sqlite3.Error, LostClaim):
             pass  # the claim's lease expires and the worker settles it then

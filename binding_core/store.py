@@ -62,6 +62,8 @@ class Operation:
     alerted: bool
     created_at: float
     finished_at: float | None
+    in_doubt_until: float | None = None
+    origin: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Operation":
@@ -88,6 +90,8 @@ class Operation:
             "alerted": self.alerted,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
+            "in_doubt_until": self.in_doubt_until,
+            "origin": self.origin,
         }
 
 
@@ -196,6 +200,8 @@ class Store:
             status, version = row[p + "status"], row[p + "version"]
             if status != REQUIRED_STATUS[kind]:
                 raise StateConflict(self.view(x), f"{mode} on {x} is {status}; a {kind} needs {REQUIRED_STATUS[kind]}")
+            if kind == "bind":
+                self._refuse_during_sweep(x, mode)
             seq = self._one("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operations")["seq"]
             op_id = f"op_{seq:08d}"
             if kind == "bind":
@@ -229,15 +235,21 @@ class Store:
 
     # ---- operations: claim -----------------------------------------------
 
-    def claim(self, op_id: str, owner: str, *, now: float, lease: float) -> Operation | None:
-        """Take one operation if it is due and free (pending, or running with an expired lease)."""
+    def claim(self, op_id: str, owner: str, *, now: float, lease: float, doubt_until: float | None = None) -> Operation | None:
+        """Take one operation if it is due and free (pending, or running with an expired lease).
+
+        Taking one over from a holder whose lease ran out puts it in doubt until `doubt_until`:
+        that holder may have had a call on the wire when it died.
+        """
         with self.db.atomic():
             cursor = self.db.execute(
                 """UPDATE operations SET state = 'running', lease_owner = ?, lease_until = ?, claims = claims + 1,
+                   in_doubt_until = CASE WHEN state = 'running' AND ? IS NOT NULL
+                                         THEN MAX(COALESCE(in_doubt_until, ?), ?) ELSE in_doubt_until END,
                    updated_at = ?
                    WHERE id = ? AND next_attempt_at <= ?
                      AND (state = 'pending' OR (state = 'running' AND lease_until <= ?))""",
-                [owner, now + lease, now, op_id, now, now],
+                [owner, now + lease, doubt_until, doubt_until, doubt_until, now, op_id, now, now],
             )
         return self.operation(op_id) if cursor.rowcount == 1 else None
 
@@ -314,6 +326,8 @@ class Store:
                 # The mode moved on without this operation: a defect, never a race (only its holder may settle it).
                 raise LostClaim(f"{op.id}: {op.mode} on {op.x} is no longer held by this operation")
             self._transition(op.x, op.mode, OPERATION, status, op.version + 1, op.id, now)
+            if op.kind == "bind":
+                self._queue_sweep(op.id, now)
         return self.operation(op.id)
 
     def reschedule(
@@ -327,6 +341,7 @@ class Store:
         count_attempt: bool = True,
         phase: str | None = None,
         alert_at: int | None = None,
+        in_doubt_until: float | None = None,
     ) -> tuple[Operation, dict[str, Any] | None]:
         """Put a failed attempt back in the queue; raise the operation's one alert when `alert_at` is reached.
 
@@ -338,9 +353,11 @@ class Store:
         with self.db.atomic():
             cursor = self.db.execute(
                 """UPDATE operations SET state = 'pending', attempts = attempts + ?, next_attempt_at = ?,
-                   last_error = ?, phase = COALESCE(?, phase), lease_owner = NULL, lease_until = NULL, updated_at = ?
+                   last_error = ?, phase = COALESCE(?, phase), lease_owner = NULL, lease_until = NULL, updated_at = ?,
+                   in_doubt_until = CASE WHEN ? IS NULL THEN in_doubt_until ELSE MAX(COALESCE(in_doubt_until, ?), ?) END
                    WHERE id = ? AND state = 'running' AND lease_owner = ?""",
-                [1 if count_attempt else 0, next_attempt_at, error, phase, now, op.id, owner],
+                [1 if count_attempt else 0, next_attempt_at, error, phase, now,
+                 in_doubt_until, in_doubt_until, in_doubt_until, op.id, owner],
             )
             if cursor.rowcount != 1:
                 raise LostClaim(op.id)
@@ -354,15 +371,82 @@ class Store:
                 alert = self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])
         return self.operation(op.id), alert
 
-    def release(self, op: Operation, owner: str, *, now: float) -> None:
-        """Give a claimed operation back to the queue at once (a graceful stop), without counting an attempt."""
+    def release(self, op: Operation, owner: str, *, now: float, in_doubt_until: float) -> None:
+        """Give a claimed operation back to the queue at once (a graceful stop), without counting an attempt.
+
+        Its call may have been cut off on the wire, so it is in doubt until `in_doubt_until`.
+        """
         with self.db.atomic():
             self.db.execute(
                 """UPDATE operations SET state = 'pending', lease_owner = NULL, lease_until = NULL,
-                   next_attempt_at = MIN(next_attempt_at, ?), updated_at = ?
+                   next_attempt_at = MIN(next_attempt_at, ?), updated_at = ?,
+                   in_doubt_until = MAX(COALESCE(in_doubt_until, ?), ?)
                    WHERE id = ? AND state = 'running' AND lease_owner = ?""",
-                [now, now, op.id, owner],
+                [now, now, in_doubt_until, in_doubt_until, op.id, owner],
             )
+
+    # ---- sweeps: cleaning up after calls that may land late ----------------
+
+    def _queue_sweep(self, origin_id: str, now: float) -> None:
+        """Inside complete(): when the bind is still in doubt, queue a sweep for when the doubt ends.
+
+        A call that got no answer may still create a binding after the row settled; the sweep looks
+        for bindings with this bind's numbers once nothing more can land, and deletes those the row
+        does not hold.
+        """
+        origin = self._one("SELECT * FROM operations WHERE id = ?", [origin_id])
+        if origin is None or origin["in_doubt_until"] is None or origin["in_doubt_until"] <= now:
+            return
+        seq = self._one("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM operations")["seq"]
+        self.db.execute(
+            """INSERT INTO operations (seq, id, x, mode, kind, a, b, path, phase, state, attempts, claims,
+               next_attempt_at, alerted, created_at, updated_at, origin)
+               VALUES (?, ?, ?, ?, 'sweep', ?, ?, ?, 'look', 'pending', 0, 0, ?, 0, ?, ?, ?)""",
+            [seq, f"op_{seq:08d}", origin["x"], origin["mode"], origin["a"], origin["b"], origin["path"],
+             origin["in_doubt_until"], now, now, origin_id],
+        )
+
+    def _refuse_during_sweep(self, x: str, mode: str) -> None:
+        """A bind must wait while a sweep deletes strays on (x, mode): the provider could hand it one of them."""
+        row = self._one(
+            """SELECT id FROM operations WHERE x = ? AND mode = ? AND kind = 'sweep' AND phase = 'delete'
+               AND state IN ('pending', 'running') LIMIT 1""",
+            [x, mode],
+        )
+        if row is not None:
+            raise StateConflict(self.view(x), f"{mode} on {x}: {row['id']} is deleting stray bindings; try again shortly")
+
+    def fence_sweep(self, op: Operation, owner: str, *, version: int, now: float) -> bool:
+        """Enter the delete phase if the mode is still at `version` and not in OPERATION (else False).
+
+        From here until the sweep ends no bind can start on (x, mode), and none ran since the sweep
+        looked (the version did not move), so every binding it found other than the row's is a stray.
+        """
+        p = _PREFIX[op.mode]
+        with self.db.atomic():
+            row = self._one(f"SELECT {p}status AS status, {p}version AS version FROM numbers WHERE x = ?", [op.x])
+            if row is None or row["version"] != version or row["status"] == OPERATION:
+                return False
+            cursor = self.db.execute(
+                """UPDATE operations SET phase = 'delete', updated_at = ?
+                   WHERE id = ? AND state = 'running' AND lease_owner = ?""",
+                [now, op.id, owner],
+            )
+            if cursor.rowcount != 1:
+                raise LostClaim(op.id)
+        return True
+
+    def finish_sweep(self, op: Operation, owner: str, *, outcome: str, deleted: list[str], now: float) -> Operation:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE operations SET state = 'done', outcome = ?, binding_id = ?, lease_owner = NULL,
+                   lease_until = NULL, finished_at = ?, updated_at = ?
+                   WHERE id = ? AND state = 'running' AND lease_owner = ?""",
+                [outcome, ",".join(deleted) or None, now, now, op.id, owner],
+            )
+            if cursor.rowcount != 1:
+                raise LostClaim(op.id)
+        return self.operation(op.id)
 
     # ---- reads -----------------------------------------------------------
 

@@ -10,7 +10,12 @@ Correct by design, not by timing:
 - an unbind answered "not found" is done;
 - a failed commit is a failed attempt: the next one asks the provider first;
 - when attempts run out the operation is dead-lettered (one alert) and the row
-  is settled to what the provider really holds, by query, retried until known.
+  is settled to what the provider really holds, by query, retried until known;
+- a call that got no answer (timeout, 5xx, reset, a crash or stop mid-call) may
+  still take effect at the provider later, up to its request deadline: the
+  operation is "in doubt" for `in_doubt_window` after it. A dead operation is
+  settled only once the doubt has passed, and a bind that finished while in
+  doubt leaves a sweep behind that deletes the strays a late call created.
 All waiting is on the event loop's clock.
 """
 
@@ -25,10 +30,12 @@ from typing import Any
 
 from .alerts import AlertSink, alert_json, deliver
 from .clock import Clock
-from .provider.base import CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, ProviderBinding, ProviderClient, Refused
+from .provider.base import (
+    CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, ProviderClient, Refused, Unknown,
+)
 from .queue import RetryPolicy
 from .store import LostClaim, Operation, Store
-from .transitions import BIND, NOT_BIND
+from .transitions import BIND, NOT_BIND, OPERATION
 
 log = logging.getLogger("binding_core.worker")
 
@@ -51,6 +58,7 @@ class Worker:
         sinks: list[AlertSink],
         concurrency: int = 32,
         poll_interval: float = 5.0,
+        in_doubt_window: float = 60.0,
         crashpoint: str | None = None,
     ) -> None:
         self.store = store
@@ -63,6 +71,7 @@ class Worker:
         self.sinks = sinks
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        self.in_doubt_window = in_doubt_window
         self.crashpoint = crashpoint if crashpoint is not None else os.environ.get(CRASHPOINT_ENV)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._claimed: dict[str, Operation] = {}
@@ -86,7 +95,7 @@ class Worker:
         now = self.clock.now()
         for op in list(self._claimed.values()):
             try:
-                self.store.release(op, self.owner, now=now)
+                self.store.release(op, self.owner, now=now, in_doubt_until=now + self.in_doubt_window)
             except sqlite3.Error as exc:
                 log.error("could not release %s on stop (its lease will expire): %s", op.id, exc)
         self._claimed.clear()
@@ -172,7 +181,8 @@ class Worker:
     async def _claim_and_run(self, op_id: str) -> None:
         self.ensure_running()
         try:
-            op = self.store.claim(op_id, self.owner, now=self.clock.now(), lease=self.lease)
+            now = self.clock.now()
+            op = self.store.claim(op_id, self.owner, now=now, lease=self.lease, doubt_until=now + self.in_doubt_window)
         except sqlite3.Error as exc:
             log.warning("claim of %s failed: %s", op_id, exc)
             return
@@ -185,7 +195,9 @@ class Worker:
 
     async def _attempt(self, op: Operation) -> None:
         try:
-            if op.phase == "settle" or (op.path == "sync" and op.claims > 1):
+            if op.kind == "sweep":
+                await self._sweep(op)
+            elif op.phase == "settle" or (op.path == "sync" and op.claims > 1):
                 await self._settle(op)
             elif op.kind == "bind":
                 await self._bind(op)
@@ -204,7 +216,7 @@ class Worker:
         if maybe_applied:
             found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
             if not isinstance(found, Ok):
-                return await self._failed(op, found.describe(), not_sent=isinstance(found, NotSent))
+                return await self._failed(op, found)
             if found.value:
                 return await self._adopt(op, found.value)
         self._crash("before_provider_call")
@@ -215,13 +227,15 @@ class Worker:
         if isinstance(outcome, Refused) and not (maybe_applied and outcome.code in CONFLICT_CODES):
             return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
         # Unknown, NotSent, or a conflict that may be our own earlier attempt not yet visible to queries.
-        await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+        await self._failed(op, outcome)
 
     async def _adopt(self, op: Operation, found: list[ProviderBinding]) -> None:
         """Take the provider's binding as ours; delete any duplicates (never leave an orphan behind)."""
         keep, *extra = found
         for duplicate in extra:
-            await self.provider.delete_binding(duplicate.binding_id, idempotency_key=self.key(op, f"-dup-{duplicate.binding_id}"))
+            gone = await self.provider.delete_binding(duplicate.binding_id, idempotency_key=self.key(op, f"-dup-{duplicate.binding_id}"))
+            if not (isinstance(gone, Ok) or (isinstance(gone, Refused) and gone.code in NOT_FOUND_CODES)):
+                return await self._failed(op, gone)  # the next attempt finds both again and retries the delete
         self._crash("after_provider_response")
         await self._commit(op, BIND, keep.binding_id, "bound")
 
@@ -231,13 +245,21 @@ class Worker:
         self._crash("after_provider_response")
         if isinstance(outcome, Ok) or (isinstance(outcome, Refused) and outcome.code in NOT_FOUND_CODES):
             return await self._commit(op, NOT_BIND, None, "unbound")
-        if isinstance(outcome, Refused):
+        if isinstance(outcome, Refused) and not self._in_doubt(op):
             return await self._commit(op, BIND, op.binding_id, "refused", error=outcome.describe())
-        await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+        # Unknown, NotSent, or refused while an earlier delete may still land: only settling can tell.
+        await self._failed(op, outcome)
 
     async def _settle(self, op: Operation) -> None:
         """Find out what the provider holds and settle the row to it (dead-lettered or sync operations)."""
         final = "dead" if op.path == "async" else "done"
+        if op.phase != "settle" and self._in_doubt(op):
+            # An old-path call cut off by a crash may still land: what the provider holds is not final yet.
+            # (Entering the settle phase waits for this already; a lookup lost while settling is left to the
+            # sweep that completing in doubt queues, or settling could wait a window per failed probe.)
+            self._reschedule(op, op.in_doubt_until or 0.0, op.last_error or "waiting for late calls", count=False,
+                             phase="settle")
+            return
         if op.kind == "bind":
             found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
             if isinstance(found, Ok):
@@ -251,10 +273,52 @@ class Worker:
                 status = NOT_BIND if held.value is None else BIND
                 return await self._commit(op, status, op.binding_id if status == BIND else None, "settled", state=final)
             failure = held
-        next_at = self.clock.now() + self.policy.settle_delay(op.claims)
+        self._retry_later(op, failure, "settling")
+
+    async def _sweep(self, op: Operation) -> None:
+        """After a bind that finished in doubt: delete bindings with its numbers that the row does not hold.
+
+        Runs once the doubt has passed (nothing more of that bind can land). Never changes the row:
+        it looks, checks no operation ran on the mode meanwhile, fences binds off, then deletes.
+        """
+        if self._in_doubt(op):
+            self._reschedule(op, op.in_doubt_until or 0.0, op.last_error or "waiting for late calls", count=False)
+            return
+        held = self.store.view(op.x)[op.mode.lower()]
+        if held["status"] == OPERATION:
+            # Another operation owns the mode now; it may yet adopt what it finds. Look after it ends.
+            self._reschedule(op, self.clock.now() + self.policy.settle_delay(op.claims), "waiting for "
+                             f"{held['operation_id']} to finish", count=False, phase="look")
+            return
+        found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
+        if not isinstance(found, Ok):
+            return self._retry_later(op, found, "sweeping", phase="look")
+        strays = [f.binding_id for f in found.value if f.binding_id != held["binding_id"]]
+        self.ensure_running()
+        if strays and not self.store.fence_sweep(op, self.owner, version=held["version"], now=self.clock.now()):
+            self._reschedule(op, self.clock.now(), "the mode changed while sweeping; looking again",
+                             count=False, phase="look")
+            return
+        for stray in strays:
+            gone = await self.provider.delete_binding(stray, idempotency_key=self.key(op, f"-{stray}"))
+            if not (isinstance(gone, Ok) or (isinstance(gone, Refused) and gone.code in NOT_FOUND_CODES)):
+                # A delete that may still land keeps binds fenced off until its doubt has passed too.
+                return self._retry_later(op, gone, f"deleting stray {stray}",
+                                         phase="delete" if isinstance(gone, Unknown) else "look")
+            log.warning("deleted stray binding %s on %s %s (a late call of %s)", stray, op.mode, op.x, op.origin)
+        self.ensure_running()
+        self.store.finish_sweep(op, self.owner, outcome="swept" if strays else "clean", deleted=strays,
+                                now=self.clock.now())
+
+    def _retry_later(self, op: Operation, failure: Refused | Unknown | NotSent, doing: str, *,
+                     phase: str | None = None) -> None:
+        """Settles and sweeps never give up (the row must not stay OPERATION, a stray must not stay)."""
+        now = self.clock.now()
+        next_at = now + self.policy.settle_delay(op.claims)
         if isinstance(failure, NotSent):
             next_at = max(next_at, self._breaker_retry_at() or next_at)
-        self._reschedule(op, next_at, f"settling: {failure.describe()}", count=False)
+        self._reschedule(op, next_at, f"{doing}: {failure.describe()}", count=False, phase=phase,
+                         in_doubt=isinstance(failure, Unknown) and failure.may_apply)
 
     # ---- outcomes --------------------------------------------------------
 
@@ -274,20 +338,28 @@ class Worker:
             )
         except sqlite3.Error as exc:
             # Retried like a failed call: the next attempt asks the provider before doing anything again.
-            await self._failed(op, f"commit failed: {exc}")
+            await self._failed(op, Unknown(f"commit failed: {exc}", may_apply=False))
 
-    async def _failed(self, op: Operation, reason: str, *, not_sent: bool = False) -> None:
+    def _in_doubt(self, op: Operation) -> bool:
+        return op.in_doubt_until is not None and op.in_doubt_until > self.clock.now()
+
+    async def _failed(self, op: Operation, failure: "Outcome[object]") -> None:
+        assert not isinstance(failure, Ok)
+        reason = failure.describe()
+        in_doubt = isinstance(failure, Unknown) and failure.may_apply
         decision = self.policy.after_failure(op.attempts + 1)
         now = self.clock.now()
         if decision.retry:
             next_at = now + decision.delay
             retry_at = self._breaker_retry_at()
-            if not_sent and retry_at is not None:
+            if isinstance(failure, NotSent) and retry_at is not None:
                 # Nothing can go out before the breaker lets a probe through: don't burn attempts on it.
                 next_at = max(next_at, retry_at)
-            alert = self._reschedule(op, next_at, reason, count=True)
+            alert = self._reschedule(op, next_at, reason, count=True, in_doubt=in_doubt)
         else:
-            alert = self._reschedule(op, now, reason, count=True, phase="settle")
+            # Dead-lettered: settled by query, once no call of ours can land any more.
+            settle_at = max(now + self.in_doubt_window if in_doubt else now, op.in_doubt_until or now)
+            alert = self._reschedule(op, settle_at, reason, count=True, phase="settle", in_doubt=in_doubt)
         if alert is not None:
             await self._deliver(alert)
         self._crash("after_reschedule")
@@ -296,12 +368,15 @@ class Worker:
         breaker = getattr(self.provider, "breaker", None)
         return breaker.retry_at() if breaker is not None else None
 
-    def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None) -> dict | None:
+    def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None,
+                    in_doubt: bool = False) -> dict | None:
         self.ensure_running()
+        now = self.clock.now()
         try:
             _, alert = self.store.reschedule(
-                op, self.owner, next_attempt_at=next_at, error=reason, now=self.clock.now(),
+                op, self.owner, next_attempt_at=next_at, error=reason, now=now,
                 count_attempt=count, phase=phase, alert_at=self.policy.alert_at if count else None,
+                in_doubt_until=now + self.in_doubt_window if in_doubt else None,
             )
         except sqlite3.Error as exc:
             log.error("could not re-queue %s (its lease will expire and it will run again): %s", op.id, exc)

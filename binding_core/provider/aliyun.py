@@ -31,7 +31,7 @@ from simulator.dialects.aliyun.signing import sign_acs3
 
 from ..clock import Clock
 from ..config import ProviderSettings
-from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown, read_only
 from .http import SessionHolder
 
 API_VERSION = "2017-05-25"
@@ -45,6 +45,8 @@ BUSINESS_CODES = {
     "isv.MOBILE_NUMBER_ILLEGAL": "INVALID_NUMBER",
 }
 SUCCESS_CODES = ("OK", "0000")
+# Actions that change nothing: a lost one leaves nothing that could land late (base.read_only).
+READ_ACTIONS = frozenset({"QuerySubsId", "QuerySubscriptionDetail", "ListXTelephones"})
 LIST_PAGE = 100
 
 
@@ -237,6 +239,10 @@ class AliyunClient(SessionHolder):
         return hashlib.sha256(f"{os.getpid()}:{id(self)}:{self.clock.now():.6f}:{self._sent}".encode()).hexdigest()[:32]
 
     async def _call(self, action: str, **params: str) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+        outcome = await self._exchange(action, params)
+        return read_only(outcome) if action in READ_ACTIONS else outcome
+
+    async def _exchange(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
         headers = sign_acs3(method="POST", host=self.host, action=action, version=API_VERSION, query=params,
                             access_key_id=self.access_key_id, secret=self.access_key_secret,
                             nonce=self._nonce(), at=self.clock.now())
@@ -270,4 +276,5 @@ def _outcome(action: str, status: int, raw: bytes) -> Ok[dict[str, Any]] | Refus
         return Refused(BUSINESS_CODES.get(code, code), message, status)
     if 400 <= status < 500 and not code.startswith("Throttling"):
         return Refused(code or f"HTTP_{status}", message, status)
-    return Unknown(f"{action}: HTTP {status} {code}")
+    # Throttled at the gate, so never applied: nothing of it can land later.
+    return Unknown(f"{action}: HTTP {status} {code}", may_apply=not code.startswith("Throttling"))

@@ -13,6 +13,7 @@ format onto these.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, Union
 
@@ -48,9 +49,17 @@ class Refused:
 class Unknown:
     reason: str
     timed_out: bool = False
+    # Whether the lost call could still change something at the provider, later (a create or delete
+    # may be held and applied after we gave up); False for a pure query. It puts the operation in doubt.
+    may_apply: bool = True
 
     def describe(self) -> str:
         return f"unknown outcome: {self.reason}"
+
+
+def read_only(outcome: "Outcome[T]") -> "Outcome[T]":
+    """The outcome of a call that changes nothing at the provider: losing it leaves nothing in doubt."""
+    return dataclasses.replace(outcome, may_apply=False) if isinstance(outcome, Unknown) else outcome
 
 
 @dataclass(frozen=True)

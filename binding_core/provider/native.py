@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from .base import NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+from .base import NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown, read_only
 from .http import SessionHolder
 
 
@@ -61,6 +61,18 @@ class NativeClient(SessionHolder):
         params: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Ok[Any] | Refused | Unknown | NotSent:
+        outcome = await self._exchange(method, path, json_body=json_body, params=params, idempotency_key=idempotency_key)
+        return read_only(outcome) if method == "GET" else outcome
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None,
+        params: dict[str, str] | None,
+        idempotency_key: str | None,
+    ) -> Ok[Any] | Refused | Unknown | NotSent:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         try:
             async with self._http().request(
@@ -85,7 +97,9 @@ class NativeClient(SessionHolder):
             return Ok(data)
         if 400 <= status < 500 and status not in (408, 429) and isinstance(data, dict) and "code" in data:
             return Refused(code=str(data["code"]), message=str(data.get("message", "")), status=status)
-        return Unknown(f"{method} {path}: HTTP {status}" + (f" {data.get('code')}" if isinstance(data, dict) else ""))
+        # 429: throttled at the gate, so never applied: nothing of it can land later.
+        return Unknown(f"{method} {path}: HTTP {status}" + (f" {data.get('code')}" if isinstance(data, dict) else ""),
+                       may_apply=status != 429)
 
 
 def _binding(data: dict[str, Any]) -> ProviderBinding:

@@ -200,7 +200,8 @@ class TencentClient(SessionHolder):
         if isinstance(error, dict):
             code, message = str(error.get("Code")), str(error.get("Message", ""))
             if code in RETRYABLE_GATEWAY:
-                return Unknown(f"{action}: {code}: {message}")
+                # Throttled at the gate, so never applied: nothing of it can land later.
+                return Unknown(f"{action}: {code}: {message}", may_apply=code != "RequestLimitExceeded")
             return Refused(code, message, 400)
         return Ok(reply)
 

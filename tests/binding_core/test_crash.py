@@ -17,10 +17,14 @@ import pytest
 B = "13800000001"
 DEADLINE = 30.0  # seconds of wall time any one wait may take before the test fails
 
+# The provider answers 504 to anything it held 2 s, so no call lands later than that; the core waits
+# 3 s after a call it lost (and after taking over a dead holder's operation) before trusting a query.
+PROVIDER_TOML = "request_deadline = 2\n"
 CORE_TOML = """
 [provider]
 timeout = 1
 connect_timeout = 1
+in_doubt_window = 3
 [retry]
 max_attempts = 6
 base_delay = 0.5
@@ -84,8 +88,10 @@ async def post(http: aiohttp.ClientSession, url: str, body: dict) -> None:
 async def test_sigkill_at_each_point_then_restart_finishes_everything_without_duplicates(tmp_path):
     config = tmp_path / "core.toml"
     config.write_text(CORE_TOML)
+    (tmp_path / "provider.toml").write_text(PROVIDER_TOML)
     db, log = tmp_path / "core.db", tmp_path / "core.log"
-    provider, provider_url = await spawn(["scenarios.cli", "provider", "--port", "0", "--seed", "3"], log=tmp_path / "provider.log")
+    provider, provider_url = await spawn(["scenarios.cli", "provider", "--port", "0", "--seed", "3",
+                                           "--config", str(tmp_path / "provider.toml")], log=tmp_path / "provider.log")
     core = None
     core_args = ["binding_core.cli", "--provider-url", provider_url, "--db", str(db), "--config", str(config), "--port", "0"]
     try:

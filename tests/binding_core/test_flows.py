@@ -165,7 +165,10 @@ async def test_before_re_sending_a_bind_the_core_asks_the_provider_and_adopts(wo
     native.idempotency.reset()
     await w.settle()
     assert (await w.view(x))["axb"]["status"] == "BIND"
-    assert [e["operation"] for e in (await w.journal())] == ["create_binding", "list_bindings"]
+    # The adopting query, then (once the lost call can no longer land) the sweep's look for strays.
+    assert [e["operation"] for e in (await w.journal())] == ["create_binding", "list_bindings", "list_bindings"]
+    [bind, sweep] = w.core.store.operations()
+    assert (sweep.kind, sweep.origin, sweep.outcome) == ("sweep", bind.id, "clean")
     w.assert_agrees(x)
 
 
@@ -314,7 +317,7 @@ async def test_an_idle_core_stops_at_once_and_its_successor_carries_on(world, cr
 
 async def test_an_operation_ends_within_attempts_times_timeout_plus_backoff(world):
     """Liveness: every provider call hangs past the deadline, yet the operation is dead and settled in bounded
-    (virtual) time: max_attempts x (timeout + max_delay), plus one settling query."""
+    (virtual) time: max_attempts x (timeout + max_delay), then the in-doubt window, plus one settling query."""
     config = core_config()
     w = await world(config)
     [x] = w.numbers(1)
@@ -326,7 +329,8 @@ async def test_an_operation_ends_within_attempts_times_timeout_plus_backoff(worl
     _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
     await w.settle()
     took = loop.time() - started
-    bound = config.retry.max_attempts * (config.provider.timeout + config.retry.max_delay) + config.provider.timeout
+    bound = (config.retry.max_attempts * (config.provider.timeout + config.retry.max_delay)
+             + config.provider.in_doubt_window + config.provider.timeout)
     op = w.core.store.operation(body["operation_id"])
     assert (op.state, op.attempts) == ("dead", config.retry.max_attempts)
     assert took <= bound, (took, bound)

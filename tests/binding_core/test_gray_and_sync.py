@@ -113,10 +113,13 @@ async def test_the_breaker_opens_after_consecutive_failures_and_lets_one_probe_t
     assert (await w.call("GET", "/health"))[1]["breaker"] == "open"
     await w.settle()
     calls = await w.journal()
-    # a failed create, a failed query (two in a row: open), nothing for the cool-down, then the probe
+    # a failed create, a failed query (two in a row: open), nothing for the cool-down, then the probe;
+    # last, once the 503s can no longer land, the sweep's look for strays
     assert [(e["operation"], e["status"]) for e in calls] == [
         ("create_binding", 503), ("list_bindings", 503), ("list_bindings", 200), ("create_binding", 201),
+        ("list_bindings", 200),
     ]
+    assert calls[4]["at"] - calls[0]["at"] >= config.provider.in_doubt_window  # after the 503 create, not the query
     assert calls[2]["at"] - calls[1]["at"] >= 30.0
     assert (await w.view(x))["xb"]["status"] == "BIND"
     assert (await w.call("GET", "/health"))[1]["breaker"] == "closed"

@@ -121,9 +121,10 @@ def test_reschedule_counts_attempts_and_raises_exactly_one_alert(store):
 
 def test_release_gives_an_operation_back_without_counting_an_attempt(store):
     op = store.begin(X, "XB", "bind", b=B, now=1.0, owner="w", lease=10)
-    store.release(op, "w", now=2.0)
+    store.release(op, "w", now=2.0, in_doubt_until=62.0)
     back = store.operation(op.id)
     assert back.state == "pending" and back.attempts == 0 and store.due(2.0, 5) == [op.id]
+    assert back.in_doubt_until == 62.0  # its call may have been cut off on the wire
 
 
 def test_reopening_applies_no_migration_twice_and_keeps_data(tmp_path):
@@ -152,3 +153,43 @@ def test_check_history_catches_gaps_and_illegal_moves():
     problems = check_history(rows)
     assert any("expected 2" in p for p in problems)
     assert any("BIND -> NOT_BIND is illegal" in p for p in problems)
+
+
+def _bound_in_doubt(store, *, doubt_until: float):
+    """A bind whose first attempt got no answer (in doubt until `doubt_until`), then bound on the retry."""
+    op = store.begin(X, "XB", "bind", b=B, now=1.0, owner="w", lease=10)
+    store.reschedule(op, "w", next_attempt_at=2.0, error="timeout", now=1.5, in_doubt_until=doubt_until)
+    op = store.claim(op.id, "w", now=2.0, lease=10)
+    return op, store.complete(op, "w", status="BIND", binding_id="bnd_1", outcome="bound", now=3.0)
+
+
+def test_a_bind_finished_in_doubt_queues_a_sweep_for_when_the_doubt_ends(store):
+    op, _ = _bound_in_doubt(store, doubt_until=61.5)
+    [_, sweep] = store.operations()
+    assert (sweep.kind, sweep.origin, sweep.state, sweep.next_attempt_at) == ("sweep", op.id, "pending", 61.5)
+    assert (sweep.x, sweep.mode, sweep.b) == (X, "XB", B)
+    assert store.due(61.0, 5) == [] and store.due(61.5, 5) == [sweep.id]
+
+
+def test_a_bind_finished_after_its_doubt_needs_no_sweep(store):
+    _bound_in_doubt(store, doubt_until=2.5)  # the doubt ended before the commit at 3.0
+    assert [op.kind for op in store.operations()] == ["bind"]
+
+
+def test_a_sweep_fences_binds_off_only_if_nothing_ran_since_it_looked(store):
+    _bound_in_doubt(store, doubt_until=61.5)
+    sweep = store.claim(store.operations()[1].id, "w", now=62.0, lease=10)
+    version = store.view(X)["xb"]["version"]
+    unbind = store.begin(X, "XB", "unbind", now=62.1)  # something ran since the sweep looked
+    assert not store.fence_sweep(sweep, "w", version=version, now=62.2)
+    store.complete(store.claim(unbind.id, "w", now=62.3, lease=10), "w", status="NOT_BIND", binding_id=None,
+                   outcome="unbound", now=62.4)
+    version = store.view(X)["xb"]["version"]
+    assert store.fence_sweep(sweep, "w", version=version, now=62.5)
+    with pytest.raises(StateConflict, match="deleting stray bindings"):
+        store.begin(X, "XB", "bind", b=B, now=62.6)  # the provider could hand this bind a stray being deleted
+    store.begin(X, "AXB", "bind", a=A, b=B, now=62.6)  # the other mode is not fenced
+    done = store.finish_sweep(sweep, "w", outcome="swept", deleted=["bnd_9"], now=63.0)
+    assert (done.state, done.binding_id) == ("done", "bnd_9")
+    store.begin(X, "XB", "bind", b=B, now=63.1)  # free again
+    assert check_history(store.transitions()) == []
