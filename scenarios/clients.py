@@ -102,8 +102,10 @@ class ProviderClient:
     async def remove_fault(self, rule_id: str) -> Answer:
         return await _request(self.session, "DELETE", f"{self.base_url}/_admin/faults/{rule_id}")
 
-    async def ledger(self) -> Answer:
-        return await _request(self.session, "GET", f"{self.base_url}/_admin/ledger")
+    async def ledger(self, *, released: bool = False) -> Answer:
+        """The provider's ground truth; `released` adds deleted bindings (each binding's whole life)."""
+        params = {"released": "true"} if released else None
+        return await _request(self.session, "GET", f"{self.base_url}/_admin/ledger", params=params)
 
     async def journal(self, **params: Any) -> Answer:
         return await _request(self.session, "GET", f"{self.base_url}/_admin/journal", params=params)

@@ -42,6 +42,33 @@ VENDOR_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# The native operations the core's settling lookups use on each wire: on NPP a lookup is a create-or-get
+# probe and its release; an Aliyun XB is found with BindXB (create-or-get) after the listing.
+SETTLE_LOOKUPS: dict[str, tuple[str, ...]] = {
+    "native": ("list_bindings", "get_binding"),
+    "aliyun": ("list_bindings", "get_binding", "create_binding"),
+    "tencent": ("create_binding", "delete_binding"),
+}
+# Actions after which a request never succeeds: with no `when`, the rule is a hard outage.
+_ALWAYS_FAILS = frozenset({"status", "timeout", "reset", "empty_reply", "truncated_body", "malformed_body",
+                           "ghost_success"})
+
+
+def blocks_settling(rule: dict[str, Any], dialect: str) -> bool:
+    """Whether `rule` (native names) is a hard outage of a call the core's settling lookups need on `dialect`'s
+    wire. While one is installed no dead operation can be settled by any core: that time is downtime to the
+    liveness bound, like a crash's."""
+    if rule.get("when") or (rule.get("action") or {}).get("kind") not in _ALWAYS_FAILS:
+        return False
+    match = rule.get("match") or {}
+    if match.get("dialect", dialect) != dialect:
+        return False
+    if "operation" not in match:
+        return True
+    operations = match["operation"] if isinstance(match["operation"], list) else [match["operation"]]
+    return any(fnmatchcase(lookup, str(op)) for op in operations for lookup in SETTLE_LOOKUPS[dialect])
+
+
 def vendor_actions(dialect: str, operation: str) -> tuple[str, ...]:
     """The actions `operation` (a native name or a glob over native names) becomes on `dialect`'s wire.
 

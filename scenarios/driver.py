@@ -175,12 +175,13 @@ class Driver:
     # ---- settling -----------------------------------------------------------
 
     async def wait_quiescent(self, limit: float, poll: float = 0.5) -> bool:
-        """Poll (virtual time in-process) until nothing is pending or running, at most `limit` seconds."""
+        """Poll (virtual time in-process) until nothing is pending or running and the provider is handling
+        no request (a held one may still change its ledger), at most `limit` seconds."""
         deadline = self.now() + limit
         while True:
             answer = await self.core.operations()
             rows = items(answer.body, "operations")
-            if answer.ok and not any(r.get("state") in OPEN_STATES for r in rows):
+            if answer.ok and not any(r.get("state") in OPEN_STATES for r in rows) and await self._provider_idle():
                 await self.refresh_tracked()
                 return True
             if self.now() >= deadline:
@@ -193,6 +194,10 @@ class Driver:
                 return False
             await asyncio.sleep(poll)
 
+    async def _provider_idle(self) -> bool:
+        ledger = await self.provider.ledger()
+        return ledger.ok and isinstance(ledger.body, dict) and not ledger.body.get("in_flight")
+
     async def observe(self, *, calls: bool, callers: list[str]) -> Observation:
         """Everything the checks need, read over HTTP after quiescence."""
         views = []
@@ -200,7 +205,8 @@ class Driver:
             answer = await self.core.view(x)
             if answer.ok and isinstance(answer.body, dict):
                 views.append(answer.body)
-        ledger = await self.provider.ledger()
+        ledger = await self.provider.ledger(released=True)
+        history = items(ledger.body, "bindings") if ledger.ok else None
         operations = await self.core.operations()
         alerts = await self.core.alerts()
         transitions = await self.core_transitions()
@@ -211,7 +217,8 @@ class Driver:
         return Observation(
             now=self.now(),
             core_numbers=views,
-            provider_bindings=items(ledger.body, "bindings") if ledger.ok else None,
+            provider_bindings=[b for b in history if b.get("status") != "released"] if history is not None else None,
+            provider_history=history,
             operations=[_normal_operation(r) for r in items(operations.body, "operations")] if operations.ok else None,
             alerts=items(alerts.body, "alerts") if alerts.ok else None,
             transitions=transitions,

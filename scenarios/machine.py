@@ -252,7 +252,7 @@ def build_machine(
         def _settle_and_check(self) -> None:
             driver = self.world.driver
             self.run(self.world.heal())
-            self.run(driver.wait_quiescent(driver.policy.deadline() + driver.downtime))
+            self.run(driver.wait_quiescent(driver.policy.quiet_within() + driver.downtime))
             observation = self.run(driver.observe(calls=w.calls, callers=self.parties))
             results = run_checks(observation, settle_checks)
             log.last_results = results

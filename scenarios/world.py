@@ -21,7 +21,7 @@ from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts
 
 from .checkers import RetryPolicy
 from .clients import CoreClient, ProviderClient, items
-from .dialect_ops import core_operations, translate_rule, translate_rules
+from .dialect_ops import blocks_settling, core_operations, translate_rule, translate_rules
 from .driver import Driver
 from .scenario_file import Scenario
 
@@ -40,6 +40,7 @@ def retry_policy(core_table: dict[str, Any]) -> RetryPolicy:
         alert_threshold=min(retry.alert_threshold, retry.max_attempts),
         provider_timeout=provider.timeout,
         max_delay=per_attempt_wait,
+        in_doubt_window=provider.in_doubt_window,
         # Settling a dead operation takes one more query round; polls add their interval.
         slack=provider.timeout + per_attempt_wait + config.worker.poll_interval + 2 * POLL,
     )
@@ -60,6 +61,11 @@ class World:
         self.session: aiohttp.ClientSession | None = None
         self.fault_plan: list[dict[str, Any]] = translate_rules([dict(r) for r in scenario.faults], dialect)
         self.dynamic_faults: dict[str, dict[str, Any]] = {}
+        # Installed rules that are hard outages of the settling lookups (dialect_ops.blocks_settling), and since
+        # when at least one has been: that time is added to the driver's downtime.
+        self._blocking: dict[str, bool] = {}
+        self._outages: set[str] = set()
+        self._outage_since = 0.0
         self.crash_times: list[float] = []
 
     async def start(self) -> None:
@@ -87,27 +93,47 @@ class World:
         answer = await self.driver.provider.replace_faults(rules)
         if not answer.ok:
             raise RuntimeError(f"the provider refused the fault rules: {answer.describe()} {answer.body}")
+        for i, rule in enumerate(self.scenario.faults):
+            self._installed(f"plan:{rule.get('id', i)}", blocks_settling(dict(rule), self.dialect))
+        for rule_id in self.dynamic_faults:
+            self._installed(rule_id, self._blocking.get(rule_id, False))
 
     async def add_fault(self, rule: dict[str, Any]) -> None:
         """`rule` names native operations; it is installed on the core's wire (not at all if it has nothing there)."""
         translated = translate_rule(rule, self.dialect)
         if translated is None:
             return
-        rule = translated
-        self.dynamic_faults[rule["id"]] = rule
-        answer = await self.driver.provider.add_fault(rule)
+        self._blocking[translated["id"]] = blocks_settling(rule, self.dialect)
+        self.dynamic_faults[translated["id"]] = translated
+        answer = await self.driver.provider.add_fault(translated)
         if not answer.ok:
-            raise RuntimeError(f"the provider refused fault rule {rule}: {answer.body}")
+            raise RuntimeError(f"the provider refused fault rule {translated}: {answer.body}")
+        self._installed(translated["id"], self._blocking[translated["id"]])
 
     async def remove_fault(self, rule_id: str) -> None:
         if self.dynamic_faults.pop(rule_id, None) is not None:
             await self.driver.provider.remove_fault(rule_id)
+            self._installed(rule_id, False)
 
     async def heal(self) -> None:
         """No faults at all: what quiescence is measured under."""
         answer = await self.driver.provider.replace_faults([])
         if not answer.ok:
             raise RuntimeError(f"the provider refused to clear its faults: {answer.describe()}")
+        for rule_id in list(self._outages):
+            self._installed(rule_id, False)
+
+    def _installed(self, rule_id: str, blocking: bool) -> None:
+        """Track hard outages of the settling lookups; their union in time counts as downtime."""
+        was_out = bool(self._outages)
+        if blocking:
+            self._outages.add(rule_id)
+        else:
+            self._outages.discard(rule_id)
+        if not was_out and self._outages:
+            self._outage_since = self.driver.now()
+        elif was_out and not self._outages:
+            self.driver.downtime += self.driver.now() - self._outage_since
 
     async def set_gray(self, all_numbers: bool, numbers: list[str]) -> bool:
         answer = await self.driver.core.set_gray(all_numbers, numbers)

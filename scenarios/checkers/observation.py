@@ -26,10 +26,19 @@ class RetryPolicy:
     max_delay: float
     # Extra time an operation may legitimately take: polling granularity, breaker cool-down, restarts.
     slack: float = 0.0
+    # How long after a lost call the core waits before it trusts a query (a dead operation settles after it,
+    # and a sweep for a late call's strays runs after it): [provider] in_doubt_window.
+    in_doubt_window: float = 0.0
 
     def deadline(self) -> float:
-        """The longest an accepted operation may take: every attempt times out, every backoff is maximal."""
-        return self.max_attempts * (self.provider_timeout + self.max_delay) + self.slack
+        """The longest an accepted operation may take: every attempt times out, every backoff is maximal,
+        then the dead operation waits out the in-doubt window before its settling query."""
+        return self.max_attempts * (self.provider_timeout + self.max_delay) + self.in_doubt_window + self.slack
+
+    def quiet_within(self) -> float:
+        """How long the service may take to go quiet after its last request: the slowest operation, then
+        the sweep it may leave behind, due one in-doubt window after it ended."""
+        return self.deadline() + self.in_doubt_window
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Observation:
     core_numbers: list[dict[str, Any]] | None = None
     # The provider's active bindings (ledger snapshot rows: binding_id, mode, x, a, b, status).
     provider_bindings: list[dict[str, Any]] | None = None
+    # Every binding the provider ever made, deleted ones too (status "released"), with created_at / ended_at.
+    provider_history: list[dict[str, Any]] | None = None
     # The core's durable operations: id, x, mode, kind, state (pending|running|done|dead), attempts, last_error.
     operations: list[dict[str, Any]] | None = None
     # Alerts raised: operation_id, x, mode, attempts, last_error.

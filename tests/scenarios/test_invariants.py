@@ -29,11 +29,14 @@ def healthy() -> Observation:
         now=10.0,
         core_numbers=[row(xb=("BIND", B, "bnd_1", 2))],
         provider_bindings=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active"}],
-        operations=[{"id": "op1", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1}],
+        provider_history=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active",
+                           "created_at": 3.0, "ended_at": None}],
+        operations=[{"id": "op1", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1,
+                     "binding_id": "bnd_1"}],
         alerts=[],
         transitions=[
-            {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op1"},
-            {"x": X, "mode": "XB", "from": "OPERATION", "to": "BIND", "version": 2, "operation_id": "op1"},
+            {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op1", "at": 0.0},
+            {"x": X, "mode": "XB", "from": "OPERATION", "to": "BIND", "version": 2, "operation_id": "op1", "at": 4.0},
         ],
         legal_transitions=LEGAL,
         policy=POLICY,
@@ -195,3 +198,27 @@ def test_step_phase_selects_only_step_checks():
 def test_unknown_check_name_is_refused():
     with pytest.raises(KeyError, match="nope"):
         CHECKS.select(["nope"])
+
+
+def _refused_bind(binding_life: tuple[float, float | None]) -> Observation:
+    """A bind that ended refused (NOT_BIND) at t=4 while a binding with its numbers lived `binding_life`."""
+    obs = healthy()
+    created, ended = binding_life
+    obs.transitions[-1] = {**obs.transitions[-1], "to": "NOT_BIND"}
+    obs.operations[0] = {**obs.operations[0], "binding_id": None, "outcome": "refused"}
+    obs.provider_history = [{"binding_id": "bnd_9", "mode": "XB", "x": X, "a": None, "b": B,
+                             "status": "released" if ended is not None else "active",
+                             "created_at": created, "ended_at": ended}]
+    return obs
+
+
+def test_an_operation_that_ends_disowning_a_binding_already_made_is_a_leak_even_if_it_is_cleaned_up_later():
+    found = failing(_refused_bind((1.0, 64.0)))  # made by the first attempt, swept a minute after the refusal
+    assert "provider_agrees_at_each_end" in found
+    [leak] = found["provider_agrees_at_each_end"].details["leaks"]
+    assert (leak["operation_id"], leak["core_after"], leak["binding"]["binding_id"]) == ("op1", "NOT_BIND", "bnd_9")
+
+
+@pytest.mark.parametrize("life", [(9.0, 64.0), (1.0, 2.0), (4.2, None)], ids=["landed-late", "gone-before", "skew"])
+def test_bindings_made_after_the_end_or_gone_before_it_are_not_blamed_on_the_operation(life):
+    assert "provider_agrees_at_each_end" not in failing(_refused_bind(life))

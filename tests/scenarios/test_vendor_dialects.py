@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from scenarios.cli import main
-from scenarios.dialect_ops import translate_rule, translate_rules
+from scenarios.dialect_ops import blocks_settling, translate_rule, translate_rules
 from scenarios.runner import Runner, RunOptions
 from scenarios.scenario_file import EXAMPLES_DIR, ScenarioError, default_suite, parse_scenario
 
@@ -151,3 +151,24 @@ def test_explicit_dialects_push_rules_and_vendor_names_are_kept():
     assert translate_rule(everything, "aliyun") == {"action": {"kind": "reset"}, "match": {"dialect": "aliyun"}}
     vendor = {"match": {"operation": "BindAxb"}, "action": {"kind": "reset"}}
     assert translate_rule(vendor, "aliyun")["match"] == {"operation": ["BindAxb"], "dialect": "aliyun"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "dialect", "blocks"),
+    [
+        # a hard outage of the lookups: no core can settle a dead operation until it ends
+        ({"match": {"operation": "list_bindings"}, "action": {"kind": "status", "status": 503}}, "native", True),
+        ({"match": {"operation": "*_binding*"}, "action": {"kind": "timeout"}}, "native", True),
+        ({"action": {"kind": "reset"}}, "native", True),
+        # NPP finds a binding by probing with GetVirtualNum: a create outage is a lookup outage there
+        ({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 500}}, "tencent", True),
+        ({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 500}}, "native", False),
+        # conditional, slow-but-served, or aimed at another wire: settling gets through
+        ({"match": {"operation": "list_bindings"}, "action": {"kind": "status", "status": 503},
+          "when": {"probability": 0.5}}, "native", False),
+        ({"match": {"operation": "list_bindings"}, "action": {"kind": "latency", "seconds": 5}}, "native", False),
+        ({"match": {"operation": "list_bindings", "dialect": "aliyun"}, "action": {"kind": "reset"}}, "native", False),
+    ],
+)
+def test_a_hard_outage_of_the_settling_lookups_is_downtime_to_liveness(rule, dialect, blocks):
+    assert blocks_settling(rule, dialect) is blocks
