@@ -31,7 +31,7 @@ def catch(bug_name: str, seed: int, report_dir: Path) -> tuple[bool, float, list
     bug = BY_NAME[bug_name]
     started = time.perf_counter()
     with bug.applied():
-        result = Runner(RunOptions(seed=seed, report_dir=report_dir, shrink=False)).run([bug.scenario])
+        result = Runner(RunOptions(seed=seed, report_dir=report_dir, shrink=False, dialect=bug.dialect)).run([bug.scenario])
     took = time.perf_counter() - started
     outcome = result.outcomes[0]
     violated = [r.name for r in outcome.results if r.status == "failed"]

@@ -33,6 +33,7 @@ class PlantedBug:
     description: str
     scenario: Path  # the default-suite scenario expected to catch it
     patches: Callable[[], list[Any]]  # mock.patch.object(...) objects, not yet started
+    dialect: str = "native"  # the wire it shows on (a late create is absorbed by native idempotency keys)
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
@@ -147,7 +148,7 @@ async def _bind_blind_resend(self: core_worker.Worker, op: Operation) -> None:
         return await self._commit(op, BIND, outcome.value.binding_id, "bound")
     if isinstance(outcome, Refused):
         return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
-    await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+    await self._failed(op, outcome)
 
 
 _original_bind = core_worker.Worker._bind
@@ -163,7 +164,7 @@ async def _bind_timeout_is_failure(self: core_worker.Worker, op: Operation) -> N
         return await self._commit(op, BIND, outcome.value.binding_id, "bound")
     if isinstance(outcome, Refused) or (isinstance(outcome, Unknown) and outcome.timed_out):
         return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
-    await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+    await self._failed(op, outcome)
 
 
 async def _unbind_not_found_is_error(self: core_worker.Worker, op: Operation) -> None:
@@ -173,7 +174,7 @@ async def _unbind_not_found_is_error(self: core_worker.Worker, op: Operation) ->
         return await self._commit(op, NOT_BIND, None, "unbound")
     if isinstance(outcome, Refused):
         return await self._commit(op, BIND, op.binding_id, "refused", error=outcome.describe())
-    await self._failed(op, outcome.describe(), not_sent=isinstance(outcome, NotSent))
+    await self._failed(op, outcome)
 
 
 async def _commit_in_two_steps(self: core_worker.Worker, op: Operation, status: str, binding_id: str | None,
@@ -228,6 +229,19 @@ def _after_failure_uncapped(self: core_queue.RetryPolicy, failed_attempts: int) 
     return RetryDecision(retry=True, delay=self.backoff(failed_attempts), alert=failed_attempts >= self.alert_at)
 
 
+# ---- worker: calls that land late ----------------------------------------------------
+
+
+def _no_in_doubt_window() -> Any:
+    """Trust a query right after a lost call: the window is 0 whatever the configuration says."""
+    return mock.patch.object(core_worker.Worker, "in_doubt_window", property(lambda self: 0.0, lambda self, v: None),
+                             create=True)
+
+
+def _queue_no_sweep(self: core_store.Store, origin_id: str, now: float) -> None:
+    """A bind that finished while a lost call could still land leaves nothing behind to clean up after it."""
+
+
 def _p(target: Any, name: str, new: Any) -> Any:
     return mock.patch.object(target, name, new)
 
@@ -262,6 +276,11 @@ BUGS: tuple[PlantedBug, ...] = (
     PlantedBug("retries_without_cap", "failed attempts are retried forever (no max_attempts)",
                EXAMPLES / "xb_storm_5xx.toml",
                lambda: [_p(core_queue.RetryPolicy, "after_failure", _after_failure_uncapped)]),
+    PlantedBug("trusts_query_after_lost_call", "a dead operation is settled by a query at once, while its lost "
+               "create may still land", EXAMPLES / "late_landing.toml", lambda: [_no_in_doubt_window()]),
+    PlantedBug("no_sweep", "a bind bound on a retry leaves no sweep: its lost first create lands after the unbind",
+               EXAMPLES / "late_landing.toml", lambda: [_p(core_store.Store, "_queue_sweep", _queue_no_sweep)],
+               dialect="tencent"),
 )
 
 BY_NAME = {bug.name: bug for bug in BUGS}

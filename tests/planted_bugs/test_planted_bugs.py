@@ -24,7 +24,7 @@ def quiet_core_logs():
 @pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
 def test_default_settings_catch_the_planted_bug(bug, tmp_path):
     with bug.applied():
-        result = Runner(RunOptions(report_dir=tmp_path, shrink=False)).run([bug.scenario])
+        result = Runner(RunOptions(report_dir=tmp_path, shrink=False, dialect=bug.dialect)).run([bug.scenario])
     outcome = result.outcomes[0]
     assert not outcome.error, f"the harness itself failed instead of catching {bug.name}:\n{outcome.error}"
     violated = [r.name for r in outcome.results if r.status == "failed"]
@@ -32,8 +32,9 @@ def test_default_settings_catch_the_planted_bug(bug, tmp_path):
     assert outcome.replay_command.startswith("pstnsim chaos run ")
 
 
-def test_there_are_at_least_the_nine_issue_bugs():
+def test_there_are_at_least_the_nine_issue_bugs_and_the_late_call_ones():
     assert {b.name for b in BUGS} >= {
         "no_version_check", "no_operation_state", "blind_resend", "timeout_as_failure", "unbind_not_found_error",
         "alert_off_by_one", "status_outside_transaction", "recovery_skips_inflight", "retries_without_cap",
+        "trusts_query_after_lost_call", "no_sweep",
     }
