@@ -28,7 +28,7 @@ import signal
 import sqlite3
 from typing import Any
 
-from .alerts import AlertSink, alert_json, deliver
+from .alerts import AlertOutbox, AlertSink, alert_json
 from .clock import Clock
 from .provider.base import (
     CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, ProviderClient, Refused, Unknown,
@@ -69,6 +69,9 @@ class Worker:
         self.lease = lease
         self.key_prefix = key_prefix
         self.sinks = sinks
+        # Alerts go to every sink; a sink that failed is retried alone, with backoff, from the loop.
+        self.outbox = AlertOutbox(sinks, self._mark_delivered)
+        self._alert_task: asyncio.Task[None] | None = None
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.in_doubt_window = in_doubt_window
@@ -108,7 +111,7 @@ class Worker:
     async def _cancel_all(self) -> None:
         self._stopping = True
         self._wake.set()
-        tasks = [t for t in [self._loop_task, *self._inflight.values()] if t is not None]
+        tasks = [t for t in [self._loop_task, self._alert_task, *self._inflight.values()] if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -156,6 +159,7 @@ class Worker:
                 wakeup = self.store.next_wakeup()
                 if wakeup is not None and wakeup > now:
                     delay = min(delay, wakeup - now)
+                delay = min(delay, self._retry_alerts())
             except sqlite3.Error as exc:
                 log.error("queue scan failed, trying again in %ss: %s", self.poll_interval, exc)
             try:
@@ -385,11 +389,25 @@ class Worker:
         return alert
 
     async def _deliver(self, row: dict[str, Any]) -> None:
+        await self.outbox.post(alert_json(row))
+
+    def _mark_delivered(self, seq: int) -> None:
         try:
-            await deliver(self.sinks, alert_json(row))
-            self.store.mark_delivered(row["seq"])
+            self.store.mark_delivered(seq)
         except sqlite3.Error as exc:
-            log.error("alert %s sent but not marked delivered: %s", row["seq"], exc)
+            log.error("alert %s sent but not marked delivered (sent again after a restart): %s", seq, exc)
+
+    def _retry_alerts(self) -> float:
+        """Start the due alert retries in the background (a slow webhook must not hold the queue up);
+        how long the loop may sleep before the next one is due."""
+        retry_at = self.outbox.next_retry_at()
+        if retry_at is None:
+            return self.poll_interval
+        wait = retry_at - asyncio.get_running_loop().time()
+        if wait <= 0 and (self._alert_task is None or self._alert_task.done()):
+            self._alert_task = asyncio.create_task(self.outbox.retry_due(), name="binding_core.alerts")
+            self._alert_task.add_done_callback(lambda _: self._wake.set())
+        return max(wait, 0.0) if wait > 0 else self.poll_interval
 
     def _crash(self, point: str) -> None:
         if self.crashpoint == point:

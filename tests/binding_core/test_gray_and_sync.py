@@ -157,6 +157,39 @@ async def test_the_webhook_sink_gets_the_alert_as_json(world):
         await runner.cleanup()
 
 
+async def test_a_webhook_that_is_down_gets_the_alert_once_it_is_back_and_the_other_sinks_get_it_once(world):
+    """A failed webhook POST is retried, alone, with backoff, in the running process; nothing is dropped."""
+    answers = [503, 503]  # down twice, then up
+    received: list[dict] = []
+    arrived = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        status = answers.pop(0) if answers else 204
+        if status == 204:
+            arrived.set()
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/alerts", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        w = await world(core_config(alerts=AlertSettings(log=False, webhook_url=f"http://127.0.0.1:{port}/alerts")))
+        [x] = w.numbers(1)
+        w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 500}})
+        await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+        await asyncio.wait_for(arrived.wait(), timeout=600)
+        assert len(received) == 3 and len({r["alert_id"] for r in received}) == 1  # the same alert, 3 tries
+        assert len(w.core.alerts) == 1  # the in-memory sink took it the first time and only then
+        await until(lambda: w.core.store.undelivered_alerts() == [])
+    finally:
+        await runner.cleanup()
+
+
 async def test_an_old_path_request_cut_by_a_crash_is_settled_after_restart_never_re_sent(world):
     w = await world(core_config(gray=GraySettings()))
     [x] = w.numbers(1)
