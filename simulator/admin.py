@@ -146,7 +146,7 @@ async def delete_fault(request: web.Request, state: ProviderState) -> web.Respon
 
 async def ledger_view(request: web.Request, state: ProviderState) -> web.Response:
     """Numbers, bindings (active and expired) and calls as the provider really holds them, and how many
-    vendor requests are still being handled (`in_flight`: a harness waits for none before checking).
+    vendor requests may still change it (`in_flight`: held or applying; a harness waits for none before checking).
     `?released=true` adds the deleted bindings (status "released", with ended_at)."""
     _no_query(request, ("released",))
     released = request.query.get("released", "false")

@@ -68,17 +68,32 @@ def make_middlewares(state: ProviderState) -> list:
         dialect, info = described
         request[INFO] = info
         request[DIALECT] = dialect
-        state.in_flight += 1
+        pending = _Pending(state)
         try:
             decision = state.faults.decide(info, request.path, state.elapsed())
             if decision is None:
                 return await handler(request)
             request[DECISION] = decision
-            return await _apply(state, decision, dialect, info, request, handler)
+            return await _apply(state, decision, dialect, info, request, handler, pending)
         finally:
-            state.in_flight -= 1
+            pending.close()
 
     return [journal_middleware, fault_middleware]
+
+
+class _Pending:
+    """Counts a request in `state.in_flight` while it may still change the ledger: until it was applied, or
+    can no longer be (a hang that never applies, a reply lost after applying, are not counted)."""
+
+    def __init__(self, state: ProviderState) -> None:
+        self.state = state
+        state.in_flight += 1
+        self.open = True
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.state.in_flight -= 1
 
 
 async def _describe(dialects: list[Dialect], request: web.Request) -> tuple[Dialect, RequestInfo] | None:
@@ -96,10 +111,12 @@ async def _apply(
     info: RequestInfo,
     request: web.Request,
     handler: Handler,
+    pending: _Pending,
 ) -> web.StreamResponse:
     if decision.delay > state.config.request_deadline:
         # The gateway gives up first: the client gets 504 at the deadline and the request is never applied.
         request[DECISION] = dataclasses.replace(decision, past_deadline=True)
+        pending.close()
         await state.pause(state.config.request_deadline)
         return dialect.fault_response(504, info)
     if decision.delay > 0:
@@ -111,6 +128,7 @@ async def _apply(
     if kind == "status":
         return dialect.fault_response(action.get("status"), info, action.get("retry_after"))
     if kind == "timeout":
+        pending.close()  # it hangs, but it is never applied
         await state.pause(action.get("seconds"))
         return dialect.fault_response(504, info)
     if kind == "reset":
@@ -122,6 +140,7 @@ async def _apply(
             return await handler(request)
     # The rest serve the request first: the ledger applies the change, then the reply is lost or mangled.
     response = await handler(request)
+    pending.close()  # applied: what follows only loses or mangles the reply
     if kind == "ghost_success":
         return await _lose_reply(state, action, dialect, info, request)
     body = response.body if isinstance(response, web.Response) else None

@@ -33,7 +33,7 @@ class ProviderState:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Set after every request that may have changed bindings: the expiry sweeper re-arms.
     bindings_changed: asyncio.Event = field(default_factory=asyncio.Event)
-    # Vendor requests being handled now (held by latency, or applying): a harness waits for none.
+    # Vendor requests that may still change the ledger (held by latency, or applying): a harness waits for none.
     in_flight: int = 0
 
     def elapsed(self) -> float:

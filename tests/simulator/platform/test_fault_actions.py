@@ -77,6 +77,13 @@ async def test_the_ledger_view_counts_requests_still_in_flight(toy, session):
     async with await held as response:
         assert response.status == 201
     assert await in_flight() == 0 and len(toy_provider.ledger.bindings(x=x)) == 1
+    # A hang that never applies, or a reply held after applying, cannot change the ledger: not counted.
+    await add_rule(session, toy_provider, {"id": "hang", "action": {"kind": "timeout", "seconds": 50}})
+    hanging = asyncio.create_task(bind(session, toy_provider, x, timeout=100.0))
+    await asyncio.sleep(10)
+    assert await in_flight() == 0 and not hanging.done()
+    async with await hanging as response:
+        assert response.status == 504
 
 
 async def test_timeout_hangs_past_the_deadline_and_applies_nothing(toy, session):
