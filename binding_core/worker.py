@@ -228,10 +228,22 @@ class Worker:
         self._crash("after_provider_response")
         if isinstance(outcome, Ok):
             return await self._commit(op, BIND, outcome.value.binding_id, "bound")
-        if isinstance(outcome, Refused) and not (maybe_applied and outcome.code in CONFLICT_CODES):
+        if isinstance(outcome, Refused) and outcome.code in CONFLICT_CODES:
+            return await self._conflicted(op, outcome, maybe_applied)
+        if isinstance(outcome, Refused):
             return await self._commit(op, NOT_BIND, None, "refused", error=outcome.describe())
-        # Unknown, NotSent, or a conflict that may be our own earlier attempt not yet visible to queries.
-        await self._failed(op, outcome)
+        await self._failed(op, outcome)  # Unknown or NotSent
+
+    async def _conflicted(self, op: Operation, conflict: Refused, maybe_applied: bool) -> None:
+        """X is taken. If by a binding with exactly our numbers (our earlier attempt, or a late call of an
+        earlier bind of the same numbers) it is what was asked for: adopt it. If by something else, refuse;
+        but after an attempt that may have been applied, it may be ours not yet visible: try again."""
+        found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
+        if isinstance(found, Ok) and found.value:
+            return await self._adopt(op, found.value)
+        if maybe_applied or not isinstance(found, Ok):
+            return await self._failed(op, conflict)
+        await self._commit(op, NOT_BIND, None, "refused", error=conflict.describe())
 
     async def _adopt(self, op: Operation, found: list[ProviderBinding]) -> None:
         """Take the provider's binding as ours; delete any duplicates (never leave an orphan behind)."""

@@ -163,3 +163,29 @@ async def test_a_lost_query_leaves_nothing_in_doubt(world):
     op = w.core.store.operation(body["operation_id"])
     assert (op.state, op.outcome, op.in_doubt_until) == ("dead", "settled", None)
     assert [e["operation"] for e in await w.journal()] == ["create_binding"] + ["list_bindings"] * 3
+
+
+async def test_a_bind_that_finds_exactly_its_numbers_already_bound_adopts_that_binding(world):
+    """A late call of an earlier bind of the same numbers left X -> B behind: that is what is asked for."""
+    w = await world(config_with(60.0))
+    [x] = w.numbers(1)
+    async with w.http.post(f"{w.provider.url}/v1/bindings", json={"mode": "XB", "x": x, "b": B}) as response:
+        assert response.status == 201
+        stray = (await response.json())["binding_id"]
+    _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await quiescent(w)
+    op = w.core.store.operation(body["operation_id"])
+    assert (op.outcome, op.binding_id) == ("bound", stray)
+    w.assert_agrees(x)
+
+
+async def test_a_bind_that_finds_x_taken_by_other_numbers_is_refused(world):
+    w = await world(config_with(60.0))
+    [x] = w.numbers(1)
+    async with w.http.post(f"{w.provider.url}/v1/bindings", json={"mode": "XB", "x": x, "b": "13700000009"}) as response:
+        assert response.status == 201
+    _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+    await quiescent(w)
+    op = w.core.store.operation(body["operation_id"])
+    assert (op.state, op.outcome, op.attempts) == ("done", "refused", 0)
+    assert "BIND_CONFLICT" in (op.last_error or "")
