@@ -174,14 +174,23 @@ class Driver:
 
     # ---- settling -----------------------------------------------------------
 
-    async def wait_quiescent(self, limit: float, poll: float = 0.5) -> bool:
+    async def wait_quiescent(self, limit: float, poll: float = 0.5, max_poll: float = 8.0) -> bool:
         """Poll (virtual time in-process) until nothing is pending or running and the provider is handling
-        no request (a held one may still change its ledger), at most `limit` seconds."""
+        no request (a held one may still change its ledger), at most `limit` seconds.
+
+        The interval doubles (up to `max_poll`) while the open operations stay as they were, and starts
+        again from `poll` when they change: a core waiting out an in-doubt window is asked a few times,
+        not every half second. Only when quiet is reached matters; durations come from the core."""
         deadline = self.now() + limit
+        interval, last_seen = poll, None
         while True:
             answer = await self.core.operations()
             rows = items(answer.body, "operations")
-            if answer.ok and not any(r.get("state") in OPEN_STATES for r in rows) and await self._provider_idle():
+            open_now = sorted((str(r.get("operation_id") or r.get("id")), str(r.get("state")), str(r.get("attempts")))
+                              for r in rows if r.get("state") in OPEN_STATES)
+            interval = min(interval * 2, max_poll) if open_now == last_seen else poll
+            last_seen = open_now
+            if answer.ok and not open_now and await self._provider_idle():
                 await self.refresh_tracked()
                 return True
             if self.now() >= deadline:
@@ -192,7 +201,7 @@ class Driver:
                                                "mode": r.get("mode"), "state": r.get("state"),
                                                "attempts": r.get("attempts"), "waited": limit})
                 return False
-            await asyncio.sleep(poll)
+            await asyncio.sleep(min(interval, max(deadline - self.now(), 0.0)) or poll)
 
     async def _provider_idle(self) -> bool:
         ledger = await self.provider.ledger()

@@ -121,28 +121,33 @@ CLOCK_SLACK = 0.5
 
 @check("provider_agrees_at_each_end")
 def provider_agrees_at_each_end(obs: Observation) -> None:
-    """2-4. When an operation ends, the provider holds on its X and mode nothing but what the core then records.
+    """2-4. No operation ends disowning a binding with its own numbers that the provider already holds.
 
     Quiescence alone can miss a leak a later clean-up hides: a bind reported refused while the binding its
-    first attempt made stays at the provider until a sweep deletes it. Bindings a late call creates after the
-    end are left to the quiescent checks (they must be gone by then)."""
+    first attempt made stays at the provider until a sweep deletes it, or an unbind reported done while its
+    binding still routes calls. Bindings a late call creates after the end are left to the quiescent checks
+    (they must be gone by then)."""
     transitions = _need(obs.transitions, "core transitions")
     operations = _need(obs.operations, "core operations")
     history = _need(obs.provider_history, "provider binding history")
-    made: dict[str, Any] = {str(op.get("id")): op.get("binding_id") for op in operations}
+    ops: dict[str, dict[str, Any]] = {str(op.get("id")): op for op in operations}
     lives: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for binding in history:
         lives[(binding["x"], binding["mode"])].append(binding)
     leaks = []
     for t in transitions:
-        if t.get("from") != "OPERATION" or (obs.managed_xs and t.get("x") not in obs.managed_xs):
+        op = ops.get(str(t.get("operation_id")))
+        if t.get("from") != "OPERATION" or op is None or (obs.managed_xs and t.get("x") not in obs.managed_xs):
             continue
         at = float(t["at"])
-        held = made.get(str(t.get("operation_id"))) if t.get("to") == "BIND" else None
+        held = op.get("binding_id") if t.get("to") == "BIND" else None
+        numbers = (op.get("a") if t["mode"] == "AXB" else None, op.get("b"))
         for binding in lives.get((t["x"], t["mode"]), []):
             ended = binding.get("ended_at")
             if binding["binding_id"] == held or float(binding["created_at"]) > at - CLOCK_SLACK:
                 continue
+            if (binding.get("a") if t["mode"] == "AXB" else None, binding.get("b")) != numbers:
+                continue  # not one this operation could have made or meant
             if ended is None or float(ended) > at + CLOCK_SLACK:
                 leaks.append({"operation_id": t.get("operation_id"), "x": t["x"], "mode": t["mode"],
                               "core_after": t.get("to"), "ended_at": at, "binding": binding})
@@ -150,7 +155,7 @@ def provider_agrees_at_each_end(obs: Observation) -> None:
         raise Violation(
             "an operation ended disowning a binding the provider held",
             f"{len(leaks)} time(s) an operation ended with the core recording something other than a binding "
-            "the provider already held on that X and mode (calls reached someone the core did not know of)",
+            "with its own numbers that the provider already held (calls reached someone the core did not know of)",
             {"leaks": leaks[:20]},
         )
 

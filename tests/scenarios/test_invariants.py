@@ -32,7 +32,7 @@ def healthy() -> Observation:
         provider_history=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active",
                            "created_at": 3.0, "ended_at": None}],
         operations=[{"id": "op1", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1,
-                     "binding_id": "bnd_1"}],
+                     "a": None, "b": B, "binding_id": "bnd_1"}],
         alerts=[],
         transitions=[
             {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op1", "at": 0.0},
@@ -200,13 +200,13 @@ def test_unknown_check_name_is_refused():
         CHECKS.select(["nope"])
 
 
-def _refused_bind(binding_life: tuple[float, float | None]) -> Observation:
-    """A bind that ended refused (NOT_BIND) at t=4 while a binding with its numbers lived `binding_life`."""
+def _refused_bind(binding_life: tuple[float, float | None], b: str = B) -> Observation:
+    """A bind that ended refused (NOT_BIND) at t=4 while a binding X -> `b` lived `binding_life`."""
     obs = healthy()
     created, ended = binding_life
     obs.transitions[-1] = {**obs.transitions[-1], "to": "NOT_BIND"}
     obs.operations[0] = {**obs.operations[0], "binding_id": None, "outcome": "refused"}
-    obs.provider_history = [{"binding_id": "bnd_9", "mode": "XB", "x": X, "a": None, "b": B,
+    obs.provider_history = [{"binding_id": "bnd_9", "mode": "XB", "x": X, "a": None, "b": b,
                              "status": "released" if ended is not None else "active",
                              "created_at": created, "ended_at": ended}]
     return obs
@@ -222,3 +222,8 @@ def test_an_operation_that_ends_disowning_a_binding_already_made_is_a_leak_even_
 @pytest.mark.parametrize("life", [(9.0, 64.0), (1.0, 2.0), (4.2, None)], ids=["landed-late", "gone-before", "skew"])
 def test_bindings_made_after_the_end_or_gone_before_it_are_not_blamed_on_the_operation(life):
     assert "provider_agrees_at_each_end" not in failing(_refused_bind(life))
+
+
+def test_a_binding_with_other_numbers_is_not_blamed_on_the_operation():
+    """X held by someone else's binding is a reason to refuse, not a leak of this operation."""
+    assert "provider_agrees_at_each_end" not in failing(_refused_bind((1.0, 64.0), b="13700000009"))
