@@ -81,11 +81,11 @@ async def run_scenario(name: str, rules: list[dict], binds: int, concurrency: in
             assert await core.wait_settled(timeout=600), "the queue did not drain within 600 s"
             wall = time.perf_counter() - wall_start
         store = core.store
-        created = {op.id: op.created_at for op in store.operations()}
+        created = {op.id: op.created_at for op in store.operations(limit=10**6)}
         bound = [t for t in store.transitions() if t["to_status"] == "BIND"]
         to_bind = [t["at"] - created[t["operation_id"]] for t in bound]
         last_bind = max(t["at"] for t in bound) - clock_start
-        ops = store.operations()
+        ops = store.operations(limit=10**6)
         held = provider.ledger.bindings()
         consistent = len(held) == len(bound) == binds and len({b.x for b in held}) == binds
         calls = len(provider.journal.entries()) if hasattr(provider.journal, "entries") else float("nan")
