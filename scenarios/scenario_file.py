@@ -20,6 +20,8 @@
     when = { probability = 0.3 }
     [core]                # the core's configuration (same tables as its TOML), optional
     retry = { max_attempts = 5, base_delay = 0.5, max_delay = 8, alert_threshold = 3 }
+    [provider]            # the in-process simulator, optional
+    request_deadline = 30 # seconds a held request can still take effect (your provider's gateway timeout)
     [run]
     duration = 600        # virtual seconds one example may cover at most
     checks = ["all"]      # or check names
@@ -83,6 +85,8 @@ class Scenario:
     workload: Workload = field(default_factory=Workload)
     faults: tuple[dict[str, Any], ...] = ()
     core: dict[str, Any] = field(default_factory=dict)
+    # The in-process simulator's settings (keys of its --config file that shape behaviour): request_deadline.
+    provider: dict[str, Any] = field(default_factory=dict)
     duration: float = 600.0
     checks: tuple[str, ...] = ()  # empty: every registered check
     budget: Budget = field(default_factory=Budget)
@@ -102,7 +106,8 @@ class Scenario:
         return out
 
 
-_TOP = ("name", "description", "workload", "faults", "core", "run", "budget")
+_TOP = ("name", "description", "workload", "faults", "core", "provider", "run", "budget")
+_PROVIDER = ("request_deadline",)
 _WORKLOAD = {"modes": list, "numbers": int, "parties": int, "mix": dict, "rate": float, "burst": list,
              "crashes": bool, "expiries": bool, "gray": str, "calls": bool, "fault_kinds": list}
 _RUN = {"duration": float, "checks": list}
@@ -132,6 +137,7 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", default_name:
     workload = _workload(data.get("workload", {}), f"{origin}: [workload]")
     faults = _faults(data.get("faults", []), f"{origin}: [[faults]]")
     core = _core(data.get("core", {}), f"{origin}: [core]")
+    provider = _provider(data.get("provider", {}), f"{origin}: [provider]")
     run = _table(data.get("run", {}), _RUN, f"{origin}: [run]")
     budget_data = _table(data.get("budget", {}), _BUDGET, f"{origin}: [budget]")
     duration = run.get("duration", 600.0)
@@ -150,7 +156,8 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", default_name:
     if budget.examples < 1 or budget.steps < 1:
         raise ScenarioError(f"{origin}: [budget] examples and steps must be >= 1")
     return Scenario(name=name, description=_typed(data.get("description", ""), str, f"{origin}: description"),
-                    workload=workload, faults=faults, core=core, duration=float(duration), checks=checks,
+                    workload=workload, faults=faults, core=core, provider=provider, duration=float(duration),
+                    checks=checks,
                     budget=budget, source=source)
 
 
@@ -220,6 +227,18 @@ def _core(table: Any, where: str) -> dict[str, Any]:
     if dialect not in DIALECTS:
         raise ScenarioError(f"{where} provider.dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
     return table
+
+
+def _provider(table: Any, where: str) -> dict[str, Any]:
+    """Validated with the simulator's own config-file parser."""
+    from simulator.config_file import ConfigFileError, parse_provider_config
+
+    _known(table, _PROVIDER, where)
+    try:
+        parse_provider_config(table)
+    except ConfigFileError as exc:
+        raise ScenarioError(f"{where} {exc}") from exc
+    return dict(table)
 
 
 def _known(data: Any, allowed: tuple[str, ...], where: str) -> None:

@@ -169,7 +169,8 @@ class InProcessWorld(World):
         shm = Path("/dev/shm")
         self.tmpdir = Path(tempfile.mkdtemp(prefix="pstnsim-chaos-", dir=shm if shm.is_dir() else None))
         self.provider = Provider(ProviderConfig(seed=self.seed, epoch=FIXED_EPOCH,
-                                                pool=PoolSpec(seed=self.seed, per_city=5, stock_per_city=0)))
+                                                pool=PoolSpec(seed=self.seed, per_city=5, stock_per_city=0),
+                                                **self.scenario.provider))
         await self.provider.start()
         core_table = dict(self.scenario.core)
         core_table["provider"] = {**core_table.get("provider", {}), "dialect": self.dialect}

@@ -23,6 +23,12 @@ def test_bundled_examples_load_and_cover_the_issue():
     assert any(f["action"].get("status") == 429 for f in by_name["brownout_429_latency"].faults)
 
 
+def test_the_provider_table_sets_the_in_process_simulator():
+    s = parse_scenario({"provider": {"request_deadline": 120}})
+    assert s.provider == {"request_deadline": 120}
+    assert parse_scenario({}).provider == {}
+
+
 def test_weighted_operations_follow_the_mix():
     s = parse_scenario({"workload": {"modes": ["XB"], "mix": {"bind": 3, "read": 1}}})
     ops = s.weighted_operations()
@@ -44,6 +50,8 @@ def test_weighted_operations_follow_the_mix():
         ({"faults": [{"match": {"operation": "create_binding"}}]}, "action is required"),
         ({"core": {"retry": {"max_attempts": 0}}}, "max_attempts"),
         ({"core": {"retri": {}}}, "retri"),
+        ({"provider": {"seed": 3}}, "[provider]: unknown key(s) seed"),
+        ({"provider": {"request_deadline": 0}}, "request_deadline must be a positive number"),
         ({"run": {"duration": -1}}, "duration"),
         ({"run": {"checks": ["no_such_check"]}}, "unknown check(s) no_such_check"),
         ({"budget": {"examples": 0}}, "examples"),
