@@ -21,7 +21,8 @@ from .gray import GrayRouter
 from .numbers import InvalidNumber, normalize
 from .provider.breaker import GuardedClient
 from .service import Accepted, BindingService, Finished, Unsettled
-from .store import Operation, StateConflict, Store
+from .records import Operation, StateConflict
+from .store import Store
 
 log = logging.getLogger("binding_core.api")
 

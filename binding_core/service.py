@@ -21,7 +21,8 @@ from typing import Any
 from .clock import Clock
 from .gray import GrayRouter
 from .provider.base import NOT_FOUND_CODES, NotSent, Ok, ProviderClient, Refused, Unknown
-from .store import LostClaim, Operation, Store
+from .records import LostClaim, Operation
+from .store import Store
 from .transitions import BIND, NOT_BIND
 from .worker import Worker
 

@@ -12,98 +12,16 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from .records import LostClaim, Operation, StateConflict, open_database
 from .schema import migrations
 from .transitions import BIND, MODES, NOT_BIND, OPERATION, REQUIRED_STATUS, check_move
 
 _PREFIX = {"XB": "xb_", "AXB": "axb_"}
-# SQLite waits this long (milliseconds) for another process's write lock before failing the statement;
-# a failed write is retried by the worker like a failed provider call.
-BUSY_TIMEOUT_MS = 2000
-
-
-class StateConflict(Exception):
-    """The mode is not in the status this operation needs, or another request changed it first."""
-
-    def __init__(self, view: dict[str, Any], message: str) -> None:
-        super().__init__(message)
-        self.view = view
-
-
-class LostClaim(Exception):
-    """This worker no longer holds the operation (its lease expired and another worker took it)."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    id: str
-    x: str
-    mode: str
-    kind: str
-    a: str | None
-    b: str | None
-    binding_id: str | None
-    path: str
-    phase: str
-    state: str
-    version: int
-    attempts: int
-    claims: int
-    next_attempt_at: float
-    lease_owner: str | None
-    lease_until: float | None
-    outcome: str | None
-    last_error: str | None
-    alerted: bool
-    created_at: float
-    finished_at: float | None
-    in_doubt_until: float | None = None
-    origin: str | None = None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Operation":
-        fields = {k: row[k] for k in cls.__dataclass_fields__}
-        fields["alerted"] = bool(row["alerted"])
-        return cls(**fields)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "operation_id": self.id,
-            "x": self.x,
-            "mode": self.mode,
-            "kind": self.kind,
-            "a": self.a,
-            "b": self.b,
-            "binding_id": self.binding_id,
-            "path": self.path,
-            "phase": self.phase,
-            "state": self.state,
-            "attempts": self.attempts,
-            "next_attempt_at": self.next_attempt_at,
-            "outcome": self.outcome,
-            "last_error": self.last_error,
-            "alerted": self.alerted,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "in_doubt_until": self.in_doubt_until,
-            "origin": self.origin,
-        }
-
-
-def open_database(path: str | Path | None) -> Database:
-    """A connection in autocommit mode (transactions only through `atomic()`), WAL when on disk."""
-    conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db = Database(conn)
-    if path is not None:
-        db.enable_wal()
-        conn.execute("PRAGMA synchronous = NORMAL")
-    return db
 
 
 class Store:

@@ -34,7 +34,8 @@ from .provider.base import (
     CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, ProviderClient, Refused, Unknown,
 )
 from .queue import RetryPolicy
-from .store import LostClaim, Operation, Store
+from .records import LostClaim, Operation
+from .store import Store
 from .transitions import BIND, NOT_BIND, OPERATION
 
 log = logging.getLogger("binding_core.worker")

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from binding_core.store import LostClaim, StateConflict, Store
+from binding_core.records import LostClaim, StateConflict
+from binding_core.store import Store
 from binding_core.transitions import check_history
 
 X, B, A = "17100000001", "13800000001", "13900000001"

@@ -8,7 +8,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from binding_core.store import LostClaim, StateConflict, Store
+from binding_core.records import LostClaim, StateConflict
+from binding_core.store import Store
 from binding_core.transitions import BIND, NOT_BIND, OPERATION, check_history
 
 XS = ["17100000001", "17100000002"]

@@ -18,9 +18,9 @@ from binding_core import queue as core_queue
 from binding_core import service as core_service
 from binding_core import store as core_store
 from binding_core import worker as core_worker
-from binding_core.provider.base import CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, Refused, Unknown
+from binding_core.provider.base import CONFLICT_CODES, NOT_FOUND_CODES, Ok, Refused, Unknown
 from binding_core.queue import RetryDecision
-from binding_core.store import Operation, StateConflict
+from binding_core.records import Operation, StateConflict
 from binding_core.transitions import BIND, GOAL_STATUS, NOT_BIND, OPERATION, REQUIRED_STATUS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "scenarios" / "examples"
