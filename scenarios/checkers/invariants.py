@@ -130,6 +130,10 @@ def provider_agrees_at_each_end(obs: Observation) -> None:
     transitions = _need(obs.transitions, "core transitions")
     operations = _need(obs.operations, "core operations")
     history = _need(obs.provider_history, "provider binding history")
+    if any("b" not in op for op in operations):
+        raise NotApplicable("the service's operations do not carry their numbers (a, b)")
+    if any("at" not in t for t in transitions):
+        raise NotApplicable("the service's transitions do not carry their time (at)")
     ops: dict[str, dict[str, Any]] = {str(op.get("id")): op for op in operations}
     lives: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for binding in history:

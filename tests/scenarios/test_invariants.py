@@ -227,3 +227,10 @@ def test_bindings_made_after_the_end_or_gone_before_it_are_not_blamed_on_the_ope
 def test_a_binding_with_other_numbers_is_not_blamed_on_the_operation():
     """X held by someone else's binding is a reason to refuse, not a leak of this operation."""
     assert "provider_agrees_at_each_end" not in failing(_refused_bind((1.0, 64.0), b="13700000009"))
+
+
+def test_a_service_whose_operations_do_not_carry_their_numbers_is_skipped_not_passed():
+    obs = _refused_bind((1.0, 64.0))
+    obs.operations = [{k: v for k, v in op.items() if k not in ("a", "b")} for op in obs.operations]
+    [result] = [r for r in run_checks(obs, CHECKS.select()) if r.name == "provider_agrees_at_each_end"]
+    assert result.status == "skipped"
