@@ -241,15 +241,25 @@ class InProcessWorld(World):
                 fault_operations[on] = fault_operations.get(on, 0) + 1
                 faults.append([round(entry.at - epoch, 3), entry.x, entry.fault])
         attempts: dict[str, int] = {}
-        for op in store.operations():
-            attempts[str(op.attempts)] = attempts.get(str(op.attempts), 0) + 1
+        for op in store.operations(limit=10**6):
+            if op.kind != "sweep":  # sweeps never count attempts
+                attempts[str(op.attempts)] = attempts.get(str(op.attempts), 0) + 1
         alerts = [[round(a["at"] - epoch, 3), a["x"], a["mode"], a["attempts"]] for a in store.alerts()]
+        held = {op.binding_id for op in store.operations(limit=10**6) if op.kind != "sweep" and op.binding_id}
+        strays = [
+            [round(b["created_at"] - epoch, 3), None if b["ended_at"] is None else round(b["ended_at"] - epoch, 3),
+             b["x"], b["mode"], b["binding_id"]]
+            for b in self.provider.ledger.snapshot(released=True)["bindings"]
+            if b["binding_id"] not in held and b["x"] in self.driver.managed_xs
+            and (b["ended_at"] is None or b["ended_at"] > b["created_at"])  # not an NPP probe made and released at once
+        ]
         return {
             "end": round(self.driver.now(), 3),
             "timelines": timelines,
             "faults": faults,
             "crashes": [round(t, 3) for t in self.crash_times],
             "alerts": alerts,
+            "strays": strays,
             "latencies": latencies,
             "settle_times": list(self.driver.settle_times),
             "attempts": attempts,

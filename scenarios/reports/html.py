@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from .collector import RunRecord, ScenarioRecord
-from .svg import ALERT_COLOUR, CRASH_COLOUR, FAULT_COLOUR, STATUS_COLOURS, bars, histogram, timeline
+from .svg import ALERT_COLOUR, CRASH_COLOUR, FAULT_COLOUR, STATUS_COLOURS, STRAY_COLOUR, bars, histogram, timeline
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#212529;max-width:1180px}
@@ -27,7 +27,8 @@ vertical-align:middle;margin-right:4px;border-radius:2px}
 
 def _legend() -> str:
     items = [(colour, status) for status, colour in STATUS_COLOURS.items()]
-    items += [(FAULT_COLOUR, "injected fault"), (ALERT_COLOUR, "alert"), (CRASH_COLOUR, "core crash")]
+    items += [(FAULT_COLOUR, "injected fault"), (ALERT_COLOUR, "alert"), (CRASH_COLOUR, "core crash"),
+              (STRAY_COLOUR, "provider binding the core never held")]
     return "<p class=legend>" + "".join(
         f'<span><i class=swatch style="background:{c}"></i>{escape(label)}</span>' for c, label in items
     ) + "</p>"

@@ -10,6 +10,7 @@ STATUS_COLOURS = {"NOT_BIND": "#d9dde3", "OPERATION": "#f0b429", "BIND": "#2f9e4
 FAULT_COLOUR = "#e03131"
 ALERT_COLOUR = "#7048e8"
 CRASH_COLOUR = "#212529"
+STRAY_COLOUR = "#fd7e14"
 
 
 def _fmt(t: float) -> str:
@@ -17,7 +18,9 @@ def _fmt(t: float) -> str:
 
 
 def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_numbers: int = 12) -> str:
-    """Per X: one lane per mode coloured by status over virtual time, faults as red ticks, alerts as violet dots."""
+    """Per X: one lane per mode coloured by status over virtual time, faults as red ticks, alerts as violet dots,
+    and under a lane in orange the life of each provider binding the core never held (a stray: calls to X
+    reached someone the core did not know of until it was deleted)."""
     timelines: dict[str, dict[str, list[list[Any]]]] = telemetry.get("timelines", {})
     numbers = list(timelines)[:max_numbers]
     if not numbers:
@@ -52,6 +55,12 @@ def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_n
                 parts.append(f'<rect x="{x1:.1f}" y="{y}" width="{max(x2 - x1, 0.8):.1f}" height="{lane - 2}" '
                              f'fill="{colour}"><title>{mode} {escape(str(status))} from {_fmt(float(t))}</title></rect>')
             parts.append(f'<text x="{left - 4}" y="{y + lane - 4}" class=axis text-anchor=end>{mode}</text>')
+            for start, stop, sx, smode, binding_id in telemetry.get("strays", []):
+                if sx == x_number and smode == mode:
+                    x1, x2 = xpos(float(start)), xpos(float(stop) if stop is not None else end)
+                    parts.append(f'<rect x="{x1:.1f}" y="{y + lane - 4}" width="{max(x2 - x1, 1.5):.1f}" height="3" '
+                                 f'fill="{STRAY_COLOUR}"><title>stray {escape(str(binding_id))} from {_fmt(float(start))}'
+                                 f'{" to " + _fmt(float(stop)) if stop is not None else ", never deleted"}</title></rect>')
         for t, fx, label in telemetry.get("faults", []):
             if fx == x_number:
                 x = xpos(float(t))

@@ -21,6 +21,7 @@ TELEMETRY = {
     "faults": [[2.5, "17100000001", "status 503"]],
     "crashes": [50.0],
     "alerts": [[9.0, "17100000001", "AXB", 5]],
+    "strays": [[12.0, 72.5, "17100000001", "XB", "bnd_late"], [80.0, None, "17100000001", "AXB", "bnd_orphan"]],
     "latencies": [0.01, 0.02, 3.0],
     "settle_times": [3.0, 7.0],
     "attempts": {"1": 3, "5": 1},
@@ -80,3 +81,12 @@ def test_failing_run_carries_violation_everywhere(tmp_path):
     assert html.count("<svg") >= 8  # timeline + 4 charts per scenario
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "report must not fetch anything"
     assert "FAILED" in text and "VIOLATION" in text
+
+
+def test_the_timeline_shows_how_long_each_stray_binding_lived(tmp_path):
+    """A late-landing binding the core never held is drawn under its lane, from creation to deletion."""
+    emit_run(tmp_path, failing=False)
+    html = (tmp_path / "run-1" / "report.html").read_text()
+    assert "provider binding the core never held" in html  # the legend
+    assert "stray bnd_late from 12s to 72s" in html
+    assert "stray bnd_orphan from 80s, never deleted" in html
