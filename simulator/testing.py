@@ -13,11 +13,13 @@ the clock starts at a fixed epoch so runs replay exactly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from .clock import FIXED_EPOCH
 from .config import ProviderConfig
@@ -40,6 +42,20 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture
 def pstnsim_seed(request: pytest.FixtureRequest) -> int:
     return int(request.config.getoption("pstnsim_seed"))
+
+
+@contextlib.asynccontextmanager
+async def loopback_server(app: web.Application) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1 at an ephemeral port for the block; yields its base URL (no trailing /).
+    For the receivers a test points pushes, reports or alerts at."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 def provider_config(seed: int, **overrides: Any) -> ProviderConfig:

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from binding_core.config import AlertSettings, GraySettings, ProviderSettings, load_config
+from simulator.testing import loopback_server
 
 from .conftest import core_config, until
 
@@ -143,15 +144,8 @@ async def alert_receiver(answers: list[int]) -> AsyncIterator[tuple[str, list[di
 
     app = web.Application()
     app.router.add_post("/alerts", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/alerts", received, delivered
-    finally:
-        await runner.cleanup()
+    async with loopback_server(app) as url:
+        yield f"{url}/alerts", received, delivered
 
 
 async def test_the_webhook_sink_gets_the_alert_as_json(world):

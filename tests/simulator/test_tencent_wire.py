@@ -17,6 +17,7 @@ from aiohttp import web
 
 from simulator.dialects.tencent import signing
 from simulator.server import Provider
+from simulator.testing import loopback_server
 
 A, B, N = "13900000001", "13800000001", "13700000009"
 SECRET_ID, SECRET_KEY = "pstnsim-id", "pstnsim-secret"
@@ -154,13 +155,8 @@ async def receiver() -> Any:
         return web.Response(text="", content_type="text/plain", charset="utf-8")
 
     app.router.add_post("/{kind}", collect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", got
-    await runner.cleanup()
+    async with loopback_server(app) as url:
+        yield url, got
 
 
 async def place_call(provider: Provider, caller: str, x: str) -> dict:

@@ -9,6 +9,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from simulator.testing import loopback_server
+
 from .conftest import add_rule, numbers
 
 pytestmark = pytest.mark.looptime
@@ -49,13 +51,9 @@ async def receiver() -> AsyncIterator[Receiver]:
     found = Receiver()
     app = web.Application()
     app.router.add_post("/{tail:.*}", found.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    found.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
-    yield found
-    await runner.cleanup()
+    async with loopback_server(app) as url:
+        found.url = f"{url}/hook"
+        yield found
 
 
 async def call(session, provider, x: str, caller: str = "13900000001") -> None:
