@@ -71,7 +71,10 @@ async def test_the_ledger_view_counts_requests_still_in_flight(toy, session):
             return (await response.json())["in_flight"]
 
     held = asyncio.create_task(bind(session, toy_provider, x))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 4.0  # virtual: the request is held 5 s, so it must show before this
     while await in_flight() == 0:
+        assert loop.time() < deadline, "the held request never showed as in flight"
         await asyncio.sleep(0.1)
     assert toy_provider.ledger.bindings(x=x) == []  # still held
     async with await held as response:
