@@ -18,7 +18,7 @@ from .dialects.base import Dialect
 from .dialects.native import NativeDialect
 from .dialects.tencent import TencentDialect
 from .faults import FaultEngine, load_rules_file
-from .journal import Journal, TraceWriter
+from .journal import Journal
 from .ledger import Ledger
 from .metrics import Metrics
 from .middleware import DIALECT, make_middlewares
@@ -124,7 +124,12 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     state = app[PROVIDER]
     state.ledger.clock.now()  # anchor the provider clock at start (fault windows count from here)
     state.stopping.clear()
-    trace = TraceWriter(state.config.trace_file) if state.config.trace_file else None
+    trace = None
+    if state.config.trace_file:
+        from .traces.recording import ProviderTraceWriter
+
+        trace = ProviderTraceWriter(state.config.trace_file, state.ledger.clock.now(),
+                                    tuple(d.name for d in state.dialects), {"seed": state.config.seed})
     if trace is not None:
         state.journal.subscribe(trace)
     assert state.pusher is not None

@@ -1,8 +1,7 @@
 """The journal: every exchange a dialect served, in a bounded ring buffer, with secrets scrubbed.
 
-Also the JSON Lines trace writer (`--trace FILE`): one exchange per line, the
-format of DOMAIN.md "Traces". Recording is plain data; the journal middleware
-fills entries in and the admin API pages through them.
+Recording is plain data; the journal middleware fills entries in, the admin
+API pages through them, and the trace writer (`simulator.traces`) listens.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import re
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
 # Headers worth keeping in a trace; everything else is noise for replay.
@@ -68,6 +67,9 @@ class Exchange:
     fault_rules: list[str]
     latency: float  # loop seconds from arrival to the end of the exchange
     direction: str = "inbound"
+    # What the handler answered when the client saw something else (ghost success, cut or mangled body):
+    # {"status", "headers", "body"}, scrubbed like the rest when read.
+    provider_response: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -77,6 +79,9 @@ class Exchange:
                 if name.startswith("request_") or name == "query":
                     key_ids |= value.key_ids()
                 out[name] = value.scrubbed()
+        if self.provider_response is not None:
+            out["provider_response"] = {k: v.scrubbed() if isinstance(v, Unscrubbed) else v
+                                        for k, v in self.provider_response.items()}
         if key_ids:  # a reply may echo the key id ("access key 'x' is not found"): mask it there too
             out = _mask_echoes(out, key_ids)
         return out
@@ -329,32 +334,3 @@ def _replace_strings(value: Any, replace: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [_replace_strings(v, replace) for v in value]
     return value
-
-
-# ---- traces ------------------------------------------------------------------
-
-
-class TraceWriter:
-    """Appends each exchange as one JSON line; flushed per line so a killed run keeps its trace."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._file: IO[str] | None = self.path.open("a", encoding="utf-8")
-
-    def __call__(self, entry: Exchange) -> None:
-        if self._file is None:
-            return
-        self._file.write(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def read_trace(path: str | Path) -> Iterable[dict[str, Any]]:
-    with Path(path).open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                yield json.loads(line)

@@ -30,6 +30,7 @@ DIALECT = "dialect"  # the Dialect that described the request
 DECISION = "fault"  # the fault Decision applied, if any
 SENT_BODY = "sent_body"  # what a truncated / malformed reply really carried
 NO_REPLY = "no_reply"  # the connection was reset or closed: the client got no status at all
+HIDDEN = "hidden_response"  # what the handler answered before a fault lost or mangled it
 
 
 def make_middlewares(state: ProviderState) -> list:
@@ -141,6 +142,7 @@ async def _apply(
     # The rest serve the request first: the ledger applies the change, then the reply is lost or mangled.
     response = await handler(request)
     pending.close()  # applied: what follows only loses or mangles the reply
+    request[HIDDEN] = response
     if kind == "ghost_success":
         return await _lose_reply(state, action, dialect, info, request)
     body = response.body if isinstance(response, web.Response) else None
@@ -231,6 +233,12 @@ def _record(
         response_body = RawBody(bytes(response.body), response.content_type)
     else:
         response_body = None
+    hidden = request.get(HIDDEN)
+    provider_response = None
+    if isinstance(hidden, web.Response) and hidden is not response:
+        hidden_body = hidden.body if isinstance(hidden.body, (bytes, bytearray)) else b""
+        provider_response = {"status": hidden.status, "headers": RawHeaders(hidden.headers),
+                             "body": RawBody(bytes(hidden_body), hidden.content_type) if hidden_body else None}
     state.journal.record(
         Exchange(
             seq=state.journal.next_seq(),
@@ -251,6 +259,7 @@ def _record(
             fault=fault,
             fault_rules=list(decision.rule_ids) if decision is not None else [],
             latency=latency,
+            provider_response=provider_response,
         )
     )
 

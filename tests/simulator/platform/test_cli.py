@@ -65,7 +65,7 @@ async def test_serves_until_signalled_then_exits_cleanly(tmp_path, signum):
             assert response.status == 200
     assert await stop(process, signum) == 0
     assert "shutting down" in (await process.stdout.read()).decode()
-    assert '"operation": "list_numbers"' in trace.read_text()
+    assert '"action": "list_numbers"' in trace.read_text()
 
 
 async def test_the_same_seed_serves_the_same_pool():

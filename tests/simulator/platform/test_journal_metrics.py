@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.journal import Exchange, Journal, read_trace
+from simulator.journal import Exchange, Journal
+from simulator.traces import read_trace
 from simulator.metrics import parse_samples
 
 from .conftest import add_rule, numbers
@@ -101,9 +102,12 @@ async def test_trace_file_gets_one_json_line_per_exchange(toy, session, tmp_path
     async with session.post(f"{provider.url}/toy/bind", json={"x": x, "b": "13800000001"},
                             headers={"Authorization": "secret-token"}):
         pass
-    [line] = list(read_trace(trace))
-    assert (line["operation"], line["status"], line["fault"]) == ("bind", 201, "latency")
-    assert line["latency"] == pytest.approx(1.5, abs=0.01)
+    loaded = read_trace(trace)
+    assert loaded.header.recorder == "pstnsim provider" and "toy" in loaded.header.dialects
+    [line] = loaded.exchanges
+    assert (line.action, line.status, line.fault, line.applied) == ("bind", 201, "latency", True)
+    assert line.params == {"x": x, "b": "13800000001"}
+    assert line.latency == pytest.approx(1.5, abs=0.01)
     assert "secret-token" not in trace.read_text()
 
 
