@@ -11,6 +11,9 @@ SUBCOMMANDS = {
     "provider": ("simulator.cli", "run the fake privacy-number provider"),
     "core": ("binding_core.cli", "run the bundled binding core (the reference system under test)"),
     "chaos": ("scenarios.chaos_cli", "run chaos scenarios against a core and the provider"),
+    "record": ("simulator.traces.record_cli", "record a provider's traffic through a proxy into a trace"),
+    "replay": ("scenarios.replay.cli", "replay a recorded incident against a binding service and check it"),
+    "trace": ("scenarios.trace_cli", "import, compare and check traces (HAR import, diff by meaning, fidelity)"),
 }
 
 

@@ -45,5 +45,12 @@ class ProviderConfig:
     # 504 at the deadline and never applied. It bounds how late a request can take effect, which is what
     # a client's "in doubt" window must exceed (docs/provider.md, "Late requests").
     request_deadline: float = 30.0
+    # Serve this trace instead of the ledger's own answers (`pstnsim provider --replay`, docs/traces.md).
+    replay_file: Path | None = None
+    # A request the trace has no exchange for: "ledger" answers it from the ledger (preloaded with the
+    # trace's bindings), "error" refuses it; either way the journal marks it UNRECORDED.
+    replay_unrecorded: str = "ledger"
+    # Recorded latencies (and the offsets a replay drives at) are divided by this.
+    replay_speed: float = 1.0
     aliyun: tuple[AliyunCredentials, ...] = (AliyunCredentials(),)
     tencent: tuple[TencentCredentials, ...] = (TencentCredentials(),)
