@@ -62,6 +62,12 @@ class Dialect(ABC):
         or the action name) so that faults and the journal see it.
         """
 
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        """Check the request's signature with this provider's credentials without serving it: None if it
+        holds (or the dialect signs nothing), else the refusal the vendor's gateway would send. Replay and
+        the recording proxy use it: they answer or forward a request the ledger never sees."""
+        return None
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve a request routed to the shared `/` endpoint (vendor dialects)."""
         raise web.HTTPNotFound()

@@ -105,6 +105,17 @@ class AliyunDialect(Dialect):
         except GatewayError as error:
             return _json(error.body(request_id), status=error.status, headers=error.headers())
 
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        request_id = self.next_request_id()
+        try:
+            parsed = await read_request(request)
+            if parsed is None:
+                raise GatewayError("MissingAction", "the request names no action (x-acs-action or Action)")
+            self._authenticate(request, parsed)
+        except GatewayError as error:
+            return _json(error.body(request_id), status=error.status, headers=error.headers())
+        return None
+
     def fault_response(self, status: int, info: RequestInfo, retry_after: float | None = None) -> web.Response:
         error = fault_error(status, retry_after)
         return _json(error.body(self.next_request_id()), status=status, headers=error.headers())

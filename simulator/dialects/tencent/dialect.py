@@ -111,6 +111,18 @@ class TencentDialect(Dialect):
         except BusinessError as exc:
             return envelope({"ErrorCode": exc.error_code, "Msg": exc.msg}, request_id)
 
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        wire = await self._wire(request)
+        if wire is None:
+            return None
+        try:
+            if isinstance(wire, GatewayError):
+                raise wire
+            self._auth.authenticate(wire)
+        except GatewayError as exc:
+            return error_envelope(exc.code, exc.message, self._request_ids.next())
+        return None
+
     def _serve(self, wire: WireRequest, request_id: str) -> dict[str, Any]:
         if not wire.action:
             raise GatewayError(codes.MISSING_PARAMETER, "the action is missing (X-TC-Action header or Action parameter)")
