@@ -30,7 +30,8 @@ class Pseudonyms:
     def __init__(self, keep: Iterable[str] = ()) -> None:
         self.keep = {national(k) for k in keep}
         self._stand_ins: dict[str, str] = {}
-        self._used: set[str] = set()
+        self._used: set[str] = set()  # stand-ins handed out
+        self._reals: set[str] = set()  # real numbers seen: never handed out as a stand-in
         self._next = 1
         self._pattern: re.Pattern[str] | None = None
 
@@ -44,10 +45,11 @@ class Pseudonyms:
             return real
         found = self._stand_ins.get(real)
         if found is None:
+            self._reals.add(real)
             while True:
                 found = f"{STAND_IN_PREFIX}{self._next:08d}"
                 self._next += 1
-                if found not in self.keep and found not in self._stand_ins:
+                if found not in self.keep and found not in self._reals and found != real:
                     break
             self._stand_ins[real] = found
             self._used.add(found)
@@ -55,27 +57,15 @@ class Pseudonyms:
         return found
 
     def learn(self, value: Any) -> None:
-        """Find person numbers under PERSON_FIELDS anywhere in `value` (dicts, lists, query pairs)."""
-        if isinstance(value, dict):
-            for name, item in value.items():
-                if name in PERSON_FIELDS and isinstance(item, str):
-                    self._learn_number(item)
-                elif name in PERSON_FIELDS and isinstance(item, list):
-                    for one in item:
-                        if isinstance(one, str):
-                            self._learn_number(one)
-                else:
-                    self.learn(item)
-        elif isinstance(value, list):
-            for item in value:
-                self.learn(item)
-        elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-            if value[0] in PERSON_FIELDS and isinstance(value[1], str):
-                self._learn_number(value[1])
+        """Find person numbers under PERSON_FIELDS anywhere in `value` (dicts, lists, query pairs).
 
-    def _learn_number(self, raw: str) -> None:
-        real = national(raw)
-        if real and real.isdigit() and len(real) >= 10 and real not in self._used:
+        All the numbers `value` holds are known before any gets a stand-in, so no stand-in is one of them."""
+        found: list[str] = []
+        _collect(value, found)
+        fresh = [n for n in dict.fromkeys(national(raw) for raw in found)
+                 if n.isdigit() and len(n) >= 10 and n not in self._used]
+        self._reals.update(fresh)
+        for real in fresh:
             self.stand_in(real)
 
     def replace(self, value: Any) -> Any:
@@ -97,6 +87,23 @@ class Pseudonyms:
             alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
             self._pattern = re.compile(rf"(?<![0-9])(?:{alternatives})(?![0-9])") if forms else re.compile(r"(?!)")
         return self._pattern.sub(lambda m: self._forms[m.group(0)], text)
+
+
+def _collect(value: Any, found: list[str]) -> None:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if name in PERSON_FIELDS and isinstance(item, str):
+                found.append(item)
+            elif name in PERSON_FIELDS and isinstance(item, list):
+                found.extend(one for one in item if isinstance(one, str))
+            else:
+                _collect(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, found)
+    elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        if value[0] in PERSON_FIELDS and isinstance(value[1], str):
+            found.append(value[1])
 
 
 def _replace_strings(value: Any, replace: Callable[[str], str]) -> Any:
