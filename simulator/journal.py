@@ -32,6 +32,10 @@ KEPT_HEADERS = (
 )
 # Field names (headers, query, form or JSON keys) whose values never reach the journal.
 SECRET_NAME = re.compile(r"(authorization|signature|secret|password|token|credential)", re.IGNORECASE)
+# Aliyun business fields named Secret* that hold no secret (X itself, the objects that carry a binding or a
+# number): scrubbing them would lose the SubsId a replay answers with and the X of every unbind.
+NOT_SECRET_NAMES = frozenset({"secretno", "secretbinddto", "secretbinddetaildto", "secretbuyinfodto",
+                              "secretnoinfodto", "secretremaindto", "secretstatus"})
 # Names whose values say which credential signed (AccessKeyId, x-acs-accesskey-id, SecretId): masked too,
 # keeping a short hint (KEY_ID_HINT_CHARS leading characters) so a trace still tells two keys apart.
 KEY_ID_NAME = re.compile(r"(access[-_]?key[-_]?id|secret[-_]?id)", re.IGNORECASE)
@@ -243,7 +247,7 @@ def scrub_value(name: str, value: Any) -> Any:
     """The value a field named `name` may show in the journal."""
     if KEY_ID_NAME.search(name):
         return key_id_hint(value) if isinstance(value, str) else SCRUBBED
-    if SECRET_NAME.search(name):
+    if SECRET_NAME.search(name) and name.lower() not in NOT_SECRET_NAMES:
         return SCRUBBED
     return value
 
@@ -288,7 +292,7 @@ def _scrub_json(value: Any) -> Any:
 
 
 def _scrub_json_field(name: str, value: Any) -> Any:
-    if KEY_ID_NAME.search(name) or SECRET_NAME.search(name):
+    if KEY_ID_NAME.search(name) or (SECRET_NAME.search(name) and name.lower() not in NOT_SECRET_NAMES):
         return scrub_value(name, value)
     return _scrub_json(value)
 
