@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: chaos test provider bench clean
+.PHONY: setup chaos test provider bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Only the .venv with pstnsim installed in it.
+setup: $(STAMP)
+
+# make turns any failed recipe into its own exit 2, so this says pstnsim's code (1: a check is violated,
+# 2: usage or harness error). To gate on 0/1/2, run `make setup` once, then `.venv/bin/pstnsim chaos run`.
 chaos: $(STAMP)
-	$(BIN)/pstnsim chaos run $(ARGS)
+	@echo "$(BIN)/pstnsim chaos run $(ARGS)"
+	@$(BIN)/pstnsim chaos run $(ARGS) || { code=$$?; echo "make chaos: pstnsim exited $$code (make reports it as 2)" >&2; exit $$code; }
 
 provider: $(STAMP)
 	$(BIN)/pstnsim provider --seed 7 $(ARGS)

@@ -6,7 +6,8 @@ For each planted bug (tests/planted_bugs/catalogue.py) and each seed, run the
 default-suite scenario aimed at it with the default budget and shrinking off,
 and time until the first violation. Prints a table, caught/total, and the
 median wall time to catch. Seed 7 is the default seed (the CI gate); the other
-seeds show how much the catch depends on luck.
+seeds show how much the catch depends on luck. Exits 0 whatever it caught: the
+misses are figures, listed at the end, not errors.
 """
 
 from __future__ import annotations
@@ -65,7 +66,11 @@ def main() -> int:
     print(f"all seeds: caught {caught_runs}/{total_runs} (bug, seed) runs")
     if times:
         print(f"median wall time to catch: {statistics.median(times):.1f}s (max {max(times):.1f}s)")
-    return 0 if caught_runs == total_runs else 1
+    missed = [f"{name} (seed {seed})" for name, seed, caught, _, _ in rows if not caught]
+    if missed:
+        print(f"missed: {', '.join(missed)}")
+    # A missed bug is a figure of the harness's power, not a failure of the benchmark: exit 0 either way.
+    return 0
 
 
 if __name__ == "__main__":

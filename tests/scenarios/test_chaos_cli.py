@@ -88,8 +88,8 @@ def test_the_documented_ci_recipe_uses_flags_the_cli_accepts():
 
     workflow = yaml.safe_load((EXAMPLES.parents[1] / "examples" / "ci" / "github-actions.yml").read_text())
     commands = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
-    chaos = next(c for c in commands if c.startswith("make chaos"))
-    args = re.search(r'ARGS="([^"]*)"', chaos).group(1).replace("${{ github.run_id }}", "1")
+    chaos = next(c for c in commands if re.match(r"(\.venv/bin/)?pstnsim chaos run", c))
+    args = chaos.split(" chaos run", 1)[1].replace("${{ github.run_id }}", "1")
     parser = argparse.ArgumentParser()
     chaos_cli.add_arguments(parser)
     parsed = parser.parse_args(["run", *shlex.split(args)])
