@@ -6,24 +6,69 @@ import argparse
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
+from pathlib import Path
 
 from .app import Core
-from .config import ConfigError, CoreConfig, load_config
+from .config import ConfigError, CoreConfig, load_config, url_problem
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def port_number(text: str) -> int:
+    """argparse type for --port: a TCP port 0..65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0..65535 (0: any free port)")
+    return port
+
+
+def provider_url(text: str) -> str:
+    """argparse type for --provider-url: refused unless an http(s) URL, so the core never starts "healthy"
+    with every call bound to fail."""
+    problem = url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def database_file(text: str) -> str:
+    """argparse type for --db: a SQLite file, or a new file in a folder that exists."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a database file, e.g. {path / 'core.db'}")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist (create it first)")
+    if path.exists():
+        try:
+            with path.open("rb") as file:
+                head = file.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from None
+        if head and head != SQLITE_HEADER:  # an empty file is a new database to SQLite
+            raise argparse.ArgumentTypeError(f"{text} exists and is not a SQLite database")
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--provider-url", help="the provider's base URL (overrides [provider] url)")
-    parser.add_argument("--db", required=True, help="SQLite database file (created if missing)")
+    parser.add_argument("--provider-url", type=provider_url, help="the provider's base URL (overrides [provider] url)")
+    parser.add_argument("--db", required=True, type=database_file,
+                        help="SQLite database file (created if missing; its folder must exist)")
     parser.add_argument("--config", help="TOML config file; its [gray] section is re-read when it changes")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    parser.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--seed", type=int, help="seed for backoff jitter and ids (overrides the config's seed)")
-    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
+                        help="logging level (default INFO)")
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config) if args.config else CoreConfig()
     except ConfigError as exc:
@@ -41,6 +86,9 @@ async def _serve(config: CoreConfig, args: argparse.Namespace) -> int:
     try:
         core = Core(config, provider_url=args.provider_url, db_path=args.db, host=args.host, port=args.port)
         await core.start()
+    except sqlite3.Error as exc:  # unreadable, locked or corrupt past its header
+        print(f"pstnsim core: cannot open the database {args.db}: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"pstnsim core: cannot start: {exc}", file=sys.stderr)
         return 2

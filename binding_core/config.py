@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -183,8 +184,22 @@ def _typed(value: Any, kind: Any, where: str) -> Any:
     raise ConfigError(f"{where} must be {kind.__name__}, got {type(value).__name__} {value!r}")
 
 
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be the provider's base URL (None: it can): an http(s) URL with a host."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        return f"{url!r} is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL such as http://127.0.0.1:8090"
+    return None
+
+
 def _validate(config: CoreConfig, origin: str) -> None:
+    url_error = url_problem(config.provider.url)
     checks = [
+        (url_error is None, f"[provider] url: {url_error}"),
         (config.provider.timeout > 0, "[provider] timeout must be > 0"),
         (config.provider.connect_timeout > 0, "[provider] connect_timeout must be > 0"),
         (config.provider.breaker_threshold >= 1, "[provider] breaker_threshold must be >= 1"),

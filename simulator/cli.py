@@ -18,13 +18,24 @@ from .numbers import load_pool_file
 from .server import Provider
 
 
+def port_number(text: str) -> int:
+    """argparse type for --port: a TCP port 0..65535 (0: any free port), refused by argparse otherwise."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0..65535 (0: any free port)")
+    return port
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # host / port / seed / webhook default to None: a flag given wins over --config, a flag left out does not.
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="provider settings, TOML: seed, host, port, webhook_url, [pool], vendor credentials "
                              "(docs/provider.md); flags given on the command line win")
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default 8090; 0: any free port)")
+    parser.add_argument("--port", type=port_number, help="port (default 8090; 0: any free port)")
     parser.add_argument("--seed", type=int, help="seed of the number pool and the fault decisions (default 0)")
     parser.add_argument("--faults", type=Path, metavar="FILE", help="fault rules (TOML, docs/faults.md)")
     parser.add_argument("--pool", type=Path, metavar="FILE", help="numbers to serve (TOML or JSON) instead of a seeded pool")
@@ -68,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(serve(config))
     except OSError as exc:  # the port is taken, the host is not ours...
         print(f"pstnsim provider: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
-        return 1
+        return 2
 
 
 async def serve(config: ProviderConfig) -> int:
