@@ -91,6 +91,30 @@ class ScenarioFinished(Event):
     # Data for the charts: per-X timelines, latencies, retries and alerts (see runner.Telemetry).
     telemetry: dict[str, Any] = field(default_factory=dict)
     error: str = ""  # the harness itself failed (not a violation): shown, and fails the run
+    # The provider trace of the failing (shrunk) example, written beside the reports: `pstnsim replay` takes it.
+    failure_trace: str = ""
+
+
+@dataclass(frozen=True)
+class ReplayCompared(Event):
+    """`pstnsim replay`: each business step beside the recorded exchanges it led to and what the service sent.
+
+    `steps`: [{"seq", "offset", "op", "mode", "x", "a", "b", "recorded": [exchange summaries],
+    "sent": [journal summaries with "matched" (recorded seq) or "unrecorded": true]}]; `unrecorded`: every
+    call the service made that the recording did not have; `never_asked`: recorded exchanges no request
+    matched; `verdict`: "reproduced", "no longer reproduces", "violated" or "passed"."""
+
+    scenario: str
+    trace: str
+    dialect: str
+    business_source: str  # "business lines" | "inferred from the recorded calls"
+    steps: list[dict[str, Any]]
+    unrecorded: list[dict[str, Any]]
+    never_asked: list[dict[str, Any]]
+    recorded_violations: tuple[str, ...]
+    violations: tuple[str, ...]
+    verdict: str
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ class MachineLog:
     telemetry: dict[str, Any] = field(default_factory=dict)
     last_results: list[CheckResult] = field(default_factory=list)
     check_names: tuple[str, ...] | None = None
+    # Called with the machine at the end of every failing example (the last call is the reported, shrunk
+    # one): the runner keeps what it needs to write the example's provider trace.
+    on_failure: Callable[[Any], None] | None = None
 
 
 # Distributions are pooled over every example; the timeline shows one example (the failing one, else the busiest).
@@ -127,6 +130,7 @@ def build_machine(
             self.failed = False
             self.fault_serial = 0
             self.settled_at = 0
+            self.violated: list[str] = []  # the checks the failing step violated
 
         def run(self, work: Awaitable[T]) -> T:
             return self.loop.run_until_complete(work)
@@ -258,6 +262,7 @@ def build_machine(
             log.last_results = results
             if any(r.status == "failed" for r in results):
                 self.failed = True
+                self.violated = [r.name for r in results if r.status == "failed"]
                 raise ChaosViolation([r for r in results if r.status == "failed"])
 
         @invariant()
@@ -274,6 +279,7 @@ def build_machine(
             failed = [r for r in run_checks(observation, step_checks) if r.status == "failed"]
             if failed:
                 self.failed = True
+                self.violated = [r.name for r in failed]
                 raise ChaosViolation(failed)
 
         def teardown(self) -> None:
@@ -284,6 +290,8 @@ def build_machine(
                             self._settle_and_check()
                     finally:
                         self._account()
+                        if self.failed and self.violated and log.on_failure:
+                            log.on_failure(self)
             finally:
                 try:
                     self.run(self.world.stop())

@@ -69,6 +69,7 @@ class ScenarioOutcome:
     steps: tuple[str, ...] = ()
     replay_command: str = ""
     error: str = ""
+    failure_trace: str = ""  # the failing example's provider trace (`pstnsim replay` reproduces it)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Runner:
         self.options = options
         self.bus = bus or EventBus()
         self._wall0 = time.perf_counter()
+        self._failures: dict[str, Any] = {}  # scenario name -> replay.capture.FailureMaterial
 
     def wall(self) -> float:
         return time.perf_counter() - self._wall0
@@ -94,6 +96,7 @@ class Runner:
         scenarios = [load_scenario(p) for p in paths]
         run_id = self.options.run_id or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S") + f"-seed{self.options.seed}"
         report_dir = self.options.report_dir / run_id
+        self.report_dir = report_dir
         self.bus.emit(RunStarted(self.wall(), run_id, self.options.seed, tuple(s.name for s in scenarios),
                                  self.options.mode, str(report_dir), self.options.dialect))
         outcomes, virtual = [], 0.0
@@ -127,12 +130,24 @@ class Runner:
             steps_text, found_blob = _falsifying_program(error)
             blob = found_blob or blob
         outcome = self._outcome(scenario, log, error, steps_text, blob)
+        if isinstance(error, ChaosViolation):
+            outcome.failure_trace = self._write_failure_trace(scenario)
         self._emit_checks(scenario, outcome)
         self.bus.emit(ScenarioFinished(
             self.wall(), scenario.name, self.options.seed, outcome.passed, log.examples, log.steps, log.virtual_time,
-            self.wall() - started, log.counts, log.telemetry, outcome.error,
+            self.wall() - started, log.counts, log.telemetry, outcome.error, outcome.failure_trace,
         ))
         return outcome, log
+
+    def _write_failure_trace(self, scenario: Scenario) -> str:
+        """The provider trace of the reported (last) failing example, beside the reports; "" when none."""
+        from .replay.capture import write_failure_trace
+
+        material = self._failures.pop(scenario.name, None)
+        directory = getattr(self, "report_dir", None)
+        if material is None or directory is None:
+            return ""
+        return str(write_failure_trace(material, directory))
 
     def _log(self, scenario: Scenario) -> MachineLog:
         def on_step(example: int, step: int, rule: str, virtual: float) -> None:
@@ -141,7 +156,16 @@ class Runner:
         def on_example(example: int, steps: int, virtual: float) -> None:
             self.bus.emit(ExampleDone(self.wall(), scenario.name, example, steps, virtual))
 
-        return MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks)
+        def on_failure(machine: Any) -> None:
+            from .replay.capture import capture
+
+            material = capture(machine, scenario, self.options.seed, self.dialect(scenario),
+                               self.options.checks or (scenario.checks or None))
+            if material is not None:
+                self._failures[scenario.name] = material  # the last failing example is the reported one
+
+        return MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks,
+                          on_failure=on_failure)
 
     def dialect(self, scenario: Scenario) -> str:
         """The wire of this scenario's run: the option, else the file's `[core] provider.dialect`, else native."""

@@ -70,6 +70,10 @@ class World:
         self._outages: set[str] = set()
         self._outage_since = 0.0
         self.crash_times: list[float] = []
+        # (when, downtime) of each crash and (when, all, numbers) of each gray change: a failing example's
+        # trace carries them so that a replay does the same at the same offsets.
+        self.crashes: list[tuple[float, float]] = []
+        self.gray_changes: list[tuple[float, bool, tuple[str, ...]]] = []
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -139,6 +143,7 @@ class World:
             self.driver.downtime += self.driver.now() - self._outage_since
 
     async def set_gray(self, all_numbers: bool, numbers: list[str]) -> bool:
+        self.gray_changes.append((self.driver.now(), all_numbers, tuple(numbers)))
         answer = await self.driver.core.set_gray(all_numbers, numbers)
         return answer.ok
 
@@ -151,8 +156,11 @@ class InProcessWorld(World):
 
     can_crash = True
 
-    def __init__(self, scenario: Scenario, seed: int, core_factory: Any = None, dialect: str = "native") -> None:
+    def __init__(self, scenario: Scenario, seed: int, core_factory: Any = None, dialect: str = "native",
+                 provider_overrides: dict[str, Any] | None = None) -> None:
         super().__init__(scenario, seed, dialect)
+        # ProviderConfig fields set on top of the scenario's (a replay serves a trace: replay_file, ...).
+        self.provider_overrides = dict(provider_overrides or {})
         self.provider: Any = None
         self.core: Any = None
         self.tmpdir: Path | None = None
@@ -170,7 +178,7 @@ class InProcessWorld(World):
         self.tmpdir = Path(tempfile.mkdtemp(prefix="pstnsim-chaos-", dir=shm if shm.is_dir() else None))
         self.provider = Provider(ProviderConfig(seed=self.seed, epoch=FIXED_EPOCH,
                                                 pool=PoolSpec(seed=self.seed, per_city=5, stock_per_city=0),
-                                                **self.scenario.provider))
+                                                **self.scenario.provider), **self.provider_overrides)
         await self.provider.start()
         core_table = dict(self.scenario.core)
         core_table["provider"] = {**core_table.get("provider", {}), "dialect": self.dialect}
@@ -201,6 +209,7 @@ class InProcessWorld(World):
         """Kill the core without draining (nothing more is written), wait, reopen the same database."""
         gray = self.core.parts.gray.current
         self.crash_times.append(self.driver.now())
+        self.crashes.append((self.driver.now(), downtime))
         await self.core.abort()
         await asyncio.sleep(downtime)
         self.restarts += 1

@@ -35,6 +35,8 @@ def summary(record: RunRecord) -> dict[str, Any]:
                 "wall_time": round(s.finished.wall_time, 3) if s.finished else None,
                 "checks": s.checks,
                 "violations": s.violations,
+                # The failing example's provider trace: `pstnsim replay FILE` reproduces it without Hypothesis.
+                "failure_trace": (s.finished.failure_trace or None) if s.finished else None,
             }
             for s in record.scenarios.values()
         ],

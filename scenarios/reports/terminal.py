@@ -60,6 +60,9 @@ class TerminalReport:
                                f"{event.virtual_time:.0f} s virtual, {event.wall_time:.1f} s wall)")
             if event.error:
                 self.console.print(f"[red]  harness error:[/] {event.error.splitlines()[-1] if event.error else ''}")
+            if event.failure_trace:
+                self.console.print(f"  failure trace: {event.failure_trace}\n  replay without Hypothesis: "
+                                   f"[cyan]pstnsim replay {event.failure_trace}[/]")
         elif isinstance(event, RunFinished):
             self._stop()
             self.console.print(self.summary_table())
