@@ -14,7 +14,7 @@ from aiohttp import web
 
 from .faults import RuleError
 from .metrics import CONTENT_TYPE
-from .state import PROVIDER, ProviderState
+from .state import PROVIDER, RULES_ON_RESET, ProviderState
 
 AdminHandler = Callable[[web.Request, ProviderState], Awaitable[web.StreamResponse]]
 MAX_PAGE = 1000
@@ -181,15 +181,17 @@ async def push_view(request: web.Request, state: ProviderState) -> web.Response:
 
 
 async def reset(request: web.Request, state: ProviderState) -> web.Response:
-    """Ledger back to the seeded start, counters and journal cleared. Body `{"rules": "clear"}` drops rules too."""
+    """The provider as it started: seeded ledger, its --faults rules re-armed (rules added since removed), journal,
+    metrics and push counts cleared. Body `{"rules": "keep"}` keeps the current rules instead, `"clear"` none."""
     _no_query(request)
-    keep_rules = True
+    rules = "initial"
     if await request.read():
         body = await _json_body(request)
-        if not isinstance(body, dict) or set(body) - {"rules"} or body.get("rules", "keep") not in ("keep", "clear"):
-            return error(400, "INVALID_ARGUMENT", 'body must be {"rules": "keep"} or {"rules": "clear"}')
-        keep_rules = body.get("rules", "keep") == "keep"
-    state.reset(keep_rules=keep_rules)
+        if not isinstance(body, dict) or set(body) - {"rules"} or body.get("rules", "initial") not in RULES_ON_RESET:
+            return error(400, "INVALID_ARGUMENT",
+                         'body must be {"rules": "initial"}, {"rules": "keep"} or {"rules": "clear"}')
+        rules = body.get("rules", "initial")
+    state.reset(rules=rules)
     return web.json_response({"reset": True, "rules": len(state.faults.rules)})
 
 

@@ -63,6 +63,7 @@ def create_app(
         faults=faults,
         journal=Journal(),
         metrics=Metrics(),
+        initial_rules=tuple(faults.rules),
     )
     state.pusher = Pusher(state)
     app = web.Application(client_max_size=config.max_body_bytes,

@@ -23,7 +23,7 @@ from .faults import FaultEngine
 from .journal import Journal
 from .ledger import Ledger
 from .push import Pusher
-from .state import PROVIDER, ProviderState
+from .state import PROVIDER, ProviderState, RulesOnReset
 
 
 class Provider:
@@ -75,8 +75,9 @@ class Provider:
     def admin_url(self) -> str:
         return f"{self.url}/_admin"
 
-    def reset(self, *, keep_rules: bool = True) -> None:
-        self.state.reset(keep_rules=keep_rules)
+    def reset(self, *, rules: RulesOnReset = "initial", keep_rules: bool | None = None) -> None:
+        """Back to how it started, fault rules included (see ProviderState.reset)."""
+        self.state.reset(rules=rules, keep_rules=keep_rules)
 
     # ---- lifecycle -------------------------------------------------------
 

@@ -149,12 +149,16 @@ async def test_reset_restores_the_seeded_state_and_restarts_fault_counts(toy, se
     async with session.post(f"{provider.url}/toy/bind", json={"x": x, "b": "13800000001"}) as response:
         assert response.status == 201
 
-    async with session.post(f"{provider.admin_url}/reset") as response:
+    async with session.post(f"{provider.admin_url}/reset", json={"rules": "keep"}) as response:
         assert response.status == 200
     assert provider.ledger.bindings() == [] and provider.ledger.snapshot()["numbers"] == pool
     assert len(provider.journal) == 0
     async with session.post(f"{provider.url}/toy/bind", json={"x": x, "b": "13800000001"}) as response:
         assert response.status == 503  # the rule was kept and counts from one again
+
+    async with session.post(f"{provider.admin_url}/reset") as response:  # as it started: no rule
+        assert response.status == 200
+    assert await rules(session, provider) == []
 
     async with session.post(f"{provider.admin_url}/reset", json={"rules": "clear"}) as response:
         assert response.status == 200
