@@ -29,19 +29,19 @@ def pstnsim() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
-def pstnsim_server() -> Iterator[Callable[..., str]]:
-    """`pstnsim_server(*args)`: start a `pstnsim provider|core ...` that serves until stopped; returns its URL once
-    it printed its "listening on" line. Every server started is terminated at teardown."""
+def pstnsim_server() -> Iterator[Callable[..., tuple[str, str]]]:
+    """`pstnsim_server(*args)`: start a `pstnsim provider|core ...` that serves until stopped; once it printed its
+    "listening on" line, returns (its URL, that line). Every server started is terminated at teardown."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*args: str) -> str:
+    def start(*args: str) -> tuple[str, str]:
         proc = subprocess.Popen([str(PSTNSIM), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         started.append(proc)
         seen = []
         for line in proc.stdout:  # type: ignore[union-attr]  # ends at EOF if the server exits
             seen.append(line)
             if match := LISTENING.search(line):
-                return match.group(1)
+                return match.group(1), line.rstrip()
         raise AssertionError(f"pstnsim {' '.join(args)} exited {proc.wait()} without listening:\n{''.join(seen)}")
 
     try:

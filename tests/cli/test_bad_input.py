@@ -73,6 +73,6 @@ def test_core_still_starts_on_an_empty_file_and_an_existing_database(pstnsim_ser
     reopens the first one's file."""
     db = tmp_path / "core.db"
     db.touch()
-    url = pstnsim_server("core", "--port", "0", "--db", str(db), "--provider-url", "http://127.0.0.1:9")
+    url, _ = pstnsim_server("core", "--port", "0", "--db", str(db), "--provider-url", "http://127.0.0.1:9")
     assert url.startswith("http://127.0.0.1:")
     assert db.read_bytes().startswith(b"SQLite format 3\x00")
