@@ -1,0 +1,87 @@
+"""Which id or X number of one run is which of another's: learned from two answers to the same call.
+
+Two runs of the same calls get different binding ids, call ids and (unless the pool and seed match) X
+numbers. `trace check` substitutes the simulator's ids in the recorded requests that follow, and
+`trace diff` reads A's answers in B's ids, so `bnd_1` and `SUB-42` compare equal when they are the same
+binding, and an X shown in any field (`shown_caller`) follows it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .meaning import national
+
+# Fields whose values the provider makes up: ids, and the X it assigns (national, +86, 0086 and 86 forms).
+IDENTITY_FIELDS = frozenset({"binding_id", "SubsId", "BindId", "AuthId", "call_id", "CallId"})
+NUMBER_FIELDS = frozenset({"x", "SecretNo", "PhoneNoX", "TelX", "VirtualNum"})
+NUMBER_FORMS = ("{n}", "+86{n}", "0086{n}", "86{n}")
+
+
+class IdMap:
+    """One run's ids and X numbers -> the other's; the first pairing seen wins."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+        self.numbers: dict[str, str] = {}
+        self._patterns: tuple[re.Pattern[str] | None, re.Pattern[str] | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids) + len(self.numbers)
+
+    def learn(self, first: Any, second: Any) -> None:
+        """Walk two answers to the same call side by side and pair the ids and X numbers they name."""
+        if isinstance(first, dict) and isinstance(second, dict):
+            for key, value in first.items():
+                if key in second:
+                    self._pair(key, value, second[key])
+        elif isinstance(first, list) and isinstance(second, list):
+            for left, right in zip(first, second):
+                self.learn(left, right)
+
+    def _pair(self, key: str, first: Any, second: Any) -> None:
+        if isinstance(first, str) and isinstance(second, str):
+            if first and second and first != second:
+                if key in IDENTITY_FIELDS:
+                    self._add(self.ids, {first: second})
+                elif key in NUMBER_FIELDS:
+                    old, new = national(first), national(second)
+                    self._add(self.numbers, {f.format(n=old): f.format(n=new) for f in NUMBER_FORMS})
+            return
+        self.learn(first, second)
+
+    def _add(self, table: dict[str, str], pairs: dict[str, str]) -> None:
+        for old, new in pairs.items():
+            if old not in table:
+                table[old] = new
+                self._patterns = None
+
+    def apply(self, value: Any) -> Any:
+        """`value` with every learned id (a whole token) and number (not inside a longer run of digits) swapped."""
+        if not self.ids and not self.numbers:
+            return value
+        if isinstance(value, str):
+            return self._swap(value)
+        if isinstance(value, dict):
+            return {k: self.apply(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.apply(v) for v in value]
+        return value
+
+    def _swap(self, text: str) -> str:
+        if self._patterns is None:
+            self._patterns = (_pattern(self.ids, "A-Za-z0-9_\\-"), _pattern(self.numbers, "0-9"))
+        ids, numbers = self._patterns
+        if ids is not None:
+            text = ids.sub(lambda m: self.ids[m.group(0)], text)
+        if numbers is not None:
+            text = numbers.sub(lambda m: self.numbers[m.group(0)], text)
+        return text
+
+
+def _pattern(table: dict[str, str], edge: str) -> re.Pattern[str] | None:
+    if not table:
+        return None
+    alternatives = "|".join(re.escape(old) for old in sorted(table, key=len, reverse=True))
+    return re.compile(rf"(?<![{edge}])(?:{alternatives})(?![{edge}])")
