@@ -70,11 +70,11 @@ class Change:
         return {"field": self.field, "a": None if self.a is ABSENT else self.a,
                 "b": None if self.b is ABSENT else self.b, "presence": presence}
 
-    def describe(self) -> str:
+    def describe(self, a_name: str = "A", b_name: str = "B") -> str:
         if self.b is ABSENT:
-            return f"{self.field} {_show(self.a)} only in A"
+            return f"{self.field} {_show(self.a)} only in {a_name}"
         if self.a is ABSENT:
-            return f"{self.field} {_show(self.b)} only in B"
+            return f"{self.field} {_show(self.b)} only in {b_name}"
         if self.field in ("status", "code", "failure"):  # None there means "no answer" / "no code" / "none"
             return f"{self.field} {_outcome(self.a)} -> {_outcome(self.b)}"
         return f"{self.field} {_show(self.a)} -> {_show(self.b)}"
