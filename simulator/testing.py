@@ -9,13 +9,18 @@
 
 The seed comes from `--pstnsim-seed` (default 0) and is printed in the header;
 the clock starts at a fixed epoch so runs replay exactly.
+
+The fixtures are async and run under pytest-asyncio (a dependency of pstnsim). It needs no configuration:
+an `async def` test that uses a pstnsim fixture is marked `asyncio` here, so it runs in pytest-asyncio's
+default strict mode as in auto mode.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
+import inspect
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Sequence
 
 import pytest
 import pytest_asyncio
@@ -27,6 +32,23 @@ from .dialects.base import Dialect
 from .server import Provider
 
 ProviderFactory = Callable[..., Awaitable[Provider]]
+
+# The async fixtures of both pstnsim plugins: an async test using any of them runs under pytest-asyncio.
+ASYNC_FIXTURES = frozenset({"pstnsim_provider", "pstnsim_provider_factory", "pstnsim_core", "pstnsim_core_factory"})
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, None]:
+    """Mark `asyncio` each async test that uses a pstnsim fixture, so it runs without `asyncio_mode = auto`.
+
+    trylast: this wrapper sits inside pytest-asyncio's, which turns marked coroutine tests into asyncio items
+    when the items come back out through it."""
+    outcome = yield
+    result = outcome.get_result()
+    for item in result if isinstance(result, list) else [result]:
+        if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)
+                and ASYNC_FIXTURES.intersection(item.fixturenames) and item.get_closest_marker("asyncio") is None):
+            item.add_marker(pytest.mark.asyncio)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
