@@ -131,6 +131,9 @@ def build_machine(
             self.fault_serial = 0
             self.settled_at = 0
             self.violated: list[str] = []  # the checks the failing step violated
+            # Per step: (rule, virtual end, operations, crashes and gray changes so far): a failing example's
+            # trace keeps the rule boundaries, since a replay must wait where the machine waited.
+            self.step_log: list[tuple[str, float, int, int, int]] = []
 
         def run(self, work: Awaitable[T]) -> T:
             return self.loop.run_until_complete(work)
@@ -152,6 +155,8 @@ def build_machine(
 
         def _stepped(self, name: str) -> None:
             self.step_count += 1
+            self.step_log.append((name, self._elapsed(), len(self.world.driver.history), len(self.world.crashes),
+                                  len(self.world.gray_changes)))
             self.run(self.world.driver.refresh_tracked())
             if log.on_step:
                 log.on_step(self.example, self.step_count, name, self._elapsed())

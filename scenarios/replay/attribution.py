@@ -30,11 +30,19 @@ class Attribution:
     unattributed: list[int] = field(default_factory=list)
 
 
-def attribute(business: Iterable[BusinessOperation], exchanges: Iterable[Exchange]) -> Attribution:
+def attribute(business: Iterable[BusinessOperation], exchanges: Iterable[Exchange],
+              accepted: set[int] | None = None) -> Attribution:
+    """`accepted`: the business seqs the service took on (it answered with an operation id), when known:
+    of several steps on the same numbers at one instant, calls belong to the one it took on."""
+    business = list(business)
     steps = sorted(business, key=lambda op: (op.offset, op.seq))
-    out = Attribution({op.seq: [] for op in steps})
+    if accepted:  # a step the service refused made no call: leave it out of the candidates
+        refused = {op.seq for op in steps if op.seq not in accepted}
+        steps = [op for op in steps if op.seq not in refused]
+    out = Attribution({op.seq: [] for op in business})
     known: dict[str, Binding] = {}
     step_of_binding: dict[str, BusinessOperation] = {}
+    made_at: dict[str, float] = {}
     for ex in sorted(exchanges, key=lambda e: (e.offset, e.seq)):
         before = [op for op in steps if op.offset <= ex.offset + SLACK]
         answered = answered_bindings(ex)
@@ -44,6 +52,7 @@ def attribute(business: Iterable[BusinessOperation], exchanges: Iterable[Exchang
             step = _bind_step(ex, before, known)
             for found in answered:
                 known.setdefault(found.binding_id, found)
+                made_at.setdefault(found.binding_id, ex.offset)
                 if step is not None:
                     step_of_binding.setdefault(found.binding_id, step)
         elif kind == "delete":
@@ -52,7 +61,9 @@ def attribute(business: Iterable[BusinessOperation], exchanges: Iterable[Exchang
             mode = binding.mode if binding and binding.mode in MODES else ALIYUN_MODES.get(ex.action)
             x = (binding.x if binding else None) or ex.params.get("x")
             step = _latest(before, lambda op: op.op == "unbind" and op.x == x and (mode is None or op.mode == mode))
-            step = step or step_of_binding.get(binding_id)
+            maker = step_of_binding.get(binding_id)
+            if maker is not None and (step is None or step.offset < made_at.get(binding_id, 0.0)):
+                step = maker  # no unbind since the binding was made: a clean-up of what that bind left
         else:
             for found in answered:
                 known.setdefault(found.binding_id, found)

@@ -10,6 +10,7 @@ the core was configured, so a replay drives the same thing at the same offsets.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ class FailureMaterial:
     outage_downtime: float = 0.0
     numbers: list[str] = field(default_factory=list)
     parties: list[str] = field(default_factory=list)
+    # The machine's rule boundaries: (rule, virtual end, operations, crashes, gray changes so far).
+    step_log: list[tuple[str, float, int, int, int]] = field(default_factory=list)
 
 
 def capture(machine: Any, scenario: Scenario, seed: int, dialect: str,
@@ -68,7 +71,7 @@ def capture(machine: Any, scenario: Scenario, seed: int, dialect: str,
         entries=list(provider.journal.entries()), started_at=started_at, t0=machine.t0,
         history=list(world.driver.history), crashes=list(world.crashes), gray_changes=list(world.gray_changes),
         outage_downtime=max(0.0, world.driver.downtime - crash_downtime),
-        numbers=list(machine.xs), parties=list(machine.parties),
+        numbers=list(machine.xs), parties=list(machine.parties), step_log=list(machine.step_log),
     )
 
 
@@ -83,15 +86,22 @@ def failure_trace(material: FailureMaterial) -> Trace:
     m = material
     entries = [e for e in m.entries if is_core_call(e, m.dialect)]
     exchanges = [to_trace_exchange(entry, m.started_at, seq=i) for i, entry in enumerate(entries, start=1)]
-    business = []
-    for op in m.history:
-        if op.kind not in ("bind", "unbind"):
+    ops_done = [ops for _, _, ops, _, _ in m.step_log]
+    business, answers, reads = [], [], {}
+    for index, op in enumerate(m.history):
+        step = bisect_right(ops_done, index)  # the rule during which it was issued
+        offset = max(0.0, op.invoked_at - m.t0)
+        if op.kind == "read":
+            reads.setdefault((round(offset, 6), op.x), step)
             continue
         value = tuple(op.value or ())
         a, b = (value[0], value[1]) if op.kind == "bind" and op.mode == "AXB" else (None, value[0] if value else None)
-        business.append(BusinessOperation(len(business) + 1, max(0.0, op.invoked_at - m.t0), op.kind, op.mode, op.x,
+        business.append(BusinessOperation(len(business) + 1, offset, op.kind, op.mode, op.x,
                                           a if op.kind == "bind" else None, b if op.kind == "bind" else None))
-    reads = sorted({(round(op.invoked_at - m.t0, 6), op.x) for op in m.history if op.kind == "read"})
+        answers.append({"seq": len(business), "step": step, "outcome": op.outcome.value if op.outcome else None,
+                        "answer": op.detail, "operation_id": op.core_operation_id})
+    crashes_done = [crashes for _, _, _, crashes, _ in m.step_log]
+    gray_done = [gray for _, _, _, _, gray in m.step_log]
     expiries = [
         {"offset": round(max(0.0, e.at - m.started_at), 6), "binding_id": e.path.rstrip("/").rsplit("/", 1)[-1],
          "x": e.x}
@@ -110,10 +120,15 @@ def failure_trace(material: FailureMaterial) -> Trace:
                      "modes": list(m.scenario.workload.modes)},
         "checks": list(m.checks) if m.checks else None,
         "violated": list(m.violated),
-        "crashes": [{"offset": round(at - m.t0, 6), "downtime": downtime} for at, downtime in m.crashes],
-        "gray": [{"offset": round(max(0.0, at - m.t0), 6), "all": all_numbers, "numbers": list(numbers)}
-                 for at, all_numbers, numbers in m.gray_changes],
-        "reads": [{"offset": offset, "x": x} for offset, x in reads],
+        # The machine's rules in order (what each ended with): a replay waits where the machine waited.
+        "steps": [{"rule": rule, "end": round(end, 6), "ops": ops} for rule, end, ops, _, _ in m.step_log],
+        # Per business line: the rule (index into steps) that issued it and what the service answered then.
+        "business": answers,
+        "crashes": [{"offset": round(at - m.t0, 6), "downtime": downtime, "step": bisect_right(crashes_done, i)}
+                    for i, (at, downtime) in enumerate(m.crashes)],
+        "gray": [{"offset": round(max(0.0, at - m.t0), 6), "all": all_numbers, "numbers": list(numbers),
+                  "step": bisect_right(gray_done, i)} for i, (at, all_numbers, numbers) in enumerate(m.gray_changes)],
+        "reads": [{"offset": offset, "x": x, "step": step} for (offset, x), step in sorted(reads.items())],
         "expiries": expiries,
         "outage_downtime": round(m.outage_downtime, 6),
         "numbers": m.numbers,

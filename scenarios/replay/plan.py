@@ -10,7 +10,8 @@ provider's `--trace`) gives its business lines or, lacking them, the operations 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,15 @@ class Event:
     gray_all: bool = False
     numbers: tuple[str, ...] = ()
     binding_id: str | None = None
+    step: int | None = None  # the chaos rule that did it (an index into ReplayPlan.steps), when recorded
+
+
+@dataclass(frozen=True)
+class Step:
+    """A chaos machine rule, as recorded: its name and when it ended (offset)."""
+
+    rule: str
+    end: float
 
 
 @dataclass
@@ -58,6 +68,11 @@ class ReplayPlan:
     outage_downtime: float = 0.0
     notes: list[str] = field(default_factory=list)
     inferred_exchanges: dict[int, list[int]] = field(default_factory=dict)
+    # A chaos failure's rule boundaries (empty for other traces) and what the service answered each
+    # business line when it was recorded (business seq -> text).
+    steps: list[Step] = field(default_factory=list)
+    recorded_answers: dict[int, str] = field(default_factory=dict)
+    recorded_accepted: set[int] = field(default_factory=set)  # business seqs the service took on (op id)
 
     @property
     def duration(self) -> float:
@@ -85,7 +100,11 @@ def plan_replay(trace: Trace, *, seed: int | None = None) -> ReplayPlan:
         raise ReplayError(f"{path}: nothing to replay: the trace has no business lines and no binding creates or "
                           "deletes to infer them from")
     scenario = _scenario(meta, path, dialect)
-    events = _events(business, meta, path)
+    steps = [Step(str(item.get("rule", "")), _number(item, "end", path, "steps")) for item in _list(meta, "steps", path)]
+    answers = {int(item["seq"]): item for item in _list(meta, "business", path) if isinstance(item.get("seq"), int)}
+    if trace.business and len(answers) != len(trace.business):
+        answers = {}  # business lines edited by hand: the recorded answers no longer line up
+    events = _events(business, meta, path, answers, steps)
     numbers = sorted({op.x for op in business} | {str(n) for n in meta.get("numbers") or [] if n})
     parties = [str(p) for p in meta.get("parties") or []] or sorted(
         {n for op in business for n in (op.a, op.b) if n})
@@ -96,7 +115,9 @@ def plan_replay(trace: Trace, *, seed: int | None = None) -> ReplayPlan:
         seed=seed if seed is not None else _int(meta.get("seed"), DEFAULT_SEED), scenario=scenario,
         business=business, business_source=source, events=events, numbers=numbers, parties=parties,
         recorded_violations=recorded, checks=checks, outage_downtime=float(meta.get("outage_downtime") or 0.0),
-        notes=notes, inferred_exchanges=inferred,
+        notes=notes, inferred_exchanges=inferred, steps=steps,
+        recorded_answers={seq: f"{a.get('outcome')}: {a.get('answer')}" for seq, a in answers.items()},
+        recorded_accepted={seq for seq, a in answers.items() if a.get("operation_id")},
     )
 
 
@@ -135,26 +156,40 @@ def _scenario(meta: dict[str, Any], path: Path, dialect: str) -> Scenario:
                     provider=parsed.provider, source=path)
 
 
-def _events(business: list[BusinessOperation], meta: dict[str, Any], path: Path) -> list[Event]:
-    events = [Event(op.offset, op.op, i, operation=op, x=op.x) for i, op in enumerate(business)]
+def _events(business: list[BusinessOperation], meta: dict[str, Any], path: Path, answers: dict[int, dict[str, Any]],
+            steps: list[Step]) -> list[Event]:
+    events = [Event(op.offset, op.op, i, operation=op, x=op.x, step=_step(answers.get(op.seq, {})))
+              for i, op in enumerate(business)]
     base = len(events)
     for i, item in enumerate(_list(meta, "reads", path)):
-        events.append(Event(_offset(item, path, "reads"), "read", base + i, x=str(item.get("x"))))
+        events.append(Event(_number(item, "offset", path, "reads"), "read", base + i, x=str(item.get("x")),
+                            step=_step(item)))
     base = len(events)
     for i, item in enumerate(_list(meta, "crashes", path)):
-        events.append(Event(_offset(item, path, "crashes"), "crash", base + i,
-                            downtime=float(item.get("downtime") or 0.0)))
+        events.append(Event(_number(item, "offset", path, "crashes"), "crash", base + i,
+                            downtime=float(item.get("downtime") or 0.0), step=_step(item)))
     base = len(events)
     for i, item in enumerate(_list(meta, "gray", path)):
-        events.append(Event(_offset(item, path, "gray"), "gray", base + i, gray_all=bool(item.get("all")),
-                            numbers=tuple(str(n) for n in item.get("numbers") or [])))
+        events.append(Event(_number(item, "offset", path, "gray"), "gray", base + i, gray_all=bool(item.get("all")),
+                            numbers=tuple(str(n) for n in item.get("numbers") or []), step=_step(item)))
     base = len(events)
+    ends = [step.end for step in steps]
     for i, item in enumerate(_list(meta, "expiries", path)):
-        events.append(Event(_offset(item, path, "expiries"), "expire", base + i, x=item.get("x"),
-                            binding_id=str(item.get("binding_id"))))
-    # At one offset: the recorded order of business operations, and a crash after the operations it cut into.
+        offset = _number(item, "offset", path, "expiries")
+        events.append(Event(offset, "expire", base + i, x=item.get("x"), binding_id=str(item.get("binding_id")),
+                            step=bisect_left(ends, offset) if steps else None))
+    # Rule by rule when the rules are known; at one offset the recorded order of business operations, and a
+    # crash after the operations it cut into.
     rank = {"gray": 0, "bind": 1, "unbind": 1, "read": 1, "expire": 1, "crash": 2}
+    if all(e.step is not None for e in events):
+        return sorted(events, key=lambda e: (e.step, e.offset, rank[e.kind], e.order))
+    events = [replace(e, step=None) for e in events]  # partly recorded rules: offsets alone decide
     return sorted(events, key=lambda e: (e.offset, rank[e.kind], e.order))
+
+
+def _step(item: dict[str, Any]) -> int | None:
+    step = item.get("step")
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
 
 
 def _checks(meta: dict[str, Any], path: Path) -> tuple[str, ...] | None:
@@ -174,11 +209,11 @@ def _list(meta: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
     return value
 
 
-def _offset(item: dict[str, Any], path: Path, key: str) -> float:
-    offset = item.get("offset")
-    if not isinstance(offset, (int, float)) or isinstance(offset, bool) or offset < 0:
-        raise ReplayError(f"{path}:1: meta.{key}: every item needs an offset (seconds >= 0), got {offset!r}")
-    return float(offset)
+def _number(item: dict[str, Any], name: str, path: Path, key: str) -> float:
+    value = item.get(name)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ReplayError(f"{path}:1: meta.{key}: every item needs {name} (seconds >= 0), got {value!r}")
+    return float(value)
 
 
 def _int(value: Any, default: int) -> int:

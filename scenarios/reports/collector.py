@@ -9,10 +9,12 @@ from ..events import (
     CheckFailed,
     CheckPassed,
     Event,
+    ReplayCompared,
     RunFinished,
     RunStarted,
     ScenarioFinished,
     ScenarioStarted,
+    to_dict,
 )
 
 
@@ -25,6 +27,7 @@ class ScenarioRecord:
     checks: list[dict[str, Any]] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
     finished: ScenarioFinished | None = None
+    replay: dict[str, Any] | None = None  # `pstnsim replay`: the steps beside the recording (ReplayCompared)
 
     @property
     def passed(self) -> bool:
@@ -63,6 +66,11 @@ class RunRecord:
                 {"name": event.check, "description": event.description, "status": "failed", "reason": event.title}
             )
             record.violations.append(violation)
+        elif isinstance(event, ReplayCompared):
+            data = to_dict(event)
+            for key in ("event", "wall", "scenario"):
+                data.pop(key, None)
+            self.scenarios[event.scenario].replay = data
         elif isinstance(event, ScenarioFinished):
             self.scenarios[event.scenario].finished = event
         elif isinstance(event, RunFinished):

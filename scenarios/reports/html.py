@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 
 from .collector import RunRecord, ScenarioRecord
+from .replay_html import REPLAY_STYLE, replay_section
 from .svg import ALERT_COLOUR, CRASH_COLOUR, FAULT_COLOUR, STATUS_COLOURS, STRAY_COLOUR, bars, histogram, timeline
 
 STYLE = """
@@ -40,12 +41,17 @@ def _scenario_section(scenario: ScenarioRecord) -> str:
     out = [f'<h2 id="{escape(scenario.name)}">{escape(scenario.name)} — {verdict}</h2>']
     if scenario.description:
         out.append(f"<p>{escape(scenario.description)}</p>")
+    if finished and finished.failure_trace:
+        out.append(f"<p><b>Provider trace of the failing example:</b> {escape(finished.failure_trace)} — replays "
+                   f"without Hypothesis:</p><pre>pstnsim replay {escape(finished.failure_trace)}</pre>")
     if finished:
         counts = ", ".join(f"{k}: {v}" for k, v in finished.counts.items())
         out.append(f"<p class=muted>seed {scenario.seed} · dialect {escape(scenario.dialect)} · {finished.examples} example(s) · {finished.steps} step(s) · "
                    f"{finished.virtual_time:.1f} s virtual in {finished.wall_time:.2f} s wall · {escape(counts)}</p>")
         if finished.error:
             out.append(f"<div class=violation><b>The harness failed</b><pre>{escape(finished.error)}</pre></div>")
+    if scenario.replay is not None:
+        out.append(replay_section(scenario.replay))
     shown: tuple[str, tuple[str, ...]] | None = None
     for violation in scenario.violations:
         steps = "\n".join(violation["steps"]) or "(no steps recorded)"
@@ -54,8 +60,9 @@ def _scenario_section(scenario: ScenarioRecord) -> str:
         if sequence == shown:  # several checks failed on the same example: show its program once
             how = "<p class=muted>Same failing sequence and replay command as above.</p>"
         else:
+            sequence_label = "Business operations replayed" if scenario.replay is not None else "Minimal failing sequence"
             how = (f"<p><b>Replay:</b></p><pre>{escape(violation['replay_command'])}</pre>"
-                   f"<p><b>Minimal failing sequence:</b></p><pre>{escape(steps)}</pre>")
+                   f"<p><b>{sequence_label}:</b></p><pre>{escape(steps)}</pre>")
             shown = sequence
         out.append(
             f"<div class=violation><h3>{escape(violation['check'])}: {escape(violation['title'])}</h3>"
@@ -90,7 +97,8 @@ def _scenario_section(scenario: ScenarioRecord) -> str:
 
 def render_html(record: RunRecord) -> str:
     started, finished = record.started, record.finished
-    title = f"pstnsim chaos run {started.run_id if started else ''}"
+    kind = "replay" if any(s.replay is not None for s in record.scenarios.values()) else "chaos run"
+    title = f"pstnsim {kind} {started.run_id if started else ''}"
     verdict = "<span class=pass>PASSED</span>" if finished and finished.passed else "<span class=fail>FAILED</span>"
     summary_rows = "".join(
         f'<tr><td><a href="#{escape(s.name)}">{escape(s.name)}</a></td>'
@@ -108,7 +116,7 @@ def render_html(record: RunRecord) -> str:
              f"<th>wall</th></tr>{summary_rows}</table>")
     sections = "".join(_scenario_section(s) for s in record.scenarios.values())
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{head}{table}{sections}</body></html>\n")
+            f"<style>{STYLE}{REPLAY_STYLE}</style></head><body>{head}{table}{sections}</body></html>\n")
 
 
 def write_html(record: RunRecord, path: Path) -> Path:

@@ -45,6 +45,13 @@ def junit_tree(record: RunRecord) -> ET.ElementTree:
         ET.SubElement(props, "property", name="dialect", value=scenario.dialect)
         if finished:
             ET.SubElement(props, "property", name="virtual_time", value=f"{finished.virtual_time:.3f}")
+            if finished.failure_trace:
+                ET.SubElement(props, "property", name="failure_trace", value=finished.failure_trace)
+        if scenario.replay is not None:
+            ET.SubElement(props, "property", name="trace", value=str(scenario.replay["trace"]))
+            ET.SubElement(props, "property", name="verdict", value=str(scenario.replay["verdict"]))
+            ET.SubElement(props, "property", name="recorded_violations",
+                          value=",".join(scenario.replay["recorded_violations"]))
         total += cases
         failures += suite_failures
     root.set("tests", str(total))

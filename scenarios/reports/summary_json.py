@@ -37,6 +37,7 @@ def summary(record: RunRecord) -> dict[str, Any]:
                 "violations": s.violations,
                 # The failing example's provider trace: `pstnsim replay FILE` reproduces it without Hypothesis.
                 "failure_trace": (s.finished.failure_trace or None) if s.finished else None,
+                **({"replay": s.replay} if s.replay is not None else {}),
             }
             for s in record.scenarios.values()
         ],
