@@ -126,15 +126,6 @@ class RecordingProxy:
         return 0 if self.trace is None else self.trace.count
 
     async def start(self) -> "RecordingProxy":
-        self.clock.now()  # anchor the clock: offsets count from here
-        self.trace = ProxyTrace(self.out, dialect=self.dialect, started_at=self.clock.now(),
-                                pseudonymise=not self.keep_numbers, hidden=self._hidden,
-                                meta={"upstream": str(self.upstream), "dialect": self.dialect,
-                                      "upstream_timeout": self.upstream_timeout})
-        # One upstream connection per request: a pooled keep-alive connection the upstream closed meanwhile
-        # would fail as an "empty reply" the upstream never gave.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
-                                              timeout=aiohttp.ClientTimeout(total=None), auto_decompress=True)
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._forward)
         # handler_cancellation: a client that hangs up cancels its handler, so the trace says when it gave up.
@@ -144,11 +135,19 @@ class RecordingProxy:
         site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
         try:
             await site.start()
+            # No await between here and the return: no request is served before the trace is open.
+            self.clock.now()  # anchor the clock: offsets count from here
+            self.trace = ProxyTrace(self.out, dialect=self.dialect, started_at=self.clock.now(),
+                                    pseudonymise=not self.keep_numbers, hidden=self._hidden,
+                                    meta={"upstream": str(self.upstream), "dialect": self.dialect,
+                                          "upstream_timeout": self.upstream_timeout})
         except BaseException:
             await runner.cleanup()
-            await self._session.close()
-            self.trace.close()
             raise
+        # One upstream connection per request: a pooled keep-alive connection the upstream closed meanwhile
+        # would fail as an "empty reply" the upstream never gave.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
+                                              timeout=aiohttp.ClientTimeout(total=None), auto_decompress=True)
         self._runner = runner
         server = site._server
         assert server is not None and server.sockets
@@ -183,8 +182,11 @@ class RecordingProxy:
                                                     f"{self.dialect}); nothing was forwarded")
         loop = asyncio.get_running_loop()
         started, at = loop.time(), self.clock.now()
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _refusal(413, "PAYLOAD_TOO_LARGE", f"a request body over {MAX_BODY_BYTES} bytes is not forwarded")
         self._seq += 1
-        body = await request.read()
         seen = dict(seq=self._seq, at=at, method=request.method, path=request.path,
                     query=request.rel_url.raw_query_string, headers=dict(request.headers), body=body)
         if self._checker is not None:

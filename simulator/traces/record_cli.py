@@ -54,9 +54,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 30)")
 
 
+class UsageError(ValueError):
+    """Flags that do not add up; the message names the flag."""
+
+
 def build_proxy(args: argparse.Namespace) -> RecordingProxy:
     """The proxy the flags describe; ValueError / OSError (naming the flag, file or key) when they do not add up."""
     upstream_base(args.upstream)
+    if not args.out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: the directory {args.out.parent} does not exist")
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a directory, not a trace file")
     credentials = None
     if args.dialect != "native":
         if args.upstream_credentials is None:
@@ -72,12 +80,14 @@ def build_proxy(args: argparse.Namespace) -> RecordingProxy:
 def run(args: argparse.Namespace) -> int:
     try:
         proxy = build_proxy(args)
-    except (UpstreamURLError, UpstreamCredentialsError) as exc:
+    except (UpstreamURLError, UpstreamCredentialsError, UsageError) as exc:
         print(f"{NAME}: {exc}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:  # --credentials: unreadable, or a ConfigFileError naming the key
-        where = f"--credentials {args.credentials}: " if args.credentials and str(args.credentials) not in str(exc) else ""
-        print(f"{NAME}: {where}{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+    except OSError as exc:  # --credentials cannot be read
+        print(f"{NAME}: --credentials {args.credentials}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # --credentials: a ConfigFileError, naming the file and the key
+        print(f"{NAME}: --credentials {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format=f"{NAME}: %(message)s")
     logging.getLogger("pstnsim.record").setLevel(logging.INFO)  # one line per exchange: seq, action, outcome

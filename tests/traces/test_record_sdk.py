@@ -121,9 +121,11 @@ def assert_clean(rec: Recording, *numbers: str) -> None:
 # ---- Aliyun: ACS3 (the Tea SDK) and RPC v1 (the old core SDK) ----------------------------------------------------
 
 
-def tea(rec: Recording, secret: str = "pstnsim-secret") -> TeaClient:
+def tea(rec: Recording, secret: str = "pstnsim-secret", algorithm: str | None = None) -> TeaClient:
+    """The Tea SDK: ACS3 by default, RPC-style signing with algorithm="v2"."""
     return TeaClient(open_api.Config(access_key_id="pstnsim-ak", access_key_secret=secret, endpoint=rec.endpoint,
-                                     protocol="http", read_timeout=8000, connect_timeout=1000))
+                                     protocol="http", read_timeout=8000, connect_timeout=1000,
+                                     signature_algorithm=algorithm))
 
 
 def core_call(rec: Recording, method: str, action: str, **params: str) -> dict:
@@ -153,17 +155,22 @@ def test_aliyun_acs3_and_rpc_calls_through_the_recorder_reach_an_upstream_with_o
     assert (detail["Code"], detail["SecretBindDetailDTO"]["PhoneNoA"]) == ("OK", A)  # the SDK sees real numbers
     unbound = core_call(rec, "POST", "UnbindSubscription", PoolKey=LOCAL_POOL, SubsId=subs_id, SecretNo=x)
     assert unbound["Code"] == "OK"
+    remain = tea(rec, algorithm="v2").query_secret_no_remain(
+        aliyun_models.QuerySecretNoRemainRequest(city="Beijing", spec_id=1)).body.to_map()
+    assert remain["Code"] == "OK"
 
     journal = rec.journal()
-    assert [e["operation"] for e in journal] == ["BindAxb", "QuerySubscriptionDetail", "UnbindSubscription"]
+    assert [e["operation"] for e in journal] == ["BindAxb", "QuerySubscriptionDetail", "UnbindSubscription",
+                                                 "QuerySecretNoRemain"]
     assert all("AccessKeyId=LTA***" in e["query"] for e in journal[1:])  # the upstream's own key, as a hint
     assert all("pst***" not in json.dumps(e) for e in journal)
     assert rec.call(rec.upstream.ledger.bindings) == []
 
     rec.run(rec.proxy.stop())
     trace = read_trace(rec.out)
-    assert [e.action for e in trace.exchanges] == ["BindAxb", "QuerySubscriptionDetail", "UnbindSubscription"]
-    assert [e.status for e in trace.exchanges] == [200, 200, 200]
+    assert [e.action for e in trace.exchanges] == ["BindAxb", "QuerySubscriptionDetail", "UnbindSubscription",
+                                                   "QuerySecretNoRemain"]
+    assert [e.status for e in trace.exchanges] == [200, 200, 200, 200]
     assert trace.exchanges[1].params["x"] == x and trace.exchanges[0].response["body"]["SecretBindDTO"]["SecretNo"] == x
     assert trace.exchanges[0].params["pool_key"] == LOCAL_POOL  # the request as the SDK sent it
     stand_a = trace.exchanges[0].params["a"]
