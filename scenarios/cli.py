@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
+from typing import Any
 
 # subcommand -> module with `add_arguments(parser)` and `run(args) -> int`
 SUBCOMMANDS = {
@@ -17,9 +19,29 @@ SUBCOMMANDS = {
 }
 
 
+class SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser refuses options it does not know itself, so the message shows that subcommand's
+    usage (`pstnsim chaos run: error: unrecognized arguments: --bogus`), not the top-level one."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def installed_version() -> str:
+    try:
+        return importlib.metadata.version("pstnsim")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pstnsim", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"pstnsim {installed_version()}")
+    # Nested subcommands (chaos run, chaos list) inherit the parser class.
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=SubcommandParser)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         try:
             module = importlib.import_module(module_name)
