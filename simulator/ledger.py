@@ -5,7 +5,7 @@ methods; the fault engine only decides *whether* a call reaches them and what
 the client sees. Time comes from the injected `Clock`, so expiry works the same
 under virtual time.
 
-Routing rules (DOMAIN.md):
+Routing rules (what a call to X reaches; the harness checks calls against the core's view of the same):
 - AXB (A, B on X): A -> X reaches B, B -> X reaches A, both shown X.
 - AXN (A on X, optional default N): A -> X reaches N; anyone else -> X reaches A.
 - XB (B on X): anyone not matched above -> X reaches B, shown X.
@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 from .clock import Clock
 from .errors import (
@@ -189,6 +189,40 @@ class Ledger:
         if num.locked:
             return "locked"
         return "bound" if self.bindings(x=x) else "free"
+
+    # ---- restoring what a record shows (trace replay) ----------------------
+
+    def own_number(self, x: str, pool_key: str, city: str = "Unknown") -> Number:
+        """Put `x` in `pool_key`, adding it to the provider's numbers if it has no such number."""
+        x = normalize(x, "x")
+        num = self._numbers.setdefault(x, Number(x=x, city=city, pool_key=pool_key))
+        if num.pool_key is None:
+            num.pool_key = pool_key
+        return num
+
+    def restore_binding(self, binding_id: str, mode: str, x: str, *, a: str | None = None, b: str | None = None,
+                        pool_key: str = DEFAULT_POOL_KEY, expires_at: float | None = None,
+                        extra: dict[str, Any] | None = None) -> Binding:
+        """The binding a record shows, with its own id and X, without conflict checks (the record is the truth).
+        An id that is already active is left as it is and returned."""
+        found = self._bindings.get(binding_id)
+        if found is not None and found.status == "active":
+            return found
+        x = self.own_number(x, pool_key).x
+        binding = Binding(binding_id=binding_id, mode=mode, x=x, a=a, b=b, pool_key=pool_key,
+                          created_at=self.clock.now(), expires_at=expires_at, extra=dict(extra or {}))
+        self._bindings[binding_id] = binding
+        self._ids_by_x.setdefault(x, []).append(binding_id)
+        if expires_at is not None:
+            self._expiring.add(binding_id)
+        self.reserve_binding_ids([binding_id])
+        return binding
+
+    def reserve_binding_ids(self, binding_ids: Iterable[str]) -> None:
+        """Ids this ledger hands out from now on skip past these `bnd_NNNNNNNN` ones (a replay restores them later)."""
+        for binding_id in binding_ids:
+            if binding_id.startswith("bnd_") and binding_id[4:].isdigit():
+                self._next_binding = max(self._next_binding, int(binding_id[4:]) + 1)
 
     # ---- bindings: commands ---------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import socket
 import struct
 from typing import Awaitable, Callable
@@ -31,10 +32,17 @@ DECISION = "fault"  # the fault Decision applied, if any
 SENT_BODY = "sent_body"  # what a truncated / malformed reply really carried
 NO_REPLY = "no_reply"  # the connection was reset or closed: the client got no status at all
 HIDDEN = "hidden_response"  # what the handler answered before a fault lost or mangled it
+FAULT_LABEL = "fault_label"  # what the journal's `fault` says when the fault engine did not decide (a replay)
+_REPLAYED_SEQ = re.compile(r"replay:seq=\d+")
 
 
 def make_middlewares(state: ProviderState) -> list:
     """Journal then faults, bound to one provider's state (closures: no app lookup per request)."""
+    return [make_journal_middleware(state), make_fault_middleware(state)]
+
+
+def make_journal_middleware(state: ProviderState) -> Callable:
+    """Records every exchange a dialect described (a replay puts its own middleware after this one)."""
 
     loop_time = _loop_time
 
@@ -58,6 +66,12 @@ def make_middlewares(state: ProviderState) -> list:
                     state.bindings_changed.set()  # the expiry sweeper re-arms
                 _record(state, request, info, at, loop_time() - started, response, status)
 
+    return journal_middleware
+
+
+def make_fault_middleware(state: ProviderState) -> Callable:
+    """Describes the request, consults the fault engine, applies its decision."""
+
     @web.middleware
     async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         length = request.content_length
@@ -79,7 +93,7 @@ def make_middlewares(state: ProviderState) -> list:
         finally:
             pending.close()
 
-    return [journal_middleware, fault_middleware]
+    return fault_middleware
 
 
 class _Pending:
@@ -220,10 +234,12 @@ def _record(
     status: int | None,
 ) -> None:
     decision: Decision | None = request.get(DECISION)
-    fault = decision.label if decision is not None else None
+    fault = request.get(FAULT_LABEL) or (decision.label if decision is not None else None)
     if request.get(NO_REPLY):
         status, response = None, None
-    state.metrics.observe_request(info.dialect, info.operation, status, fault, latency)
+    # A replay's label names the trace line it answered with: metrics count it as "replay" (bounded labels).
+    metrics_fault = _REPLAYED_SEQ.sub("replay", fault) if fault else None
+    state.metrics.observe_request(info.dialect, info.operation, status, metrics_fault, latency)
     request_ct = request.headers.get("Content-Type", "")
     raw_request = request._read_bytes or b""  # the body a dialect or handler already read; never read it here
     sent = request.get(SENT_BODY)
@@ -268,4 +284,10 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-__all__ = ["make_middlewares", "INFO", "DIALECT", "DECISION"]
+# For a middleware that answers in place of the fault engine (traces/replay_server.py).
+describe_request = _describe
+reset_connection = _reset
+close_without_reply = _empty_reply
+
+__all__ = ["make_middlewares", "make_journal_middleware", "make_fault_middleware", "describe_request",
+           "reset_connection", "close_without_reply", "INFO", "DIALECT", "DECISION", "FAULT_LABEL"]
