@@ -15,6 +15,7 @@ from aiohttp import web
 from .faults import RuleError
 from .metrics import CONTENT_TYPE
 from .state import PROVIDER, RULES_ON_RESET, ProviderState
+from .traces.replay_server import REPLAY
 
 AdminHandler = Callable[[web.Request, ProviderState], Awaitable[web.StreamResponse]]
 MAX_PAGE = 1000
@@ -47,6 +48,7 @@ def add_admin_routes(app: web.Application) -> None:
         ("GET", "/_admin/journal", journal_view),
         ("GET", "/_admin/push", push_view),
         ("POST", "/_admin/reset", reset),
+        ("GET", "/_admin/replay", replay_view),
         ("GET", "/metrics", metrics_view),
     ]
     for method, path, handler in routes:
@@ -193,6 +195,15 @@ async def reset(request: web.Request, state: ProviderState) -> web.Response:
         rules = body.get("rules", "initial")
     state.reset(rules=rules)
     return web.json_response({"reset": True, "rules": len(state.faults.rules)})
+
+
+async def replay_view(request: web.Request, state: ProviderState) -> web.Response:
+    """`--replay`: the exchanges answered (by seq), the requests the trace lacked, the exchanges never asked for."""
+    _no_query(request)
+    replay = request.app.get(REPLAY)
+    if replay is None:
+        return error(404, "NOT_REPLAYING", "this provider serves no trace (pstnsim provider --replay FILE)")
+    return web.json_response(replay.progress())
 
 
 async def metrics_view(request: web.Request, state: ProviderState) -> web.Response:

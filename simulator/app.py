@@ -21,9 +21,10 @@ from .faults import FaultEngine, load_rules_file
 from .journal import Journal
 from .ledger import Ledger
 from .metrics import Metrics
-from .middleware import DIALECT, make_middlewares
+from .middleware import DIALECT, make_journal_middleware, make_middlewares
 from .push import Pusher
 from .state import PROVIDER, ProviderState
+from .traces.replay_server import REPLAY, ReplaySession
 
 LEDGER = web.AppKey("ledger", Ledger)
 CONFIG = web.AppKey("config", ProviderConfig)
@@ -66,8 +67,13 @@ def create_app(
         initial_rules=tuple(faults.rules),
     )
     state.pusher = Pusher(state)
-    app = web.Application(client_max_size=config.max_body_bytes,
-                          middlewares=[json_errors, *make_middlewares(state)])
+    # --replay: the trace answers in place of the fault engine (a bad trace fails here, naming file and line).
+    replay = ReplaySession.load(state, config) if config.replay_file is not None else None
+    if replay is not None:
+        middlewares = [make_journal_middleware(state), replay.middleware]
+    else:
+        middlewares = make_middlewares(state)
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[json_errors, *middlewares])
     app[CONFIG] = config
     app[LEDGER] = ledger
     app[DIALECTS] = state.dialects
@@ -79,6 +85,9 @@ def create_app(
         add_admin_routes(app)
     app.on_shutdown.append(_release_waiters)
     app.cleanup_ctx.append(_background_tasks)
+    if replay is not None:
+        app[REPLAY] = replay
+        app.on_startup.append(replay.on_startup)  # after the clock is anchored (cleanup contexts start first)
     return app
 
 

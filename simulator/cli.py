@@ -16,6 +16,8 @@ from .errors import LedgerError
 from .faults import RuleError, load_rules_file
 from .numbers import load_pool_file
 from .server import Provider
+from .traces.format import TraceError
+from .traces.replay_server import REPLAY
 
 
 def port_number(text: str) -> int:
@@ -27,6 +29,17 @@ def port_number(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 0..65535 (0: any free port)")
     return port
+
+
+def replay_speed(text: str) -> float:
+    """argparse type for --speed: a number > 0 (recorded latencies are divided by it)."""
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not speed > 0 or speed == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a speed: use a number > 0 (2: twice as fast)")
+    return speed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pool", type=Path, metavar="FILE", help="numbers to serve (TOML or JSON) instead of a seeded pool")
     parser.add_argument("--webhook", metavar="URL", help="push call records and expiry events here (native JSON)")
     parser.add_argument("--trace", type=Path, metavar="FILE", help="append every exchange to this JSON Lines file")
+    parser.add_argument("--replay", type=Path, metavar="FILE",
+                        help="serve this trace: each request is answered by the next exchange recorded with the "
+                             "same meaning, with its latency and failure (docs/traces.md)")
+    parser.add_argument("--unrecorded", choices=("ledger", "error"),
+                        help="with --replay: a request the trace has no exchange (left) for is served from the "
+                             "ledger (default) or refused; the journal marks it UNRECORDED either way")
+    parser.add_argument("--speed", type=replay_speed, metavar="N",
+                        help="with --replay: divide recorded latencies by N (default 1)")
     parser.add_argument("--allow-public-admin", action="store_true",
                         help="serve the admin API and /metrics on a non-loopback host too")
 
@@ -56,6 +77,10 @@ def config_from_args(args: argparse.Namespace) -> ProviderConfig:
     numbers = load_pool_file(args.pool) if args.pool else base.pool.numbers
     if args.faults:
         load_rules_file(args.faults)
+    if args.replay is None and (args.unrecorded is not None or args.speed is not None):
+        raise ValueError("--unrecorded and --speed apply to --replay FILE only")
+    if args.replay is not None and args.faults:
+        raise ValueError("--faults does not apply with --replay: the trace is the only source of faults")
     return dataclasses.replace(
         base,
         host=base.host if args.host is None else args.host,
@@ -66,6 +91,9 @@ def config_from_args(args: argparse.Namespace) -> ProviderConfig:
         webhook_url=base.webhook_url if args.webhook is None else args.webhook,
         trace_file=args.trace,
         allow_public_admin=args.allow_public_admin,
+        replay_file=args.replay,
+        replay_unrecorded=args.unrecorded or "ledger",
+        replay_speed=1.0 if args.speed is None else args.speed,
     )
 
 
@@ -77,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(serve(config))
+    except TraceError as exc:  # --replay: the trace is read as the provider starts
+        print(f"pstnsim provider: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # the port is taken, the host is not ours...
         print(f"pstnsim provider: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 2
@@ -99,6 +130,10 @@ async def serve(config: ProviderConfig) -> int:
                   flush=True)
         if config.trace_file:
             print(f"trace: {config.trace_file}", flush=True)
+        if config.replay_file:
+            exchanges = len(provider.app[REPLAY].index)
+            print(f"replaying {config.replay_file}: {exchanges} exchange(s), unrecorded requests "
+                  f"-> {config.replay_unrecorded}, speed {config.replay_speed:g}", flush=True)
         await stop.wait()
         print("pstnsim provider: shutting down", flush=True)
     finally:
