@@ -9,6 +9,7 @@ background thread (real time there), and the SDKs call the proxy over 127.0.0.1 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import threading
 from pathlib import Path
@@ -47,14 +48,34 @@ SECRETS = ("LTAIupstream0001", "upstream-secret-ali", "AKIDupstream0001", "upstr
            "pstnsim-ak", "pstnsim-id")
 
 
-class Recording:
-    """An upstream pstnsim (other credentials) and a recording proxy in front of it, on a background loop."""
+class BackgroundLoop:
+    """An event loop in a thread, for servers the synchronous SDKs call from the test thread."""
 
-    def __init__(self, tmp_path: Path, dialect: str, upstream_timeout: float = 5.0) -> None:
-        self.out = tmp_path / f"{dialect}.jsonl"
+    def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pstnsim-record-test", daemon=True)
         self._thread.start()
+
+    def run(self, coro: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(15)  # type: ignore[arg-type]
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        async def invoke() -> T:
+            return fn(*args)
+        return self.run(invoke())
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+class Recording(BackgroundLoop):
+    """An upstream pstnsim (other credentials) and a recording proxy in front of it, on a background loop."""
+
+    def __init__(self, tmp_path: Path, dialect: str, upstream_timeout: float = 5.0, keep_numbers: bool = False) -> None:
+        super().__init__()
+        self.out = tmp_path / f"{dialect}.jsonl"
         config = ProviderConfig(seed=5, pool=PoolSpec(seed=5, cities=("Beijing",), per_city=3, stock_per_city=0,
                                                       pool_key=UPSTREAM_POOL),
                                 aliyun=(UPSTREAM_ALIYUN,), tencent=(UPSTREAM_TENCENT,))
@@ -64,20 +85,13 @@ class Recording:
                if dialect == "aliyun" else
                UpstreamTencent(UPSTREAM_TENCENT.secret_id, UPSTREAM_TENCENT.secret_key, "upstream-app"))
         self.proxy = RecordingProxy(upstream=self.upstream.url, dialect=dialect, out=self.out,
-                                    upstream_credentials=key, upstream_timeout=upstream_timeout)
+                                    upstream_credentials=key, upstream_timeout=upstream_timeout,
+                                    keep_numbers=keep_numbers)
         self.run(self.proxy.start())
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.proxy.port}"
-
-    def run(self, coro: Awaitable[T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(15)  # type: ignore[arg-type]
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        async def invoke() -> T:
-            return fn(*args)
-        return self.run(invoke())
 
     def fault(self, rule: dict) -> None:
         self.call(self.upstream.faults.add, rule)
@@ -90,9 +104,7 @@ class Recording:
             self.run(self.proxy.stop())
             self.run(self.upstream.stop())
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop.close()
+            super().close()
 
     def trace_text(self) -> str:
         return self.out.read_text(encoding="utf-8")
@@ -281,3 +293,67 @@ def test_tencent_upstream_reset_and_5xx_are_recorded_as_the_sdk_saw_them(recordi
     assert unavailable_line.status == 503 and unavailable_line.failure is None
     assert reset_line.params == unavailable_line.params  # the same call, twice: the same stand-in for B
     assert_clean(rec, B)
+
+
+# ---- the recording, served back as the provider -------------------------------------------------------------------
+
+
+class Replaying(BackgroundLoop):
+    """`pstnsim provider --replay FILE` with the simulator's default credentials, for the same SDK calls."""
+
+    def __init__(self, trace: Path) -> None:
+        super().__init__()
+        self.provider = Provider(ProviderConfig(seed=5, replay_file=trace))
+        self.run(self.provider.start())
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.provider.port}"
+
+    def close(self) -> None:
+        try:
+            self.run(self.provider.stop())
+        finally:
+            super().close()
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """What the SDK returned, or the error it raised: its code, status and request id (a replay repeats them),
+    not the body it quotes after "Response:" (a trace stores JSON with sorted keys)."""
+    try:
+        result = call()
+    except Exception as exc:  # noqa: BLE001 - the SDK's own error is the observation
+        return type(exc).__name__, str(exc).split(" Response:")[0]
+    return json.loads(result.to_json_string()) if hasattr(result, "to_json_string") else result
+
+
+@pytest.mark.skipif(importlib.util.find_spec("simulator.traces.replay_server") is None,
+                    reason="pstnsim provider --replay is not in this tree")
+def test_a_recording_made_with_keep_numbers_replays_the_same_sdk_calls_the_same_way_faults_included(
+        recording, tmp_path):
+    rec = recording("aliyun", keep_numbers=True)
+    rec.fault({"match": {"operation": "BindAxb"}, "action": {"kind": "ghost_success", "status": 503},
+               "when": {"first": 1}})
+    tencent = recording("tencent", keep_numbers=True)
+    tencent.fault({"match": {"operation": "GetVirtualNum"}, "action": {"kind": "reset"}, "when": {"first": 1}})
+
+    def calls(aliyun_at: Any, tencent_at: Any) -> list[Any]:
+        return [outcome(lambda: bind_axb(tea(aliyun_at))),  # 503 (a ghost success), then the retry's OK
+                outcome(lambda: bind_axb(tea(aliyun_at))),
+                outcome(lambda: core_call(aliyun_at, "GET", "QuerySecretNoRemain", City="Beijing", SpecId="1")),
+                outcome(lambda: npp(tencent_at).GetVirtualNum(get_virtual_num(Dst="0086" + B))),  # reset, then OK
+                outcome(lambda: npp(tencent_at, sign="HmacSHA1", method="GET").GetVirtualNum(
+                    get_virtual_num(Dst="0086" + B)))]
+
+    recorded = calls(rec, tencent)
+    assert "503" in recorded[0][1] and recorded[1]["Code"] == "OK" and recorded[2]["Code"] == "OK"
+    assert (recorded[3][0], recorded[4]["ErrorCode"]) == ("TencentCloudSDKException", "0")
+    assert "reset" in recorded[3][1].lower()
+    rec.run(rec.proxy.stop())
+    tencent.run(tencent.proxy.stop())
+    aliyun_replay, tencent_replay = Replaying(rec.out), Replaying(tencent.out)
+    try:
+        assert calls(aliyun_replay, tencent_replay) == recorded
+    finally:
+        aliyun_replay.close()
+        tencent_replay.close()
