@@ -7,7 +7,7 @@ Pairs that B sends in another order than A are reordered. Each pair's outcome is
 the business code in the body, the failure the client saw, and the body's fields by name.
 
 Volatile values (request ids, binding ids, assigned X, times, nonces) differ on every run by design and
-are ignored unless asked for. Pure functions over `Trace` values; `trace fidelity` reuses the outcome
+are ignored unless asked for. Pure functions over `Trace` values; `trace check` (fidelity.py) reuses the outcome
 and body comparisons.
 """
 
@@ -82,7 +82,8 @@ class Change:
 
 def outcome_changes(dialect: str, a: dict[str, Any] | None, a_failure: Any, b: dict[str, Any] | None,
                     b_failure: Any, *, include_volatile: bool = False) -> list[Change]:
-    """Status, business code, failure kind and body fields of two answers to the same request."""
+    """Status, business code, failure kind of two answers to the same request, and when those agree, the
+    body's fields (an error body and a success body differ in every field: that says nothing more)."""
     changes: list[Change] = []
     a_status = None if a is None else a.get("status")
     b_status = None if b is None else b.get("status")
@@ -97,7 +98,7 @@ def outcome_changes(dialect: str, a: dict[str, Any] | None, a_failure: Any, b: d
     b_kind = getattr(b_failure, "kind", None)
     if a_kind != b_kind:
         changes.append(Change("failure", a_kind, b_kind))
-    if a is not None and b is not None:
+    if a is not None and b is not None and not changes:  # another status or code: another kind of body
         changes.extend(body_changes(a_body, b_body, include_volatile=include_volatile, skip=_code_paths(dialect)))
     return changes
 
@@ -107,11 +108,13 @@ def body_changes(a: Any, b: Any, *, include_volatile: bool = False, skip: Iterab
     A whole object or list item on one side only is one change. Volatile values and free text are compared
     by presence only (volatile values too with include_volatile)."""
     changes: list[Change] = []
-    _compare(a, b, "", set(skip), include_volatile, changes)
+    _compare(a, b, "", "", set(skip), include_volatile, changes)
     return changes
 
 
-def _compare(a: Any, b: Any, path: str, skip: set[str], include_volatile: bool, changes: list[Change]) -> None:
+def _compare(a: Any, b: Any, path: str, name: str, skip: set[str], include_volatile: bool,
+             changes: list[Change]) -> None:
+    """`name`: the key the value sits under (a list item's: its list's), what volatility is judged by."""
     if path in skip:
         return
     where = f"body.{path}" if path else "body"
@@ -122,7 +125,7 @@ def _compare(a: Any, b: Any, path: str, skip: set[str], include_volatile: bool, 
                 if child not in skip:
                     changes.append(Change(f"body.{child}", a.get(key, ABSENT), b.get(key, ABSENT)))
             else:
-                _compare(a[key], b[key], child, skip, include_volatile, changes)
+                _compare(a[key], b[key], child, str(key), skip, include_volatile, changes)
         return
     if isinstance(a, list) and isinstance(b, list):
         for index in range(max(len(a), len(b))):
@@ -131,9 +134,8 @@ def _compare(a: Any, b: Any, path: str, skip: set[str], include_volatile: bool, 
                 changes.append(Change(f"body.{child}", a[index] if index < len(a) else ABSENT,
                                       b[index] if index < len(b) else ABSENT))
             else:
-                _compare(a[index], b[index], child, skip, include_volatile, changes)
+                _compare(a[index], b[index], child, name, skip, include_volatile, changes)
         return
-    name = _leaf_name(path)
     if name in FREE_TEXT_NAMES and isinstance(a, str) and isinstance(b, str):
         return
     if is_volatile(name) and not include_volatile and type(a) is type(b):
@@ -291,11 +293,6 @@ def _difference_order(difference: Difference) -> tuple[float, int]:
     side = difference.a or difference.b
     assert side is not None
     return (side.offset, {"missing": 0, "params": 1, "outcome": 2, "reordered": 3, "extra": 4}[difference.kind])
-
-
-def _leaf_name(path: str) -> str:
-    parts = [part for part in re.split(r"[.\[\]]+", path) if part and not part.isdigit()]
-    return parts[-1] if parts else ""
 
 
 def _exchange_ref(exchange: Exchange | None) -> dict[str, Any] | None:
