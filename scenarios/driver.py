@@ -159,7 +159,7 @@ class Driver:
     async def expire_and_unbind(self, x: str, mode: str) -> None:
         """Shorten a bound binding's life at the provider, let it expire, then unbind it through the core.
 
-        This is the provider-side expiry of DOMAIN.md as the business sees it: the binding is gone at the
+        This is a provider-side expiry as the business sees it: the binding is gone at the
         provider when the core's unbind arrives, which must then count as done ("not found" is success).
         """
         answer = await self.core.view(x)

@@ -31,7 +31,7 @@ class ProviderConfig:
     seed: int = 0
     pool: PoolSpec = field(default_factory=PoolSpec)
     faults_file: Path | None = None
-    # Each exchange is appended to this JSON Lines file (DOMAIN.md "Traces"); None: no trace.
+    # Each exchange is appended to this JSON Lines file (format: simulator/traces/format.py); None: no trace.
     trace_file: Path | None = None
     # Where call records and binding events are pushed (native JSON); None: no push.
     webhook_url: str | None = None

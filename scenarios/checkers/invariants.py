@@ -1,4 +1,5 @@
-"""DOMAIN.md's invariants 1-7 as registered checks over an `Observation` (pure: no I/O).
+"""The harness's invariants 1-7 (docs/harness.md, "Invariants") as registered checks over an `Observation`
+(pure: no I/O).
 
 Each function's first docstring line is the description the reports show.
 """
@@ -292,7 +293,7 @@ def linearizable(obs: Observation) -> None:
 
 
 def expected_route(core_row: dict[str, Any], caller: str) -> str | None:
-    """Whom `caller` dialling X should reach by the core's view (DOMAIN.md routing), None: rejected."""
+    """Whom `caller` dialling X should reach by the core's view (AXB: A<->B; XB: anyone else -> B), None: rejected."""
     axb, xb = _view(core_row, "AXB"), _view(core_row, "XB")
     if axb.get("status") == "BIND":
         if caller == axb.get("a"):

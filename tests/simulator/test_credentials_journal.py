@@ -1,4 +1,4 @@
-"""Vendor credentials never reach the journal or the trace (DOMAIN.md: secrets are never written).
+"""Vendor credentials never reach the journal or the trace: secrets and signatures are never written.
 
 Each request is signed with a custom key (distinctive strings the test can search
 for) and sent over loopback; then the admin journal and the `--trace` line of that

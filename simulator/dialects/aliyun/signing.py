@@ -1,7 +1,7 @@
 """Aliyun POP request signatures: ACS3-HMAC-SHA256 and RPC v1 HMAC-SHA1, both ways (sign and verify).
 
 Pure functions and one small replay memory; no HTTP and no clock of its own. The
-server side verifies what the vendor SDKs send (DIALECTS.md 1.4); the client
+server side verifies what the vendor SDKs send (docs/aliyun.md, "Credentials"); the client
 side (`sign_acs3`, `sign_rpc`) is what pstnsim's own clients use, since SDKs are
 test-only. Times are epoch seconds passed in by the caller (the provider clock).
 """

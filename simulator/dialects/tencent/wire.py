@@ -24,7 +24,7 @@ from .errors import INVALID_PARAMETER, MISSING_PARAMETER, UNKNOWN_PARAMETER, Gat
 
 API_VERSION = "2019-08-23"
 NUMBER_PREFIX = "0086"
-# What the SDK needs to look for `Response.Error`: exactly this, no charset (DIALECTS.md, traps).
+# The SDK looks for `Response.Error` only under exactly this Content-Type: with a charset it misses the error.
 CONTENT_TYPE = "application/json"
 
 # Parameters of the legacy signing form that are not the action's own.
