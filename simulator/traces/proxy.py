@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 from yarl import URL
 
 from ..clock import Clock
@@ -222,7 +223,7 @@ class RecordingProxy:
         assert self._session is not None
         target = URL(f"{self.upstream}{request.path}" + (f"?{query}" if query else ""), encoded=True)
         status: int | None = None
-        answer_headers: dict[str, str] = {}
+        answer_headers: CIMultiDict[str] = CIMultiDict()
         received = bytearray()
         announced: int | None = None
         try:
@@ -230,7 +231,7 @@ class RecordingProxy:
                 async with self._session.request(request.method, target, headers=headers, data=body or None,
                                                  allow_redirects=False,
                                                  skip_auto_headers=("Content-Type", "User-Agent")) as answer:
-                    status, answer_headers, announced = answer.status, dict(answer.headers), answer.content_length
+                    status, answer_headers, announced = answer.status, CIMultiDict(answer.headers), answer.content_length
                     async for chunk in answer.content.iter_any():
                         received.extend(chunk)
         except TimeoutError:
@@ -240,16 +241,15 @@ class RecordingProxy:
                                                                   f"{self.upstream_timeout:g} s"),
                                    latency=latency), request)
             return self._timeout_answer(seen["seq"])
-        except aiohttp.ClientPayloadError as exc:  # a status, part of the body, then the connection closed
-            latency = loop.time() - started
-            self._record(Forwarded(**seen, status=status, response_headers=answer_headers,
-                                   response_body=bytes(received), latency=latency,
-                                   failure=Failure("truncated_body", after=round(latency, 6), detail=_why(exc))),
-                         request)
-            return await _cut_short(request, status or 502, answer_headers, bytes(received), announced)
         except aiohttp.ClientError as exc:
             latency = loop.time() - started
-            kind = "empty_reply" if isinstance(exc, aiohttp.ServerDisconnectedError) and status is None else "reset"
+            if status is not None:  # a status, part of the body, then the connection closed
+                self._record(Forwarded(**seen, status=status, response_headers=answer_headers,
+                                       response_body=bytes(received), latency=latency,
+                                       failure=Failure("truncated_body", after=round(latency, 6), detail=_why(exc))),
+                             request)
+                return await _cut_short(request, status, answer_headers, bytes(received), announced)
+            kind = "empty_reply" if isinstance(exc, aiohttp.ServerDisconnectedError) else "reset"
             self._record(Forwarded(**seen, latency=latency,
                                    failure=Failure(kind, after=round(latency, 6), detail=_why(exc))), request)
             return _hang_up(request, reset=kind == "reset")
@@ -259,8 +259,7 @@ class RecordingProxy:
             failure = Failure("malformed_body", after=round(latency, 6), detail="the answer's body is not valid JSON")
         self._record(Forwarded(**seen, status=status, response_headers=answer_headers, response_body=bytes(received),
                                latency=latency, failure=failure), request)
-        kept = {k: v for k, v in answer_headers.items() if k.lower() not in DROPPED_ANSWER_HEADERS}
-        return web.Response(status=status or 502, body=bytes(received), headers=kept)
+        return web.Response(status=status or 502, body=bytes(received), headers=_passed_on(answer_headers))
 
     def _record(self, forwarded: Forwarded, request: web.Request) -> None:
         """One trace line per request, however it ended (a hang-up after the answer is not a second one)."""
@@ -307,17 +306,21 @@ def _hang_up(request: web.Request, *, reset: bool) -> web.Response:
     return web.Response(status=599)  # never reaches the wire
 
 
-async def _cut_short(request: web.Request, status: int, headers: dict[str, str], received: bytes,
+async def _cut_short(request: web.Request, status: int, headers: CIMultiDict[str], received: bytes,
                      announced: int | None) -> web.StreamResponse:
     """The status and the part of the body that came, announced at its full length, then the connection closes."""
-    kept = {k: v for k, v in headers.items() if k.lower() not in DROPPED_ANSWER_HEADERS}
-    cut = web.StreamResponse(status=status, headers=kept)
+    cut = web.StreamResponse(status=status, headers=_passed_on(headers))
     cut.content_length = max(announced or 0, len(received) + 1)
     await cut.prepare(request)
     await cut.write(received)
     if request.transport is not None:
         request.transport.close()
     return cut
+
+
+def _passed_on(headers: CIMultiDict[str]) -> CIMultiDict[str]:
+    """The upstream's answer headers the client gets: every one (repeated ones too) but hop-by-hop and framing."""
+    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in DROPPED_ANSWER_HEADERS)
 
 
 def _hidden_values(upstream: UpstreamCredentials | None, local: ProviderConfig) -> list[str]:
@@ -332,7 +335,7 @@ def _body_of(response: web.Response) -> bytes:
     return bytes(body) if isinstance(body, (bytes, bytearray)) else b""
 
 
-def _looks_json(headers: dict[str, str]) -> bool:
+def _looks_json(headers: CIMultiDict[str]) -> bool:
     return any(k.lower() == "content-type" and "json" in v.lower() for k, v in headers.items())
 
 
