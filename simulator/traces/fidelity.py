@@ -130,14 +130,14 @@ async def check_trace(trace: Trace, *, seed: int | None = None, path: str = "<tr
     return report
 
 
-async def _check_one(exchange: Exchange, send: Callable[[Exchange], Awaitable[dict[str, Any]]], ids: "IdMap",
+async def _check_one(exchange: Exchange, send: Callable[[Exchange], Awaitable[dict[str, Any]]], ids: IdMap,
                      can_sign: bool) -> Verdict:
     if exchange.dialect not in DIALECTS:
         return Verdict(exchange, "not_comparable", note=f"dialect {exchange.dialect!r} is not one pstnsim serves",
                        sent=False)
     if exchange.dialect != "native" and not can_sign:
         return Verdict(exchange, "not_comparable", sent=False,
-                       note="vendor requests need re-signing, and this pstnsim has no re-signer (simulator.traces.resign)")
+                       note="vendor requests need re-signing and no re-signer was given")
     injected = [part for part in fault_parts(exchange.fault) if part.split(":")[0] != "latency"]
     hidden = exchange.provider_response is not None
     target = exchange.provider_response if hidden else (
@@ -151,8 +151,8 @@ async def _check_one(exchange: Exchange, send: Callable[[Exchange], Awaitable[di
             except ValueError as exc:
                 return Verdict(exchange, "not_comparable", note=f"{why}; cannot re-sign it: {exc}", sent=False)
             return Verdict(exchange, "not_comparable", note=f"{why}; sent (the provider applied it)")
-        return Verdict(exchange, "not_comparable", sent=False,
-                       note=f"{why}; not sent ({'not applied' if exchange.applied is False else 'unknown whether the provider applied it'})")
+        unsent = "not applied" if exchange.applied is False else "unknown whether the provider applied it"
+        return Verdict(exchange, "not_comparable", note=f"{why}; not sent ({unsent})", sent=False)
     try:
         answer = await send(exchange)
     except ValueError as exc:  # resign.ResignError: a recorded request with no recognisable signed form
@@ -175,7 +175,7 @@ def _failure_text(exchange: Exchange) -> str:
     return f"recorded {failure.kind}{after}"
 
 
-async def _send(session: aiohttp.ClientSession, base_url: str, host: str, exchange: Exchange, ids: "IdMap",
+async def _send(session: aiohttp.ClientSession, base_url: str, host: str, exchange: Exchange, ids: IdMap,
                 config: ProviderConfig, now: float, resign: Resigner | None) -> dict[str, Any]:
     """The recorded request, with learned ids substituted (and re-signed for a vendor), and the answer."""
     request = exchange.request
@@ -239,7 +239,8 @@ def render_text(report: FidelityReport) -> str:
         lines.append("not comparable:")
         for verdict in report.verdicts:
             if verdict.verdict == "not_comparable":
-                lines.append(f"  #{verdict.exchange.seq} {verdict.exchange.dialect} {verdict.exchange.action}: {verdict.note}")
+                exchange = verdict.exchange
+                lines.append(f"  #{exchange.seq} {exchange.dialect} {exchange.action}: {verdict.note}")
     if not differ:
         lines.append("the simulator agrees with the recording on every comparable exchange")
     return "\n".join(lines)
