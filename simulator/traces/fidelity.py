@@ -234,7 +234,8 @@ def render_text(report: FidelityReport) -> str:
             if verdict.verdict == "differ":
                 what = "; ".join(change.describe("the recording", "the simulator") for change in verdict.changes)
                 note = f" ({verdict.note})" if verdict.note else ""
-                lines.append(f"  #{verdict.exchange.seq} {describe_exchange(verdict.exchange)}: {what}{note}")
+                lines.append(f"  #{verdict.exchange.seq} {describe_exchange(verdict.exchange, include_volatile=True)}: "
+                             f"{what}{note}")
     if other:
         lines.append("not comparable:")
         for verdict in report.verdicts:

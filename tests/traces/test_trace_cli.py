@@ -82,7 +82,6 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
         "version": good.replace('"version": 1', '"version": 7', 1),
         "corrupt": good.replace('"type": "exchange"', '"type": "exchange", "seq": "one"', 1),
         "not_har": "<html>not a capture</html>",
-        "no_entries": json.dumps({"log": {"version": "1.2"}}),
         "bad_entry": json.dumps({"log": {"entries": [{"startedDateTime": "2026-01-01T00:00:00Z",
                                                        "request": {"method": "GET", "url": 7}}]}}),
     }
@@ -100,9 +99,7 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     ("check", "corrupt", ["corrupt.txt:2", "seq"]),
     ("diff", "missing", ["nowhere.jsonl", "cannot open"]),
     ("import", "not_har", ["not_har.txt", "not HAR"]),
-    ("import", "no_entries", ["no_entries.txt", "log.entries"]),
     ("import", "bad_entry", ["bad_entry.txt: log.entries[0]", "request.url"]),
-    ("import", "missing", ["nowhere.jsonl", "cannot open"]),
 ])
 def test_bad_input_is_one_line_naming_the_file_exit_2_no_traceback(tmp_path, bad_files, command, name, words):
     path = bad_files[name]
