@@ -38,11 +38,17 @@ def installed_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="pstnsim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"pstnsim {installed_version()}")
     # Nested subcommands (chaos run, chaos list) inherit the parser class.
     sub = parser.add_subparsers(dest="command", required=True, parser_class=SubcommandParser)
+    # Only the chosen part is imported (`pstnsim provider` starts without the harness); without one, all are.
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if chosen in SUBCOMMANDS and name != chosen:
+            sub.add_parser(name, help=help_text)  # listed in the usage, not loaded
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:  # a part not built yet: say so instead of crashing

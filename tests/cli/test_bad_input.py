@@ -54,7 +54,7 @@ def test_core_refuses_a_file_that_is_not_sqlite_and_leaves_it_alone(pstnsim, tmp
     assert notes.read_text() == "my notes, not a database\n"
 
 
-@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8090", "http://127.0.0.1:99999"])
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8090"])
 def test_core_refuses_a_provider_url_that_is_not_a_url(pstnsim, tmp_path, url):
     refused(pstnsim("core", "--port", "0", "--db", str(tmp_path / "core.db"), "--provider-url", url),
             "--provider-url", url)
