@@ -144,10 +144,11 @@ def answer_outcome(dialect: str, answer: Mapping[str, Any] | None) -> str:
     return UNKNOWN
 
 
-def effect_answer(exchange: Exchange) -> Mapping[str, Any] | None:
+def effect_answer(exchange: Exchange, said: str | None = None) -> Mapping[str, Any] | None:
     """The answer that shows what the provider did: the client's, when it succeeded; else, for an exchange the
-    recorder knows was applied, what the provider answered before the reply was lost."""
-    if outcome(exchange) == OK:
+    recorder knows was applied, what the provider answered before the reply was lost. (`said`: its outcome,
+    when the caller has it already.)"""
+    if (outcome(exchange) if said is None else said) == OK:
         return exchange.response
     hidden = exchange.provider_response
     if exchange.applied is True and hidden and answer_outcome(exchange.dialect, hidden) == OK:
@@ -158,9 +159,9 @@ def effect_answer(exchange: Exchange) -> Mapping[str, Any] | None:
 # ---- effects -------------------------------------------------------------------
 
 
-def effect_of(exchange: Exchange, started_at: float) -> Effect | None:
+def effect_of(exchange: Exchange, started_at: float, said: str | None = None) -> Effect | None:
     """The change `exchange` made, when its answer (or the one a lost reply hid) shows one."""
-    answer = effect_answer(exchange)
+    answer = effect_answer(exchange, said)
     if answer is None:
         return None
     answered_at = started_at + exchange.offset + exchange.latency
@@ -280,9 +281,9 @@ def is_delete(exchange: Exchange) -> bool:
         exchange.dialect == "aliyun" and exchange.action in ALIYUN_DELETES)
 
 
-def bindings_shown(exchange: Exchange) -> list[ShownBinding]:
+def bindings_shown(exchange: Exchange, said: str | None = None) -> list[ShownBinding]:
     """Active bindings a successful exchange shows exist: in its answer, or named by its parameters."""
-    if outcome(exchange) != OK:
+    if (outcome(exchange) if said is None else said) != OK:
         return []
     body, p = body_of(exchange.response), exchange.params
     if exchange.dialect == "native":

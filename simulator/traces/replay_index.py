@@ -143,13 +143,13 @@ def plan_replay(exchanges: Sequence[Exchange], started_at: float) -> ReplayPlan:
     Bindings the trace shows that none of its exchanges made existed before the recording: they are
     preloaded, when the trace shows their mode and numbers.
     """
-    effects = [effect_of(e, started_at) for e in exchanges]
     outcomes = [outcome(e) for e in exchanges]
+    effects = [effect_of(e, started_at, said) for e, said in zip(exchanges, outcomes)]
     facts: dict[str, dict[str, Any]] = {}
     first_seen: dict[str, int] = {}
     named: dict[str, list[int]] = {}
     for position, exchange in enumerate(exchanges):
-        for shown in bindings_shown(exchange):
+        for shown in bindings_shown(exchange, outcomes[position]):
             _merge(facts.setdefault(shown.binding_id, {}), shown)
             first_seen.setdefault(shown.binding_id, position)
         binding_id = addressed_id(exchange)

@@ -13,6 +13,7 @@ The journal says, in `fault`, which trace line answered (`replay:seq=N+...`, rep
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from aiohttp import web
 
 from ..config import ProviderConfig
-from ..dialects.base import Dialect
+from ..dialects.base import Dialect, RequestInfo
 from ..errors import LedgerError
 from ..middleware import (
     DIALECT, FAULT_LABEL, HIDDEN, INFO, SENT_BODY, close_without_reply, describe_request, reset_connection,
@@ -30,7 +31,7 @@ from ..middleware import (
 from ..numbers import DEFAULT_POOL_KEY
 from ..state import ProviderState
 from .effects import CreateBinding, DeleteBinding, Effect, UpdateBinding
-from .format import Exchange, read_trace
+from .format import DIALECTS, Exchange, read_trace
 from .meaning import Meaning, meaning_of
 from .replay_index import ReplayIndex, loose_key, plan_replay, recorded_order, replay_label
 
@@ -150,8 +151,7 @@ class ReplaySession:
         dialect, info = described
         request[INFO] = info
         request[DIALECT] = dialect
-        body = await request.read()
-        meaning = meaning_of(info.dialect, request.method, request.path, request.query_string, request.headers, body)
+        meaning = await _meaning(request, info)
         position = self.index.take(meaning.key, loose_key(meaning.dialect, meaning.action, meaning.params))
         if position is None:
             return await self._unrecorded(request, handler, dialect, meaning)
@@ -194,6 +194,9 @@ class ReplaySession:
             if effect is not None:
                 self.state.in_flight -= 1
         request[FAULT_LABEL] = replay_label(exchange, applied)
+        info = request[INFO]
+        if applied and isinstance(effect, CreateBinding) and info.x is None:  # the journal learns the X it got
+            request[INFO] = dataclasses.replace(info, x=self.state.ledger.binding(effect.binding_id).x)
         if exchange.provider_response:
             request[HIDDEN] = recorded_response(exchange.provider_response)
         if failure is not None:
@@ -268,6 +271,14 @@ class ReplaySession:
     def _request_id(self) -> str:
         h = hashlib.sha256(f"replay:{self.state.config.seed}:{self.unrecorded_count}".encode()).hexdigest().upper()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+async def _meaning(request: web.Request, info: RequestInfo) -> Meaning:
+    """What the request means; a dialect traces do not know (a test's own) means its operation, no parameters."""
+    if info.dialect not in DIALECTS:
+        return Meaning(info.dialect, info.operation, {})
+    body = await request.read()
+    return meaning_of(info.dialect, request.method, request.path, request.query_string, request.headers, body)
 
 
 def recorded_response(answer: Mapping[str, Any]) -> web.Response:

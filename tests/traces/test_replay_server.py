@@ -102,6 +102,7 @@ async def test_a_recorded_incident_replays_in_recorded_order_with_its_latency(tm
         (hidden["binding_id"], hidden["x"], B, "active"), (duplicate["binding_id"], duplicate["x"], B, "active")]
     faults = sorted(e.fault for e in entries)
     assert faults[0].startswith("replay:seq=") and faults[0].endswith("+ghost_success:503")
+    assert [e.x for e in entries if e.fault == faults[0]] == [hidden["x"]]  # the journal knows the X it made
     assert any(f.endswith("+timeout") for f in faults) and any(f.endswith("+latency") for f in faults)
 
 
