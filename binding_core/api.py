@@ -16,6 +16,9 @@ from aiohttp import web
 
 from . import openapi
 from .alerts import alert_json
+from simulator.admin_gate import AdminGate, is_json_type
+from simulator.errors import short_repr
+
 from .config import ConfigError, GraySettings
 from .gray import GrayRouter
 from .numbers import InvalidNumber, normalize
@@ -30,17 +33,25 @@ SERVICE = web.AppKey("service", BindingService)
 STORE = web.AppKey("store", Store)
 GRAY = web.AppKey("gray", GrayRouter)
 PROVIDER = web.AppKey("provider", GuardedClient)
+ADMIN_GATE = web.AppKey("admin_gate", AdminGate)
 MAX_BODY_BYTES = 64 * 1024
 OP_STATES = ("pending", "running", "done", "dead")
+# Lists answer a page at a time: `limit` rows (default, maximum) after the cursor `after`, with `total`
+# (the rows the filter matches, whatever the page) and `next` (the cursor of the next page, or null).
+PAGE_LIMITS = {"operations": (1000, 1000), "alerts": (1000, 1000), "transitions": (10000, 10000)}
+_OP_ID = re.compile(openapi.OPERATION_ID_PATTERN)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+        self.headers = dict(headers or {})
 
     def response(self) -> web.Response:
-        return web.json_response({"code": self.code, "message": self.message, **self.extra}, status=self.status)
+        return web.json_response({"code": self.code, "message": self.message, **self.extra}, status=self.status,
+                                 headers=self.headers)
 
 
 # ---- parsing ---------------------------------------------------------------
@@ -68,7 +79,22 @@ def _query(request: web.Request, accepted: tuple[str, ...]) -> dict[str, str]:
     return single
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads hook: a key given twice in one object is refused (JSON's "last one wins" hides mistakes)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ApiError(400, "DUPLICATE_KEY", f"the key {short_repr(key)} appears more than once in one object",
+                           field=key[:64])
+        seen[key] = value
+    return seen
+
+
 async def _body(request: web.Request, accepted: tuple[str, ...], required: tuple[str, ...]) -> dict[str, Any]:
+    content_type = request.headers.get("Content-Type")
+    if not is_json_type(content_type):
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE",
+                       f"the body must be sent as Content-Type: application/json, not {short_repr(content_type or 'none')}")
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -76,14 +102,15 @@ async def _body(request: web.Request, accepted: tuple[str, ...], required: tuple
     if not raw.strip():
         raise ApiError(400, "MALFORMED_JSON", "the request body is empty; a JSON object is required")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "MALFORMED_JSON", f"the request body is not valid JSON: {str(exc)[:120]}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "INVALID_ARGUMENT", f"the request body must be a JSON object, got {type(data).__name__}")
     for name in data:
         if name not in accepted:
-            raise ApiError(400, "UNKNOWN_FIELD", f"unknown field {name!r}; accepted: {', '.join(accepted)}", field=name)
+            raise ApiError(400, "UNKNOWN_FIELD", f"unknown field {short_repr(name)}; accepted: {', '.join(accepted)}",
+                           field=name[:64])
     for name in required:
         if name not in data:
             raise ApiError(400, "INVALID_ARGUMENT", f"{name} is required", field=name)
@@ -120,7 +147,7 @@ def _answer(result: Accepted | Finished | Unsettled, store: Store) -> web.Respon
         error = result.error
         status = 409 if error.status == 409 else 422
         raise ApiError(status, error.code, f"the provider refused: {error.message}", operation_id=op.id, current=mode_view)
-    code = {502: "PROVIDER_ERROR", 503: "CIRCUIT_OPEN", 504: "PROVIDER_TIMEOUT"}[result.status]
+    code = result.code or {502: "PROVIDER_ERROR", 503: "CIRCUIT_OPEN", 504: "PROVIDER_TIMEOUT"}[result.status]
     raise ApiError(result.status, code, result.reason, operation_id=op.id)
 
 
@@ -175,12 +202,42 @@ async def get_number(request: web.Request) -> web.Response:
     return web.json_response(request.app[STORE].view(request["x"]))
 
 
+def _limit(params: dict[str, str], kind: str) -> int:
+    default, maximum = PAGE_LIMITS[kind]
+    text = params.get("limit")
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 6 or not 1 <= int(text) <= maximum:
+        raise ApiError(400, "INVALID_ARGUMENT", f"limit must be a whole number from 1 to {maximum}", field="limit")
+    return int(text)
+
+
+def _seq_after(params: dict[str, str]) -> int:
+    after = params.get("after", "0")
+    if not after.isascii() or not after.isdigit() or len(after) > 18:
+        raise ApiError(400, "INVALID_ARGUMENT", "after must be a non-negative integer", field="after")
+    return int(after)
+
+
 async def list_operations(request: web.Request) -> web.Response:
-    state = _query(request, ("state",)).get("state")
+    """A page of operations, oldest first; `after` is the last operation id of the previous page."""
+    params = _query(request, ("state", "limit", "after"))
+    state = params.get("state")
     if state is not None and state not in OP_STATES:
         raise ApiError(400, "INVALID_ARGUMENT", f"state must be one of {', '.join(OP_STATES)}", field="state")
-    ops = request.app[STORE].operations(state)
-    return web.json_response({"operations": [op.to_dict() for op in ops]})
+    after = params.get("after")
+    if after is not None and not _OP_ID.fullmatch(after):
+        raise ApiError(400, "INVALID_ARGUMENT", f"after must be an operation id (op_ and 8 digits), "
+                                                f"got {short_repr(after)}", field="after")
+    limit = _limit(params, "operations")
+    store = request.app[STORE]
+    ops = store.operations(state, limit=limit + 1, after=int(after[3:]) if after else 0)
+    page = ops[:limit]
+    return web.json_response({
+        "operations": [op.to_dict() for op in page],
+        "total": store.count_operations(state),
+        "next": page[-1].id if len(ops) > limit else None,
+    })
 
 
 async def get_operation(request: web.Request) -> web.Response:
@@ -195,22 +252,46 @@ async def get_operation(request: web.Request) -> web.Response:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    return web.json_response({"alerts": [alert_json(row) for row in request.app[STORE].alerts()]})
+    """A page of alerts, oldest first; `after` is the last alert_id of the previous page."""
+    params = _query(request, ("limit", "after"))
+    limit = _limit(params, "alerts")
+    store = request.app[STORE]
+    rows = store.alerts(after=_seq_after(params), limit=limit + 1)
+    page = rows[:limit]
+    return web.json_response({
+        "alerts": [alert_json(row) for row in page],
+        "total": store.count_alerts(),
+        "next": page[-1]["seq"] if len(rows) > limit else None,
+    })
 
 
 async def list_transitions(request: web.Request) -> web.Response:
-    params = _query(request, ("x", "after"))
+    params = _query(request, ("x", "after", "limit"))
     x = _number(params["x"], "x") if "x" in params else None
-    after = params.get("after", "0")
-    if not after.isascii() or not after.isdigit() or len(after) > 18:
-        raise ApiError(400, "INVALID_ARGUMENT", "after must be a non-negative integer", field="after")
-    return web.json_response({"transitions": request.app[STORE].transitions(x=x, after=int(after))})
+    after = _seq_after(params)
+    limit = _limit(params, "transitions")
+    store = request.app[STORE]
+    rows = store.transitions(x=x, after=after, limit=limit + 1)
+    page = rows[:limit]
+    return web.json_response({
+        "transitions": page,
+        "total": store.count_transitions(x),
+        "next": page[-1]["seq"] if len(rows) > limit else None,
+    })
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"status": "ok", "operations": request.app[STORE].counts(), "breaker": request.app[PROVIDER].breaker.state}
-    )
+    """`degraded` (still HTTP 200: the core is alive) names what an operator must fix."""
+    provider = request.app[PROVIDER]
+    problems = []
+    if provider.auth_problem is not None:
+        problems.append(f"the provider refuses the core's credentials: {provider.auth_problem.describe()}")
+    return web.json_response({
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
+        "operations": request.app[STORE].counts(),
+        "breaker": provider.breaker.state,
+    })
 
 
 async def get_gray(request: web.Request) -> web.Response:
@@ -263,7 +344,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 
 # Endpoints that take no query parameters at all (any given is UNKNOWN_FIELD).
 _NO_QUERY = {"/v1/numbers/{x}", "/v1/numbers/{x}/xb", "/v1/numbers/{x}/axb", "/v1/operations/{operation_id}",
-             "/v1/alerts", "/health", "/_admin/gray", "/openapi.json"}
+             "/health", "/_admin/gray", "/openapi.json"}
 
 
 def add_routes(app: web.Application) -> None:
@@ -273,6 +354,8 @@ def add_routes(app: web.Application) -> None:
 
 def _wrap(path: str, handler: Handler) -> Handler:
     async def serve(request: web.Request) -> web.Response:
+        if path.startswith("/_admin/"):
+            _admit(request)
         if path in _NO_QUERY:
             _query(request, ())
         if "{x}" in path:
@@ -281,6 +364,16 @@ def _wrap(path: str, handler: Handler) -> Handler:
 
     serve.__name__ = handler.__name__
     return serve
+
+
+def _admit(request: web.Request) -> None:
+    """The admin gate (simulator/admin_gate.py): loopback peer, own Host, no cross-site Origin, token, JSON."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    local = sockname[0] if isinstance(sockname, tuple) and sockname else None
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") is not None
+    refusal = request.app[ADMIN_GATE].refusal(request.method, request.headers, request.remote, local, has_body)
+    if refusal is not None:
+        raise ApiError(refusal.status, refusal.code, refusal.message, headers=dict(refusal.headers))
 
 
 @web.middleware
@@ -294,7 +387,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status < 400:
             raise
         headers: Mapping[str, str] = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status, "HTTP_ERROR")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+                415: "UNSUPPORTED_MEDIA_TYPE"}.get(exc.status, "HTTP_ERROR")
         return web.json_response({"code": code, "message": exc.reason}, status=exc.status, headers=headers)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

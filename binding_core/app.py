@@ -16,6 +16,9 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
+from simulator.admin_gate import AdminGate
+from simulator.connections import GuardedRunner
+
 from . import api
 from .alerts import AlertSink, LogSink, MemorySink, WebhookSink
 from .clock import Clock, LoopClock
@@ -70,6 +73,8 @@ def create_app(
     rng = rng or random.Random(f"binding_core:{config.seed}")
     app = web.Application(client_max_size=api.MAX_BODY_BYTES, middlewares=[api.errors_as_json])
     api.add_routes(app)
+    app[api.ADMIN_GATE] = AdminGate(allowed_hosts=config.http.allowed_hosts, token=config.http.admin_token,
+                                    allow_public=config.http.allow_public_admin)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         parts = build_parts(config, db_path=db_path, clock=clock, rng=rng, provider=provider, sinks=sinks)
@@ -166,7 +171,7 @@ class Core:
         self.url = ""
 
     async def start(self) -> "Core":
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = GuardedRunner(self.app, self.config.http.limits())
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sqlite3
@@ -63,6 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0 picks a free one)")
     parser.add_argument("--seed", type=int, help="seed for backoff jitter and ids (overrides the config's seed)")
+    parser.add_argument("--admin-token", metavar="TOKEN",
+                        help="/_admin/* then needs Authorization: Bearer TOKEN (overrides [http] admin_token)")
+    parser.add_argument("--allow-public-admin", action="store_true",
+                        help="answer /_admin/* to peers that are not loopback too (overrides [http])")
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
                         help="logging level (default INFO)")
 
@@ -76,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.seed is not None:
         config = config.replace(seed=args.seed)
+    if args.admin_token is not None or args.allow_public_admin:
+        if args.admin_token == "":
+            print("pstnsim core: --admin-token must not be empty", file=sys.stderr)
+            return 2
+        http = dataclasses.replace(config.http, admin_token=args.admin_token or config.http.admin_token,
+                                   allow_public_admin=args.allow_public_admin or config.http.allow_public_admin)
+        config = config.replace(http=http)
     try:
         return asyncio.run(_serve(config, args))
     except KeyboardInterrupt:

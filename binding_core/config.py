@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from simulator.connections import ConnectionLimits
+
 
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names the file and key."""
@@ -68,6 +70,22 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """The core's own HTTP server: connection hygiene and who may use /_admin/* (docs/core.md)."""
+
+    header_timeout: float = 10.0  # seconds a request head may take to arrive (slow clients get 408)
+    keepalive_timeout: float = 75.0  # seconds an idle kept-alive connection stays open
+    max_connections: int | None = None  # None: 1000, or half the open-file limit if that is smaller
+    admin_token: str | None = None  # /_admin/* then needs Authorization: Bearer <token>
+    allowed_hosts: tuple[str, ...] = ()  # Host names /_admin/* answers to besides the address it serves on
+    allow_public_admin: bool = False  # /_admin/* from peers that are not loopback
+
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(header_timeout=self.header_timeout, keepalive_timeout=self.keepalive_timeout,
+                                max_connections=self.max_connections)
+
+
+@dataclass(frozen=True)
 class CoreConfig:
     provider: ProviderSettings = field(default_factory=ProviderSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -75,6 +93,7 @@ class CoreConfig:
     gray: GraySettings | None = None
     alerts: AlertSettings = field(default_factory=AlertSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     seed: int = 0
     # Where the [gray] section is re-read from while running (the --config file).
     source: Path | None = None
@@ -93,6 +112,7 @@ _SECTIONS: dict[str, type] = {
     "gray": GraySettings,
     "alerts": AlertSettings,
     "worker": WorkerSettings,
+    "http": HttpSettings,
 }
 
 
@@ -161,6 +181,12 @@ _FIELD_TYPES: dict[tuple[str, str], Any] = {
     ("WorkerSettings", "concurrency"): int,
     ("WorkerSettings", "poll_interval"): float,
     ("WorkerSettings", "lease"): float,
+    ("HttpSettings", "header_timeout"): float,
+    ("HttpSettings", "keepalive_timeout"): float,
+    ("HttpSettings", "max_connections"): int,
+    ("HttpSettings", "admin_token"): str,
+    ("HttpSettings", "allowed_hosts"): tuple,
+    ("HttpSettings", "allow_public_admin"): bool,
 }
 
 
@@ -212,6 +238,8 @@ def _validate(config: CoreConfig, origin: str) -> None:
         (config.worker.concurrency >= 1, "[worker] concurrency must be >= 1"),
         (config.worker.poll_interval > 0, "[worker] poll_interval must be > 0"),
         (config.worker.lease is None or config.worker.lease > 0, "[worker] lease must be > 0"),
+        (config.http.admin_token != "", "[http] admin_token must not be empty (leave it out for none)"),
+        *((False, f"[http] {problem}") for problem in config.http.limits().problems()),
     ]
     for ok, message in checks:
         if not ok:

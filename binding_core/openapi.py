@@ -16,6 +16,37 @@ STATUS = {"type": "string", "enum": ["NOT_BIND", "OPERATION", "BIND"]}
 OPERATION_ID_PATTERN = r"^op_[0-9]{8,18}$"
 MAX_SEQ = 10**18 - 1  # `after` takes at most 18 digits
 OP_STATE = {"type": "string", "enum": ["pending", "running", "done", "dead"]}
+SEQ_AFTER = {"name": "after", "in": "query", "required": False,
+             "description": "the `next` of the previous page: rows after this one",
+             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}}
+
+
+def _limit(maximum: int) -> dict[str, Any]:
+    return {"name": "limit", "in": "query", "required": False,
+            "description": f"rows per page (default and maximum {maximum})",
+            "schema": {"type": "integer", "minimum": 1, "maximum": maximum}}
+
+
+def _paged(items: str, item_schema: dict[str, Any], cursor: dict[str, Any]) -> dict[str, Any]:
+    """A page of a list: the rows, how many the filter matches in all, and the next page's cursor."""
+    return {
+        "type": "object",
+        "required": [items, "total", "next"],
+        "properties": {
+            items: {"type": "array", "items": item_schema},
+            "total": {"type": "integer", "minimum": 0},
+            "next": {**cursor, "nullable": True},
+        },
+    }
+
+
+# What the admin gate (simulator/admin_gate.py) answers before an /_admin/* handler runs.
+_ADMIN_REFUSALS = {
+    "401": {"description": "a token is configured and the request lacks Authorization: Bearer <token>",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    "403": {"description": "not a loopback peer, a foreign Host, or a cross-site Origin",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -35,8 +66,10 @@ _CHANGE_RESPONSES = {
     "409": _error("the mode is not in the status this operation needs (STATE_CONFLICT, with `current`), "
                   "or the provider refused with a conflict (old path)"),
     "413": _error("body too large"),
+    "415": _error("a body sent with a Content-Type other than application/json"),
     "422": _error("old path: the provider refused the request (its code is passed on)"),
-    "502": _error("old path: the provider's answer was an error or was lost; the status is settled in the background"),
+    "502": _error("old path: the provider's answer was an error or was lost (the status is settled in the background), "
+                  "or it refused the core's credentials (PROVIDER_AUTH_FAILED: nothing was done, an alert is raised)"),
     "503": _error("nothing was done: the provider's circuit is open (old path, CIRCUIT_OPEN) "
                   "or the database is busy (STORE_BUSY); try again"),
     "504": _error("old path: the provider did not answer in time; the status is settled in the background"),
@@ -76,8 +109,14 @@ def document() -> dict[str, Any]:
             },
             "/v1/operations": {
                 "get": {
-                    "summary": "operations (the durable queue), oldest first",
-                    "parameters": [{"name": "state", "in": "query", "required": False, "schema": OP_STATE}],
+                    "summary": "operations (the durable queue), oldest first, a page at a time",
+                    "parameters": [
+                        {"name": "state", "in": "query", "required": False, "schema": OP_STATE},
+                        _limit(1000),
+                        {"name": "after", "in": "query", "required": False,
+                         "description": "the `next` of the previous page: operations queued after this one",
+                         "schema": {"type": "string", "pattern": OPERATION_ID_PATTERN}},
+                    ],
                     "responses": {"200": _ok("operations", "OperationList"), "400": _error("unknown state or parameter")},
                 }
             },
@@ -97,8 +136,10 @@ def document() -> dict[str, Any]:
             },
             "/v1/alerts": {
                 "get": {
-                    "summary": "alerts raised (one per operation whose attempts reached the threshold)",
-                    "responses": {"200": _ok("alerts", "AlertList"), "400": _error("unknown parameter")},
+                    "summary": "alerts raised (one per operation whose attempts reached the threshold, or at once when "
+                               "the provider refused the core's credentials), oldest first, a page at a time",
+                    "parameters": [_limit(1000), SEQ_AFTER],
+                    "responses": {"200": _ok("alerts", "AlertList"), "400": _error("bad parameter")},
                 }
             },
             "/v1/transitions": {
@@ -106,20 +147,21 @@ def document() -> dict[str, Any]:
                     "summary": "status-change history (the harness checks it)",
                     "parameters": [
                         {"name": "x", "in": "query", "required": False, "schema": NUMBER},
-                        {"name": "after", "in": "query", "required": False,
-                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ}},
+                        SEQ_AFTER,
+                        _limit(10000),
                     ],
                     "responses": {"200": _ok("transitions", "TransitionList"), "400": _error("bad parameter")},
                 }
             },
             "/health": {
                 "get": {
-                    "summary": "liveness and queue counts",
+                    "summary": "liveness, queue counts, and what an operator must fix (status degraded)",
                     "responses": {"200": _ok("healthy", "Health"), "400": _error("unknown parameter")},
                 }
             },
             "/_admin/gray": {
-                "get": {"summary": "the current gray list", "responses": {"200": _ok("gray list", "Gray")}},
+                "get": {"summary": "the current gray list",
+                        "responses": {"200": _ok("gray list", "Gray"), **_ADMIN_REFUSALS}},
                 "put": {
                     "summary": "set the gray list (holds until the config file changes)",
                     "requestBody": {
@@ -130,11 +172,14 @@ def document() -> dict[str, Any]:
                         "200": _ok("the new gray list", "Gray"),
                         "400": _error("malformed body"),
                         "413": _error("body too large"),
+                        "415": _error("a body sent with a Content-Type other than application/json"),
+                        **_ADMIN_REFUSALS,
                     },
                 },
                 "delete": {
                     "summary": "drop the gray list: every number takes the new path",
-                    "responses": {"200": _ok("gray list", "Gray")},
+                    "responses": {"200": _ok("gray list", "Gray"), "400": _error("a body was sent"),
+                                  "415": _error("a Content-Type other than application/json"), **_ADMIN_REFUSALS},
                 },
             },
         },
@@ -232,61 +277,42 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "Operation": operation,
-        "OperationList": {
+        "OperationList": _paged("operations", {"$ref": "#/components/schemas/Operation"},
+                                {"type": "string", "pattern": OPERATION_ID_PATTERN}),
+        "AlertList": _paged("alerts", {
             "type": "object",
-            "required": ["operations"],
-            "properties": {"operations": {"type": "array", "items": {"$ref": "#/components/schemas/Operation"}}},
-        },
-        "AlertList": {
-            "type": "object",
-            "required": ["alerts"],
+            "required": ["operation_id", "x", "mode", "attempts"],
             "properties": {
-                "alerts": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["operation_id", "x", "mode", "attempts"],
-                        "properties": {
-                            "alert_id": {"type": "integer"},
-                            "operation_id": {"type": "string"},
-                            "x": {"type": "string"},
-                            "mode": {"type": "string"},
-                            "attempts": {"type": "integer"},
-                            "last_error": {"type": "string", "nullable": True},
-                            "at": {"type": "number"},
-                        },
-                    },
-                }
+                "alert_id": {"type": "integer"},
+                "operation_id": {"type": "string"},
+                "x": {"type": "string"},
+                "mode": {"type": "string"},
+                "attempts": {"type": "integer"},
+                "last_error": {"type": "string", "nullable": True},
+                "at": {"type": "number"},
             },
-        },
-        "TransitionList": {
+        }, {"type": "integer"}),
+        "TransitionList": _paged("transitions", {
             "type": "object",
-            "required": ["transitions"],
+            "required": ["seq", "x", "mode", "from_status", "to_status", "version", "operation_id", "at"],
             "properties": {
-                "transitions": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["seq", "x", "mode", "from_status", "to_status", "version", "operation_id", "at"],
-                        "properties": {
-                            "seq": {"type": "integer"},
-                            "x": {"type": "string"},
-                            "mode": {"type": "string"},
-                            "from_status": STATUS,
-                            "to_status": STATUS,
-                            "version": {"type": "integer"},
-                            "operation_id": {"type": "string"},
-                            "at": {"type": "number"},
-                        },
-                    },
-                }
+                "seq": {"type": "integer"},
+                "x": {"type": "string"},
+                "mode": {"type": "string"},
+                "from_status": STATUS,
+                "to_status": STATUS,
+                "version": {"type": "integer"},
+                "operation_id": {"type": "string"},
+                "at": {"type": "number"},
             },
-        },
+        }, {"type": "integer"}),
         "Health": {
             "type": "object",
-            "required": ["status", "operations", "breaker"],
+            "required": ["status", "problems", "operations", "breaker"],
             "properties": {
-                "status": {"type": "string"},
+                # degraded: an operator must fix what `problems` names (the provider refuses our credentials)
+                "status": {"type": "string", "enum": ["ok", "degraded"]},
+                "problems": {"type": "array", "items": {"type": "string"}},
                 "operations": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},
             },

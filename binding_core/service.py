@@ -20,7 +20,7 @@ from typing import Any
 
 from .clock import Clock
 from .gray import GrayRouter
-from .provider.base import NOT_FOUND_CODES, NotSent, Ok, ProviderClient, Refused, Unknown
+from .provider.base import NOT_FOUND_CODES, AuthFailed, NotSent, Ok, ProviderClient, Refused, Unknown
 from .records import LostClaim, Operation
 from .store import Store
 from .transitions import BIND, NOT_BIND
@@ -50,6 +50,7 @@ class Unsettled:
     operation: Operation
     reason: str
     status: int
+    code: str | None = None  # the API's error code when the status alone does not say it
 
 
 class BindingService:
@@ -94,7 +95,7 @@ class BindingService:
                     outcome="bound" if status == BIND else "unbound", now=now,
                 )
                 return Finished(finished, self.store.view(op.x))
-            if isinstance(outcome, (Refused, NotSent)):
+            if isinstance(outcome, (Refused, NotSent, AuthFailed)):
                 # Nothing changed at the provider: settle back at once.
                 error = outcome.describe()
                 finished = self.store.complete(
@@ -103,6 +104,10 @@ class BindingService:
                 )
                 if isinstance(outcome, NotSent):
                     return Unsettled(finished, error, 503)
+                if isinstance(outcome, AuthFailed):  # the operator's problem: loud, and the caller may retry
+                    await worker.alert_now(finished, error)
+                    return Unsettled(finished, f"the provider refused the core's credentials: {error}", 502,
+                                     "PROVIDER_AUTH_FAILED")
                 return Finished(finished, self.store.view(op.x), outcome)
         except (sqlite3.Error, LostClaim) as exc:
             outcome = Unknown(f"commit failed: {exc}", may_apply=False)

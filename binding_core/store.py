@@ -289,6 +289,19 @@ class Store:
                 alert = self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])
         return self.operation(op.id), alert
 
+    def raise_alert(self, op: Operation, error: str, *, now: float) -> dict[str, Any] | None:
+        """The operation's one alert, outside an attempt (the old path); None if it has one already."""
+        with self.db.atomic():
+            cursor = self.db.execute("UPDATE operations SET alerted = 1 WHERE id = ? AND alerted = 0", [op.id])
+            if cursor.rowcount != 1:
+                return None
+            current = self.operation(op.id)
+            self.db.execute(
+                "INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                [op.id, op.x, op.mode, current.attempts, error, now],
+            )
+            return self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])
+
     def release(self, op: Operation, owner: str, *, now: float, in_doubt_until: float) -> None:
         """Give a claimed operation back to the queue at once (a graceful stop), without counting an attempt.
 
@@ -374,10 +387,16 @@ class Store:
             raise KeyError(op_id)
         return Operation.from_row(row)
 
-    def operations(self, state: str | None = None, limit: int = 1000) -> list[Operation]:
-        where, params = ("WHERE state = ?", [state]) if state else ("", [])
-        rows = self.db.query(f"SELECT * FROM operations {where} ORDER BY seq LIMIT ?", [*params, limit])
+    def operations(self, state: str | None = None, limit: int = 1000, after: int = 0) -> list[Operation]:
+        """Oldest first, those queued after the operation numbered `after` (op_<after>)."""
+        where, params = ("AND state = ?", [state]) if state else ("", [])
+        rows = self.db.query(f"SELECT * FROM operations WHERE seq > ? {where} ORDER BY seq LIMIT ?",
+                             [after, *params, limit])
         return [Operation.from_row(row) for row in rows]
+
+    def count_operations(self, state: str | None = None) -> int:
+        where, params = ("WHERE state = ?", [state]) if state else ("", [])
+        return self._one(f"SELECT COUNT(*) AS n FROM operations {where}", params)["n"]
 
     def counts(self) -> dict[str, int]:
         counts = {"pending": 0, "running": 0, "done": 0, "dead": 0}
@@ -390,8 +409,16 @@ class Store:
         params: list[Any] = [after] + ([x] if x else [])
         return list(self.db.query(f"SELECT * FROM transitions {where} ORDER BY seq LIMIT ?", [*params, limit]))
 
-    def alerts(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM alerts ORDER BY seq"))
+    def count_transitions(self, x: str | None = None) -> int:
+        where, params = ("WHERE x = ?", [x]) if x else ("", [])
+        return self._one(f"SELECT COUNT(*) AS n FROM transitions {where}", params)["n"]
+
+    def alerts(self, after: int = 0, limit: int = -1) -> list[dict[str, Any]]:
+        """Oldest first, those after alert `after`; `limit` -1: all."""
+        return list(self.db.query("SELECT * FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit]))
+
+    def count_alerts(self) -> int:
+        return self._one("SELECT COUNT(*) AS n FROM alerts")["n"]
 
     def undelivered_alerts(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM alerts WHERE delivered = 0 ORDER BY seq"))

@@ -8,6 +8,10 @@ Correct by design, not by timing:
   more than once), the provider is asked and an existing binding is adopted;
   every attempt also carries an Idempotency-Key derived from the operation id;
 - an unbind answered "not found" is done;
+- a refusal of our credentials (AuthFailed: a wrong secret, key or app id) is
+  an operator's problem, not an answer: it raises the operation's alert at once
+  and the operation stays pending, retried with backoff without using up its
+  attempts, until the provider accepts the core's calls again;
 - a failed commit is a failed attempt: the next one asks the provider first;
 - when attempts run out the operation is dead-lettered (one alert) and the row
   is settled to what the provider really holds, by query, retried until known;
@@ -31,7 +35,8 @@ from typing import Any
 from .alerts import AlertOutbox, AlertSink, alert_json
 from .clock import Clock
 from .provider.base import (
-    CONFLICT_CODES, NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, ProviderClient, Refused, Unknown,
+    CONFLICT_CODES, NOT_FOUND_CODES, AuthFailed, NotSent, Ok, Outcome, ProviderBinding, ProviderClient, Refused,
+    Unknown,
 )
 from .queue import RetryPolicy
 from .records import LostClaim, Operation
@@ -290,7 +295,7 @@ class Worker:
                 status = NOT_BIND if held.value is None else BIND
                 return await self._commit(op, status, op.binding_id if status == BIND else None, "settled", state=final)
             failure = held
-        self._retry_later(op, failure, "settling")
+        await self._retry_later(op, failure, "settling")
 
     async def _sweep(self, op: Operation) -> None:
         """After a bind that finished in doubt: delete bindings with its numbers that the row does not hold.
@@ -309,7 +314,7 @@ class Worker:
             return
         found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
         if not isinstance(found, Ok):
-            return self._retry_later(op, found, "sweeping", phase="look")
+            return await self._retry_later(op, found, "sweeping", phase="look")
         strays = [f.binding_id for f in found.value if f.binding_id != held["binding_id"]]
         self.ensure_running()
         if strays and not self.store.fence_sweep(op, self.owner, version=held["version"], now=self.clock.now()):
@@ -320,16 +325,18 @@ class Worker:
             gone = await self.provider.delete_binding(stray, idempotency_key=self.key(op, f"-{stray}"))
             if not (isinstance(gone, Ok) or (isinstance(gone, Refused) and gone.code in NOT_FOUND_CODES)):
                 # A delete that may still land keeps binds fenced off until its doubt has passed too.
-                return self._retry_later(op, gone, f"deleting stray {stray}",
-                                         phase="delete" if isinstance(gone, Unknown) else "look")
+                return await self._retry_later(op, gone, f"deleting stray {stray}",
+                                               phase="delete" if isinstance(gone, Unknown) else "look")
             log.warning("deleted stray binding %s on %s %s (a late call of %s)", stray, op.mode, op.x, op.origin)
         self.ensure_running()
         self.store.finish_sweep(op, self.owner, outcome="swept" if strays else "clean", deleted=strays,
                                 now=self.clock.now())
 
-    def _retry_later(self, op: Operation, failure: Refused | Unknown | NotSent, doing: str, *,
-                     phase: str | None = None) -> None:
+    async def _retry_later(self, op: Operation, failure: Refused | Unknown | NotSent | AuthFailed, doing: str, *,
+                           phase: str | None = None) -> None:
         """Settles and sweeps never give up (the row must not stay OPERATION, a stray must not stay)."""
+        if isinstance(failure, AuthFailed):
+            return await self._auth_refused(op, failure, doing=f"{doing}: ", phase=phase)
         now = self.clock.now()
         next_at = now + self.policy.settle_delay(op.claims)
         if isinstance(failure, NotSent):
@@ -362,6 +369,8 @@ class Worker:
 
     async def _failed(self, op: Operation, failure: "Outcome[object]") -> None:
         assert not isinstance(failure, Ok)
+        if isinstance(failure, AuthFailed):
+            return await self._auth_refused(op, failure)
         reason = failure.describe()
         in_doubt = isinstance(failure, Unknown) and failure.may_apply
         decision = self.policy.after_failure(op.attempts + 1)
@@ -381,18 +390,30 @@ class Worker:
             await self._deliver(alert)
         self._crash("after_reschedule")
 
+    async def _auth_refused(self, op: Operation, failure: AuthFailed, *, doing: str = "",
+                            phase: str | None = None) -> None:
+        """The provider refused our credentials: nothing was applied and nothing will be until an operator
+        fixes them. Alert now (once per operation), keep the operation pending without counting an attempt
+        (it must not be dead-lettered or settled as refused), try again with backoff."""
+        now = self.clock.now()
+        alert = self._reschedule(op, now + self.policy.settle_delay(op.claims), doing + failure.describe(),
+                                 count=False, phase=phase, alert_now=True)
+        if alert is not None:
+            await self._deliver(alert)
+
     def _breaker_retry_at(self) -> float | None:
         breaker = getattr(self.provider, "breaker", None)
         return breaker.retry_at() if breaker is not None else None
 
     def _reschedule(self, op: Operation, next_at: float, reason: str, *, count: bool, phase: str | None = None,
-                    in_doubt: bool = False) -> dict | None:
+                    in_doubt: bool = False, alert_now: bool = False) -> dict | None:
         self.ensure_running()
         now = self.clock.now()
         try:
             _, alert = self.store.reschedule(
                 op, self.owner, next_attempt_at=next_at, error=reason, now=now,
-                count_attempt=count, phase=phase, alert_at=self.policy.alert_at if count else None,
+                count_attempt=count, phase=phase,
+                alert_at=0 if alert_now else (self.policy.alert_at if count else None),
                 in_doubt_until=now + self.in_doubt_window if in_doubt else None,
             )
         except sqlite3.Error as exc:
@@ -400,6 +421,16 @@ class Worker:
             return None
         self._wake.set()
         return alert
+
+    async def alert_now(self, op: Operation, reason: str) -> None:
+        """Raise the operation's one alert now (the old path's refusal of our credentials)."""
+        try:
+            alert = self.store.raise_alert(op, reason, now=self.clock.now())
+        except sqlite3.Error as exc:
+            log.error("could not record the alert for %s: %s", op.id, exc)
+            return
+        if alert is not None:
+            await self._deliver(alert)
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         await self.outbox.post(alert_json(row))

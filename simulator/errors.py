@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 
+SHORT_REPR_LIMIT = 24  # characters of a refused value an error message quotes
+
+
+def short_repr(value: object, limit: int = SHORT_REPR_LIMIT) -> str:
+    """A refused value as an error message quotes it: repr() of at most `limit` characters, the rest
+    counted, so a hostile 100 KB value is never echoed back (or into a log) whole."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class LedgerError(Exception):
     """A refused operation. `code` is stable and documented; `status` is the native API's HTTP status."""
 

@@ -30,7 +30,7 @@ import aiohttp
 
 from ..clock import Clock
 from ..config import ProviderSettings
-from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown, read_only
+from .base import AuthFailed, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown, read_only
 from .http import SessionHolder
 
 API_VERSION = "2017-05-25"
@@ -47,6 +47,11 @@ SUCCESS_CODES = ("OK", "0000")
 # Actions that change nothing: a lost one leaves nothing that could land late (base.read_only).
 READ_ACTIONS = frozenset({"QuerySubsId", "QuerySubscriptionDetail", "ListXTelephones"})
 LIST_PAGE = 100
+# POP gateway codes that refuse the caller, not the request: a wrong key or secret, a clock off, a key
+# without the right to the API or the pool. Never settled as a business refusal (see base.AuthFailed).
+AUTH_CODE_PREFIXES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidTimeStamp",
+                      "SignatureNonceUsed", "MissingSignatureNonce", "InvalidSignatureVersion", "Forbidden",
+                      "InvalidSecurityToken", "isv.POOLKEY_NOT_EXISTS", "isv.NO_POOL_PERMISSION")
 
 
 def req_id(*parts: str) -> str:
@@ -259,11 +264,11 @@ class AliyunClient(SessionHolder):
         self._sent += 1
         return hashlib.sha256(f"{os.getpid()}:{id(self)}:{self.clock.now():.6f}:{self._sent}".encode()).hexdigest()[:32]
 
-    async def _call(self, action: str, **params: str) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+    async def _call(self, action: str, **params: str) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent | AuthFailed:
         outcome = await self._exchange(action, params)
         return read_only(outcome) if action in READ_ACTIONS else outcome
 
-    async def _exchange(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+    async def _exchange(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent | AuthFailed:
         headers = acs3_headers(action, params, self.host, self.clock.now(), self._nonce(),
                                self.access_key_id, self.access_key_secret)
         headers["accept"] = "application/json"
@@ -280,7 +285,7 @@ class AliyunClient(SessionHolder):
         return _outcome(action, status, raw)
 
 
-def _outcome(action: str, status: int, raw: bytes) -> Ok[dict[str, Any]] | Refused | Unknown:
+def _outcome(action: str, status: int, raw: bytes) -> Ok[dict[str, Any]] | Refused | Unknown | AuthFailed:
     try:
         body = json.loads(raw)
     except ValueError:
@@ -288,6 +293,8 @@ def _outcome(action: str, status: int, raw: bytes) -> Ok[dict[str, Any]] | Refus
     if not isinstance(body, dict):
         return Unknown(f"{action}: HTTP {status} with a body that is not a JSON object")
     code, message = str(body.get("Code", "")), str(body.get("Message", ""))
+    if status in (401, 403) or code.startswith(AUTH_CODE_PREFIXES):
+        return AuthFailed(code or f"HTTP_{status}", message, status)
     if status == 200:
         if code in SUCCESS_CODES:
             return Ok(body)

@@ -6,7 +6,10 @@ decision depends on which kind it is:
 - `Refused`: a definite failure (4xx with a code): nothing changed;
 - `Unknown`: timeout, 5xx, transport error or a garbled answer: the provider
   may or may not have applied the change;
-- `NotSent`: the request never left (circuit open): nothing changed.
+- `NotSent`: the request never left (circuit open): nothing changed;
+- `AuthFailed`: the provider refused our credentials or signature: nothing
+  changed, and nothing will until an operator fixes the configuration (so the
+  worker alerts at once and keeps retrying, and /health says degraded).
 A dialect implementation (native.py; aliyun.py, tencent.py) only maps its wire
 format onto these.
 """
@@ -70,7 +73,19 @@ class NotSent:
         return f"not sent: {self.reason}"
 
 
-Outcome = Union[Ok[T], Refused, Unknown, NotSent]
+@dataclass(frozen=True)
+class AuthFailed:
+    """A 401/403 or a vendor's signature / key / app-id refusal: an operator's problem, never a business answer."""
+
+    code: str
+    message: str
+    status: int
+
+    def describe(self) -> str:
+        return f"authentication refused {self.status} {self.code}: {self.message}"
+
+
+Outcome = Union[Ok[T], Refused, Unknown, NotSent, AuthFailed]
 
 # Codes that mean "the binding is already gone" when deleting.
 NOT_FOUND_CODES = frozenset({"BINDING_NOT_FOUND"})

@@ -1,7 +1,9 @@
 """A circuit breaker around any provider client: open after N consecutive failed calls, one probe after a cool-down.
 
 A failed call is an `Unknown` outcome (timeout, 5xx, transport); a refusal is a
-healthy answer. While open, calls return `NotSent` at once. Time is the
+healthy answer, and so is an authentication refusal (`AuthFailed`): the provider
+answers, it is our configuration that is wrong. `GuardedClient.auth_problem` keeps
+the last one until the provider accepts a call again (/health shows it). While open, calls return `NotSent` at once. Time is the
 injected clock's, so the cool-down passes in virtual time too.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from ..clock import Clock
-from .base import NotSent, Outcome, ProviderBinding, ProviderClient, Unknown
+from .base import AuthFailed, NotSent, Outcome, ProviderBinding, ProviderClient, Unknown
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
@@ -67,6 +69,8 @@ class GuardedClient:
     def __init__(self, inner: ProviderClient, breaker: CircuitBreaker) -> None:
         self.inner = inner
         self.breaker = breaker
+        # The provider's last refusal of our credentials (None once a call is accepted again).
+        self.auth_problem: AuthFailed | None = None
 
     async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
         if not self.breaker.admit():
@@ -77,6 +81,10 @@ class GuardedClient:
             self.breaker.record(failed=True)
             raise
         self.breaker.record(failed=isinstance(outcome, Unknown))
+        if isinstance(outcome, AuthFailed):
+            self.auth_problem = outcome
+        elif not isinstance(outcome, (Unknown, NotSent)):
+            self.auth_problem = None  # answered on its merits: the credentials work
         return outcome
 
     async def create_binding(

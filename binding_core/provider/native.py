@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from .base import NOT_FOUND_CODES, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown, read_only
+from .base import NOT_FOUND_CODES, AuthFailed, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown, read_only
 from .http import SessionHolder
 
 
@@ -60,7 +60,7 @@ class NativeClient(SessionHolder):
         json_body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> Ok[Any] | Refused | Unknown | NotSent:
+    ) -> Ok[Any] | Refused | Unknown | NotSent | AuthFailed:
         outcome = await self._exchange(method, path, json_body=json_body, params=params, idempotency_key=idempotency_key)
         return read_only(outcome) if method == "GET" else outcome
 
@@ -72,7 +72,7 @@ class NativeClient(SessionHolder):
         json_body: dict[str, Any] | None,
         params: dict[str, str] | None,
         idempotency_key: str | None,
-    ) -> Ok[Any] | Refused | Unknown | NotSent:
+    ) -> Ok[Any] | Refused | Unknown | NotSent | AuthFailed:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         try:
             async with self._http().request(
@@ -91,6 +91,10 @@ class NativeClient(SessionHolder):
             data = json.loads(raw) if raw else None
         except ValueError:
             data = None
+        if status in (401, 403):  # a gateway in front of the provider refused us: whatever the body says
+            code = str(data.get("code", f"HTTP_{status}")) if isinstance(data, dict) else f"HTTP_{status}"
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            return AuthFailed(code, message, status)
         if 200 <= status < 300:
             if data is None:
                 return Unknown(f"{method} {path}: HTTP {status} with a body that is not JSON")
@@ -113,7 +117,7 @@ def _binding(data: dict[str, Any]) -> ProviderBinding:
     )
 
 
-def _map(outcome: Ok[Any] | Refused | Unknown | NotSent, shape: Any) -> Any:
+def _map(outcome: Ok[Any] | Refused | Unknown | NotSent | AuthFailed, shape: Any) -> Any:
     if not isinstance(outcome, Ok):
         return outcome
     try:

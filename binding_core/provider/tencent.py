@@ -28,7 +28,7 @@ import aiohttp
 
 from ..clock import Clock
 from ..config import ProviderSettings
-from .base import NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
+from .base import AuthFailed, NotSent, Ok, Outcome, ProviderBinding, Refused, Unknown
 from .http import SessionHolder
 
 API_VERSION = "2019-08-23"
@@ -38,6 +38,10 @@ PREFIX = "0086"
 BUSINESS_CODES = {"-204": "BINDING_NOT_FOUND", "-106": "BIND_CONFLICT", "-107": "NO_AVAILABLE_NUMBER", "-101": "INVALID_NUMBER"}
 # Gateway errors after which the request may be retried: throttled or the platform failed.
 RETRYABLE_GATEWAY = ("RequestLimitExceeded", "InternalError", "ServiceUnavailable")
+# Refusals of the caller rather than the request: a wrong SecretId / SecretKey, a clock off, no right to
+# the action, a BizAppId not of this account (NPP's -401). Never settled as a business refusal (base.AuthFailed).
+AUTH_GATEWAY_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
+AUTH_BUSINESS_CODES = frozenset({"-401"})
 MAX_RELEASES = 64  # DelVirtualNum calls per delete: far more references than probes ever leave
 
 
@@ -153,7 +157,7 @@ class TencentClient(SessionHolder):
 
     # ---- the wire ----------------------------------------------------------
 
-    async def _get_virtual_num(self, mode: str, x: str, b: str, a: str | None) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+    async def _get_virtual_num(self, mode: str, x: str, b: str, a: str | None) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent | AuthFailed:
         params = {"BizAppId": self.biz_app_id, "Dst": PREFIX + b, "AssignVirtualNum": PREFIX + x}
         if mode == "AXB":
             if a is None:
@@ -163,20 +167,22 @@ class TencentClient(SessionHolder):
             return Refused("INVALID_ARGUMENT", f"NPP binds XB or AXB, not {mode}", 400)
         return await self._business("GetVirtualNum", params)
 
-    async def _release_once(self, binding_id: str) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+    async def _release_once(self, binding_id: str) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent | AuthFailed:
         return await self._business("DelVirtualNum", {"BizAppId": self.biz_app_id, "BindId": binding_id})
 
-    async def _business(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+    async def _business(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent | AuthFailed:
         """A call whose ErrorCode != "0" is a definite refusal (HTTP 200, nothing changed)."""
         outcome = await self._call(action, params)
         if not isinstance(outcome, Ok):
             return outcome
         code = str(outcome.value.get("ErrorCode"))
+        if code in AUTH_BUSINESS_CODES:
+            return AuthFailed(f"NPP_{code}", str(outcome.value.get("Msg", "")), 200)
         if code != "0":
             return Refused(BUSINESS_CODES.get(code, f"NPP_{code}"), str(outcome.value.get("Msg", "")), 200)
         return outcome
 
-    async def _call(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent:
+    async def _call(self, action: str, params: dict[str, str]) -> Ok[dict[str, Any]] | Refused | Unknown | NotSent | AuthFailed:
         body = json.dumps(params).encode()
         headers = tc3_headers(action, body, self.host, int(self.clock.now()), self.secret_id, self.secret_key)
         try:
@@ -199,6 +205,8 @@ class TencentClient(SessionHolder):
         error = reply.get("Error")
         if isinstance(error, dict):
             code, message = str(error.get("Code")), str(error.get("Message", ""))
+            if code.startswith(AUTH_GATEWAY_PREFIXES):
+                return AuthFailed(code, message, 200)
             if code in RETRYABLE_GATEWAY:
                 # Throttled at the gate, so never applied: nothing of it can land later.
                 return Unknown(f"{action}: {code}: {message}", may_apply=code != "RequestLimitExceeded")

@@ -8,6 +8,7 @@ pytestmark = pytest.mark.looptime
 
 B, A = "13800000001", "13900000001"
 HUGE = {"b": B, "pad": "x" * 100_000}
+JSON = {"Content-Type": "application/json"}
 
 
 def snapshot(w):
@@ -23,9 +24,15 @@ def cases(x: str, bound_x: str) -> list[tuple[str, str, dict, int, str]]:
     return [
         ("POST", "/v1/numbers/12345/xb", {"json": {"b": B}}, 400, "INVALID_NUMBER"),
         ("POST", "/v1/numbers/abc/axb", {"json": {"a": A, "b": B}}, 400, "INVALID_NUMBER"),
-        ("POST", xb, {}, 400, "MALFORMED_JSON"),
-        ("POST", xb, {"data": b"{not json"}, 400, "MALFORMED_JSON"),
-        ("POST", xb, {"data": b"\xff\xfe"}, 400, "MALFORMED_JSON"),
+        ("POST", xb, {"headers": JSON}, 400, "MALFORMED_JSON"),
+        ("POST", xb, {"data": b"{not json", "headers": JSON}, 400, "MALFORMED_JSON"),
+        ("POST", xb, {"data": b"\xff\xfe", "headers": JSON}, 400, "MALFORMED_JSON"),
+        # JSON is taken only as JSON: a browser page can send text/plain cross-site without asking first
+        ("POST", xb, {}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", xb, {"data": b'{"b": "13800000001"}'}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", xb, {"data": b'{"b": "13800000001"}', "headers": {"Content-Type": "text/plain"}}, 415,
+         "UNSUPPORTED_MEDIA_TYPE"),
+        ("POST", xb, {"data": b'{"b": "13800000002", "b": "13800000001"}', "headers": JSON}, 400, "DUPLICATE_KEY"),
         ("POST", xb, {"json": [B]}, 400, "INVALID_ARGUMENT"),
         ("POST", xb, {"json": {}}, 400, "INVALID_ARGUMENT"),
         ("POST", xb, {"json": {"b": 13800000001}}, 400, "INVALID_NUMBER"),
@@ -52,7 +59,12 @@ def cases(x: str, bound_x: str) -> list[tuple[str, str, dict, int, str]]:
         ("GET", f"/v1/numbers/{x}?verbose=1", {}, 400, "UNKNOWN_FIELD"),
         ("GET", "/v1/operations?state=lost", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/operations?state=done&state=dead", {}, 400, "INVALID_ARGUMENT"),
-        ("GET", "/v1/operations?limit=5", {}, 400, "UNKNOWN_FIELD"),
+        ("GET", "/v1/operations?page=5", {}, 400, "UNKNOWN_FIELD"),
+        ("GET", "/v1/operations?limit=0", {}, 400, "INVALID_ARGUMENT"),
+        ("GET", "/v1/operations?limit=1001", {}, 400, "INVALID_ARGUMENT"),
+        ("GET", "/v1/operations?after=42", {}, 400, "INVALID_ARGUMENT"),
+        ("GET", "/v1/alerts?after=x", {}, 400, "INVALID_ARGUMENT"),
+        ("GET", "/v1/transitions?limit=10001", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/operations/op_99999999", {}, 404, "OPERATION_NOT_FOUND"),
         ("GET", "/v1/operations/42", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/alerts?x=1", {}, 400, "UNKNOWN_FIELD"),
@@ -60,12 +72,15 @@ def cases(x: str, bound_x: str) -> list[tuple[str, str, dict, int, str]]:
         ("GET", "/v1/transitions?after=1e3", {}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v1/transitions?x=17", {}, 400, "INVALID_NUMBER"),
         ("GET", "/health?deep=1", {}, 400, "UNKNOWN_FIELD"),
-        ("PUT", "/_admin/gray", {"data": b"all"}, 400, "MALFORMED_JSON"),
+        ("PUT", "/_admin/gray", {"data": b"all", "headers": JSON}, 400, "MALFORMED_JSON"),
+        ("PUT", "/_admin/gray", {"data": b'{"all": true}', "headers": {"Content-Type": "text/plain"}}, 415,
+         "UNSUPPORTED_MEDIA_TYPE"),
         ("PUT", "/_admin/gray", {"json": {"all": "yes"}}, 400, "INVALID_ARGUMENT"),
         ("PUT", "/_admin/gray", {"json": {"numbers": x}}, 400, "INVALID_ARGUMENT"),
         ("PUT", "/_admin/gray", {"json": {"numbers": [x, "1"]}}, 400, "INVALID_NUMBER"),
         ("PUT", "/_admin/gray", {"json": {"all": True, "everyone": True}}, 400, "UNKNOWN_FIELD"),
-        ("DELETE", "/_admin/gray", {"data": b"{}"}, 400, "INVALID_ARGUMENT"),
+        ("DELETE", "/_admin/gray", {"data": b"{}"}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ("DELETE", "/_admin/gray", {"data": b"{}", "headers": JSON}, 400, "INVALID_ARGUMENT"),
         ("GET", "/v2/numbers", {}, 404, "NOT_FOUND"),
     ]
 
