@@ -174,7 +174,7 @@ class ReplaySession:
         refusal = await dialect.authenticate(request)
         if refusal is not None:
             return refusal
-        return self._unrecorded_error(dialect, meaning)
+        return self._unrecorded_error(meaning)
 
     async def _answer(self, request: web.Request, position: int) -> web.StreamResponse:
         exchange = self.index.exchanges[position]
@@ -252,7 +252,7 @@ class ReplaySession:
 
     # ---- refusing an unrecorded request ---------------------------------------------------
 
-    def _unrecorded_error(self, dialect: Dialect, meaning: Meaning) -> web.Response:
+    def _unrecorded_error(self, meaning: Meaning) -> web.Response:
         params = json.dumps(meaning.params, sort_keys=True, ensure_ascii=False)
         message = (f"{meaning.action} with {params} is not in the replayed trace {self.path.name} "
                    f"(or every exchange recorded for it was answered already)")

@@ -297,6 +297,19 @@ async def test_tencent_replay_answers_signed_requests_as_recorded(tmp_path: Path
     assert binding.extra["tencent"]["ref_num"] == 2
 
 
+async def test_unrecorded_vendor_requests_are_refused_in_the_vendors_own_shape(tmp_path, session) -> None:
+    trace = small_trace(tmp_path / "native.jsonl")
+    async with Provider(config(replay_file=trace, replay_unrecorded="error")) as replay:
+        aliyun = await aliyun_call(session, replay, "BindXB", {"CustomerPoolKey": POOL_KEY, "ReqId": "r1",
+                                                               "TelX": replay.ledger.numbers()[0].x, "TelB": B})
+        tencent = await tencent_call(session, replay, "GetVirtualNum", {"BizAppId": "pstnsim", "Dst": "0086" + B})
+        faults = [e.fault for e in replay.journal.entries()]
+    assert aliyun[0] == 400 and aliyun[1]["Code"] == "Replay.Unrecorded" and "BindXB" in aliyun[1]["Message"]
+    error = tencent[1]["Response"]["Error"]
+    assert tencent[0] == 200 and error["Code"] == "FailedOperation.Unrecorded" and B in error["Message"]
+    assert faults == ["UNRECORDED", "UNRECORDED"]
+
+
 # ---- bad input, from the command line -----------------------------------------------------------
 
 
