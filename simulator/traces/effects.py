@@ -34,6 +34,7 @@ ALIYUN_CREATES = {"BindAxb": "AXB", "BindAxn": "AXN", "BindXB": "XB", "BindAXBCa
 ALIYUN_DELETES = {"UnbindSubscription": "AXB", "UnBindXB": "XB", "UnBindAXB": "AXB"}
 ALIYUN_NOT_FOUND = ("isv.SUBS_NOT_EXIST",)
 TENCENT_NOT_FOUND = ("-204",)
+TENCENT_CONFLICT = "-106"
 # Tencent gateway errors that mean "not served": throttled is a refusal, the rest leave the outcome unknown.
 TENCENT_UNKNOWN_GATEWAY = ("InternalError", "ServiceUnavailable")
 NATIVE_NOT_FOUND = ("BINDING_NOT_FOUND",)
@@ -274,6 +275,21 @@ def addressed_id(exchange: Exchange) -> str | None:
     """The binding a call names by id (a delete, an update, a query), if any."""
     value = exchange.params.get("binding_id")
     return str(value) if value else None
+
+
+def is_conflict(exchange: Exchange) -> bool:
+    """A create refused because the binding (or one with its numbers) is already there."""
+    if exchange.failure is not None or outcome(exchange) != REFUSED:
+        return False
+    body = body_of(exchange.response)
+    if not isinstance(body, dict):
+        return False
+    if exchange.dialect == "native":
+        return body.get("code") == "BIND_CONFLICT"
+    if exchange.dialect == "aliyun":
+        return body.get("Code") == "isv.BIND_CONFLICT"
+    reply = body.get("Response")
+    return isinstance(reply, dict) and str(reply.get("ErrorCode")) == TENCENT_CONFLICT
 
 
 def is_delete(exchange: Exchange) -> bool:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .effects import (
-    NOT_FOUND, OK, UNKNOWN, CreateBinding, DeleteBinding, Effect, ShownBinding, addressed_id, bindings_shown,
-    effect_of, is_delete, numbers_shown, outcome, requested,
+    NOT_FOUND, OK, UNKNOWN, CreateBinding, DeleteBinding, Effect, Requested, ShownBinding, addressed_id,
+    bindings_shown, effect_of, is_conflict, is_delete, numbers_shown, outcome, requested,
 )
 from .format import Exchange
 from .meaning import match_key
@@ -138,7 +138,9 @@ def plan_replay(exchanges: Sequence[Exchange], started_at: float) -> ReplayPlan:
     the client could not know and the recorder did not say (`applied: null`, a proxy in front of a real
     provider; no answer, a 5xx, a cut body) takes effect only if the trace shows it later:
     - a create, if a later answer shows a binding with the numbers it asked for (X too, when it named one)
-      that no successful create in the trace made; that binding (its id, X) is what it made;
+      that no successful create in the trace made: that binding (its id, X) is what it made; else, if it
+      named its X and the same create sent again was refused as a conflict: it made a binding with those
+      numbers, whose id nobody saw (the replay calls it `ghost-<seq>`);
     - a delete, if the next call that names the same binding is answered "does not exist".
     Bindings the trace shows that none of its exchanges made existed before the recording: they are
     preloaded, when the trace shows their mode and numbers.
@@ -181,6 +183,11 @@ def _infer_creates(exchanges: Sequence[Exchange], outcomes: list[str], plan: Rep
     for binding_id in sorted(facts, key=first_seen.__getitem__):
         if binding_id not in made:
             by_numbers.setdefault((facts[binding_id].get("a"), facts[binding_id].get("b")), []).append(binding_id)
+    asks: dict[Requested, list[int]] = {}
+    for position, exchange in enumerate(exchanges):
+        asked = requested(exchange)
+        if asked is not None:
+            asks.setdefault(asked, []).append(position)
     claimed: set[str] = set()
     for position, exchange in enumerate(exchanges):
         if plan.effects[position] is not None or exchange.applied is not None or outcomes[position] != UNKNOWN:
@@ -188,20 +195,39 @@ def _infer_creates(exchanges: Sequence[Exchange], outcomes: list[str], plan: Rep
         asked = requested(exchange)
         if asked is None:
             continue
-        for binding_id in by_numbers.get((asked.a, asked.b), ()):
-            fact = facts[binding_id]
-            if (binding_id in claimed or first_seen[binding_id] <= position or not fact.get("x")
-                    or (asked.x is not None and fact["x"] != asked.x)
-                    or fact.get("mode") not in (None, asked.mode)):
-                continue
-            claimed.add(binding_id)
-            answered_at = started_at + exchange.offset + exchange.latency
-            expires_at = fact.get("expires_at")
-            plan.effects[position] = CreateBinding(binding_id, asked.mode, fact["x"], asked.a, asked.b,
-                                                   fact.get("pool_key") or _pool_key(exchange),
-                                                   None if expires_at is None else expires_at - answered_at)
+        if _shown_later(exchange, position, asked, plan, facts, first_seen, by_numbers, claimed, started_at):
+            continue
+        same = asks[asked]
+        retry = bisect.bisect_right(same, position)
+        if asked.x and retry < len(same) and is_conflict(exchanges[same[retry]]):
+            # The same create, sent again, was refused as a conflict: this one made the binding. Its id never
+            # reached anyone; the replay names it after the line.
+            plan.effects[position] = CreateBinding(f"ghost-{exchange.seq}", asked.mode, asked.x, asked.a, asked.b,
+                                                   _pool_key(exchange))
             plan.inferred.append(position)
-            break
+
+
+def _shown_later(exchange: Exchange, position: int, asked: Requested, plan: ReplayPlan,
+                 facts: dict[str, dict[str, Any]], first_seen: dict[str, int],
+                 by_numbers: dict[tuple[str | None, str | None], list[str]], claimed: set[str],
+                 started_at: float) -> bool:
+    """The first binding a later answer shows with the numbers `asked` for, that nothing else made: this
+    create made it (its effect is set). False if there is none."""
+    for binding_id in by_numbers.get((asked.a, asked.b), ()):
+        fact = facts[binding_id]
+        if (binding_id in claimed or first_seen[binding_id] <= position or not fact.get("x")
+                or (asked.x is not None and fact["x"] != asked.x)
+                or fact.get("mode") not in (None, asked.mode)):
+            continue
+        claimed.add(binding_id)
+        answered_at = started_at + exchange.offset + exchange.latency
+        expires_at = fact.get("expires_at")
+        plan.effects[position] = CreateBinding(binding_id, asked.mode, fact["x"], asked.a, asked.b,
+                                               fact.get("pool_key") or _pool_key(exchange),
+                                               None if expires_at is None else expires_at - answered_at)
+        plan.inferred.append(position)
+        return True
+    return False
 
 
 def _infer_deletes(exchanges: Sequence[Exchange], outcomes: list[str], plan: ReplayPlan,

@@ -199,6 +199,20 @@ def test_a_bind_that_timed_out_took_no_effect_without_such_evidence() -> None:
     assert [(b.binding_id, b.b) for b in plan.preload] == [("S1", "13800000009")]
 
 
+def test_a_bind_that_timed_out_took_effect_when_its_retry_meets_a_conflict() -> None:
+    """The ghost's id never reached anyone: the replay's ledger holds its numbers under `ghost-<seq>`."""
+    named = dict(AXB, x="17000000001")
+    lost = exchange(1, "aliyun", "BindAxb", named, status=None, failure=Failure("timeout", 5.0))
+    retry = exchange(2, "aliyun", "BindAxb", named, body={"Code": "isv.BIND_CONFLICT", "Message": "bound"})
+    assert plan_replay([lost, retry], STARTED).effects[0] == CreateBinding(
+        "ghost-1", "AXB", "17000000001", "13900000001", "13800000002", "FC1")
+    refused = exchange(2, "aliyun", "BindAxb", named, body={"Code": "isv.NO_AVAILABLE_NUMBER", "Message": "none"})
+    unnamed = exchange(1, "aliyun", "BindAxb", AXB, status=None, failure=Failure("timeout", 5.0))
+    unnamed_retry = exchange(2, "aliyun", "BindAxb", AXB, body={"Code": "isv.BIND_CONFLICT", "Message": "bound"})
+    assert plan_replay([lost, refused], STARTED).effects[0] is None  # another refusal says nothing
+    assert plan_replay([unnamed, unnamed_retry], STARTED).effects[0] is None  # which X? unknown
+
+
 def test_recorded_applied_false_is_never_inferred() -> None:
     lost = exchange(1, "aliyun", "BindAxb", AXB, status=None, failure=Failure("timeout", 5.0), applied=False)
     query = exchange(2, "aliyun", "QuerySubscriptionDetail", {"binding_id": "S1", "x": "17000000001"}, body=DETAIL)
