@@ -179,22 +179,22 @@ def plan_replay(exchanges: Sequence[Exchange], started_at: float) -> ReplayPlan:
 def _infer_creates(exchanges: Sequence[Exchange], outcomes: list[str], plan: ReplayPlan,
                    facts: dict[str, dict[str, Any]], first_seen: dict[str, int], made: set[str],
                    started_at: float) -> None:
+    pending = [(position, asked) for position, exchange in enumerate(exchanges)
+               if plan.effects[position] is None and exchange.applied is None and outcomes[position] == UNKNOWN
+               and (asked := requested(exchange)) is not None]
+    if not pending:
+        return
     by_numbers: dict[tuple[str | None, str | None], list[str]] = {}
     for binding_id in sorted(facts, key=first_seen.__getitem__):
         if binding_id not in made:
             by_numbers.setdefault((facts[binding_id].get("a"), facts[binding_id].get("b")), []).append(binding_id)
     asks: dict[Requested, list[int]] = {}
     for position, exchange in enumerate(exchanges):
-        asked = requested(exchange)
-        if asked is not None:
+        if (asked := requested(exchange)) is not None:
             asks.setdefault(asked, []).append(position)
     claimed: set[str] = set()
-    for position, exchange in enumerate(exchanges):
-        if plan.effects[position] is not None or exchange.applied is not None or outcomes[position] != UNKNOWN:
-            continue
-        asked = requested(exchange)
-        if asked is None:
-            continue
+    for position, asked in pending:
+        exchange = exchanges[position]
         if _shown_later(exchange, position, asked, plan, facts, first_seen, by_numbers, claimed, started_at):
             continue
         same = asks[asked]
