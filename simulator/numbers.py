@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidArgument, InvalidNumber
+from .errors import InvalidArgument, InvalidNumber, short_repr
 
 NATIONAL_NUMBER = re.compile(r"^(1[3-9]\d{9}|0\d{9,11})$")
 # What the native API accepts on the wire (documented in its OpenAPI as the same pattern).
@@ -32,7 +32,7 @@ def normalize(value: object, field_name: str = "number") -> str:
     match = _WIRE_NUMBER.fullmatch(value)  # fullmatch: `$` alone lets a trailing newline through
     if not match:
         raise InvalidNumber(
-            f"{field_name} {value!r} is not a mainland mobile (1[3-9] + 9 digits) or landline (0 + area code) number",
+            f"{field_name} {short_repr(value)} is not a mainland mobile (1[3-9] + 9 digits) or landline (0 + area code) number",
             field=field_name,
         )
     return match.group(2)

@@ -17,6 +17,21 @@ from ..config import ProviderConfig
 from ..ledger import Ledger, LedgerEvent
 
 
+_TOO_LARGE = "pstnsim.body_too_large"  # request key: the body broke the app's size limit
+
+
+async def read_body(request: web.Request) -> bytes | None:
+    """The request body, or None when it is larger than the app's limit. aiohttp consumes an oversize body
+    while refusing it (a second read() sees b""), so every dialect reads through here."""
+    if request.get(_TOO_LARGE):
+        return None
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        request[_TOO_LARGE] = True
+        return None
+
+
 @dataclass(frozen=True)
 class RequestInfo:
     """What the fault engine matches on and the journal records: which dialect, operation and numbers."""

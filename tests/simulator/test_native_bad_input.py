@@ -64,13 +64,24 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("POST", "/v1/bindings?dry_run=1", body(XB), 400, "UNKNOWN_FIELD", "dry_run"),
     ("POST", "/v1/bindings", {**body(XB), "headers": {"Idempotency-Key": "has space"}}, 400, "INVALID_ARGUMENT", "Idempotency-Key"),
     ("POST", "/v1/bindings", raw(OVERSIZE), 413, "PAYLOAD_TOO_LARGE", None),
-    ("POST", "/v1/bindings", {"data": "chunked"}, 413, "PAYLOAD_TOO_LARGE", None),
+    ("POST", "/v1/bindings", {"data": "chunked", "headers": {"Content-Type": "application/json"}}, 413,
+     "PAYLOAD_TOO_LARGE", None),
+    # JSON only as JSON (a web page can POST text/plain cross-site without asking), each key once
+    ("POST", "/v1/bindings", {"data": json.dumps(XB)}, 415, "UNSUPPORTED_MEDIA_TYPE", None),
+    ("POST", "/v1/bindings", {"data": json.dumps(XB), "headers": {"Content-Type": "text/plain"}}, 415,
+     "UNSUPPORTED_MEDIA_TYPE", None),
+    ("POST", "/v1/bindings", raw(b'{"mode": "XB", "b": "13800000002", "b": "13700000003"}'), 400, "DUPLICATE_KEY", "b"),
+    ("POST", "/v1/calls", raw(b'{"caller": "13900000001", "x": {"a": 1, "a": 2}}'), 400, "DUPLICATE_KEY", "a"),
     # GET /v1/bindings
     ("GET", "/v1/bindings?mode=XY", {}, 400, "INVALID_ARGUMENT", "mode"),
     ("GET", "/v1/bindings?status=released", {}, 400, "INVALID_ARGUMENT", "status"),
     ("GET", "/v1/bindings?x=123", {}, 400, "INVALID_NUMBER", "x"),
     ("GET", f"/v1/bindings?a={A}&a={C}", {}, 400, "INVALID_ARGUMENT", "a"),
-    ("GET", "/v1/bindings?limit=10", {}, 400, "UNKNOWN_FIELD", "limit"),
+    ("GET", "/v1/bindings?page=10", {}, 400, "UNKNOWN_FIELD", "page"),
+    ("GET", "/v1/bindings?limit=0", {}, 400, "INVALID_ARGUMENT", "limit"),
+    ("GET", "/v1/bindings?limit=1001", {}, 400, "INVALID_ARGUMENT", "limit"),
+    ("GET", "/v1/bindings?limit=1&limit=2", {}, 400, "INVALID_ARGUMENT", "limit"),
+    ("GET", "/v1/bindings?after=" + "b" * 65, {}, 400, "INVALID_ARGUMENT", "after"),
     # GET, PATCH, DELETE /v1/bindings/{id}
     ("GET", "/v1/bindings/bnd_99999999", {}, 404, "BINDING_NOT_FOUND", None),
     ("GET", "/v1/bindings/{xb}?verbose=1", {}, 400, "UNKNOWN_FIELD", "verbose"),
@@ -82,6 +93,7 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("PATCH", "/v1/bindings/{xb}", body([{"b": C}]), 400, "INVALID_ARGUMENT", None),
     ("PATCH", "/v1/bindings/{xb}", raw(b'{"b": '), 400, "MALFORMED_JSON", None),
     ("PATCH", "/v1/bindings/{xb}", raw(OVERSIZE), 413, "PAYLOAD_TOO_LARGE", None),
+    ("PATCH", "/v1/bindings/{xb}", {"data": json.dumps({"b": C})}, 415, "UNSUPPORTED_MEDIA_TYPE", None),
     ("PATCH", "/v1/bindings/{xb}?force=1", body({"b": C}), 400, "UNKNOWN_FIELD", "force"),
     ("DELETE", "/v1/bindings/bnd_99999999", {}, 404, "BINDING_NOT_FOUND", None),
     ("DELETE", "/v1/bindings/{xb}?force=1", {}, 400, "UNKNOWN_FIELD", "force"),
@@ -154,3 +166,15 @@ async def test_bad_input_is_refused_and_changes_nothing(world, method, path, kw,
     if field is not None:
         assert answer.get("field", field) == field and field.lower() in answer["message"].lower()
     assert _state(provider) == before
+
+
+@pytest.mark.parametrize("field, value", [("b", "1" * 401), ("x", "1" * 60_000), ("mode", "X" * 5_000)],
+                         ids=["b", "x", "mode"])
+async def test_a_refused_value_is_quoted_by_a_short_prefix_only(world, field, value) -> None:
+    """Finding 8 of issue 11: a 401-digit number came back whole in the message (and so in every log)."""
+    provider, session, _ = world
+    async with session.post(provider.url + "/v1/bindings", **body({**XB, field: value})) as response:
+        answer = await response.json()
+    assert response.status == 400 and answer["field"] == field
+    assert value[:30] not in answer["message"] and len(answer["message"]) < 200, answer["message"]
+    assert f"({len(value)} characters)" in answer["message"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ...errors import short_repr
 from ...config import AliyunCredentials
 from ...ledger import Binding, Ledger
 from .errors import BusinessError
@@ -35,7 +36,7 @@ class ActionContext:
         if given is None:  # ProductType named instead (wire.parse_params insists on one of the two)
             return self.account.pool_key
         if given != self.account.pool_key:
-            raise BusinessError("isv.POOLKEY_NOT_EXISTS", f"pool key {given!r} does not exist for this account")
+            raise BusinessError("isv.POOLKEY_NOT_EXISTS", f"pool key {short_repr(given)} does not exist for this account")
         return given
 
     def expiry(self, params: dict[str, Any]) -> float:
@@ -43,7 +44,7 @@ class ActionContext:
         try:
             at = parse_time(text, "Expiration")
         except ValueError:
-            raise BusinessError("isv.EXPIRE_DATE_ILLEGAL", f"Expiration {text!r} is not yyyy-MM-dd HH:mm:ss") from None
+            raise BusinessError("isv.EXPIRE_DATE_ILLEGAL", f"Expiration {short_repr(text)} is not yyyy-MM-dd HH:mm:ss") from None
         if at <= self.ledger.clock.now() + MIN_EXPIRY_LEAD:
             raise BusinessError("isv.EXPIRE_DATE_ILLEGAL", f"Expiration {text} must be more than 1 minute from now")
         return at
@@ -114,7 +115,7 @@ def update_subscription(ctx: ActionContext, p: dict[str, Any]) -> dict[str, Any]
         raise BusinessError("isv.FORBIDDEN_ACTION", "this pool has no AXG groups")
     field = UPDATE_FIELD.get(operation)
     if field is None:
-        raise BusinessError("isv.INVALID_PARAMETERS", f"OperateType {operation!r} is not one of {', '.join(UPDATE_FIELD)}")
+        raise BusinessError("isv.INVALID_PARAMETERS", f"OperateType {short_repr(operation)} is not one of {', '.join(UPDATE_FIELD)}")
     if field not in p:
         raise BusinessError("isv.INVALID_PARAMETERS", f"OperateType {operation} needs {field}")
     pool_key = ctx.pool_key(p)

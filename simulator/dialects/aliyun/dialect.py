@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ...config import AliyunCredentials, ProviderConfig
-from ...errors import LedgerError
+from ...errors import LedgerError, short_repr
 from ...ledger import Ledger, LedgerEvent
 from ...middleware import INFO
-from ..base import Dialect, PushMessage, RequestInfo
+from ..base import Dialect, PushMessage, RequestInfo, read_body
 from . import signing
 from .actions import ACTIONS, ActionContext
 from .errors import BusinessError, GatewayError, business_error, fault_error
@@ -144,7 +144,7 @@ class AliyunDialect(Dialect):
         if handler is None:
             raise GatewayError(
                 "InvalidAction.NotFound",
-                f"Specified api {parsed.action!r} is not found, please check your url and method.",
+                f"Specified api {short_repr(parsed.action)} is not found, please check your url and method.",
                 status=404,
             )
         account = self._authenticate(request, parsed)
@@ -185,7 +185,7 @@ class AliyunDialect(Dialect):
             try:
                 signed_at = signing.parse_timestamp(stamp)
             except ValueError:
-                raise signing.SignatureError("InvalidTimeStamp.Format", f"time stamp {stamp!r} is not yyyy-MM-ddTHH:mm:ssZ") from None
+                raise signing.SignatureError("InvalidTimeStamp.Format", f"time stamp {short_repr(stamp)} is not yyyy-MM-ddTHH:mm:ssZ") from None
             self.replay_guard.check(account.access_key_id, nonce, signed_at, now)
         except signing.SignatureError as error:
             raise GatewayError(error.code, error.message, status=error.status) from None
@@ -195,7 +195,7 @@ class AliyunDialect(Dialect):
         account = self.accounts.get(access_key_id or "")
         if account is None:
             raise signing.SignatureError(
-                "InvalidAccessKeyId.NotFound", f"Specified access key {access_key_id!r} is not found.", status=404
+                "InvalidAccessKeyId.NotFound", f"Specified access key {short_repr(access_key_id)} is not found.", status=404
             )
         return account
 
@@ -221,7 +221,12 @@ async def read_request(request: web.Request) -> AliyunRequest | None:
 
     Raises GatewayError for a body it cannot read (describe() falls back to `_action_named`)."""
     query = parse_qsl(request.query_string, keep_blank_values=True)
-    body = await request.read()
+    body = await read_body(request)
+    if body is None:
+        if _action_named(request) is None:
+            return None  # not recognisably ours (an RPC form names its action in the body it could not read)
+        raise GatewayError("RequestEntityTooLarge", f"the request body is larger than {request.client_max_size} "
+                           "bytes", status=413)
     form: list[tuple[str, str]] = []
     if body and request.content_type == FORM:
         try:

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping
 from urllib.parse import quote
 
+from ...errors import short_repr
+
 ACS3 = "ACS3-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # Signed by the SDK in this order (sorted); a server accepts any list that includes these.
@@ -90,7 +92,7 @@ def parse_acs3_authorization(header: str) -> Acs3Authorization:
     """`ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=a;b,Signature=hex` (spaces after commas tolerated)."""
     scheme, _, rest = header.strip().partition(" ")
     if scheme != ACS3:
-        raise SignatureError("IncompleteSignature", f"unsupported signature algorithm {scheme!r}; expected {ACS3}")
+        raise SignatureError("IncompleteSignature", f"unsupported signature algorithm {short_repr(scheme)}; expected {ACS3}")
     fields: dict[str, str] = {}
     for part in rest.split(","):
         key, sep, value = part.strip().partition("=")
@@ -202,10 +204,10 @@ def verify_rpc(*, method: str, params: list[tuple[str, str]], secret: str) -> No
     given = dict(params)
     if given.get("SignatureMethod") != "HMAC-SHA1":
         raise SignatureError(
-            "InvalidSignatureMethod", f"SignatureMethod {given.get('SignatureMethod')!r} is not supported; use HMAC-SHA1"
+            "InvalidSignatureMethod", f"SignatureMethod {short_repr(given.get('SignatureMethod'))} is not supported; use HMAC-SHA1"
         )
     if given.get("SignatureVersion") != "1.0":
-        raise SignatureError("InvalidSignatureVersion", f"SignatureVersion {given.get('SignatureVersion')!r} is not 1.0")
+        raise SignatureError("InvalidSignatureVersion", f"SignatureVersion {short_repr(given.get('SignatureVersion'))} is not 1.0")
     string_to_sign = rpc_string_to_sign(method, params)
     expected = rpc_signature(secret, string_to_sign)
     if not hmac.compare_digest(expected, given.get("Signature", "")):
@@ -265,7 +267,7 @@ class ReplayGuard:
         self._forget_before(now - 2 * self.window)
         key = (access_key_id, nonce)
         if key in self._seen:
-            raise SignatureError("SignatureNonceUsed", f"Specified signature nonce {nonce!r} was used already")
+            raise SignatureError("SignatureNonceUsed", f"Specified signature nonce {short_repr(nonce)} was used already")
         self._seen[key] = now
 
     def _forget_before(self, cutoff: float) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from ...errors import InvalidNumber
+from ...errors import InvalidNumber, short_repr
 from ...numbers import normalize
 from .errors import GatewayError, invalid_parameter, missing_parameter
 
@@ -95,7 +95,7 @@ def parse_params(action: str, raw: Mapping[str, str]) -> dict[str, Any]:
     schema = {**COMMON, **PARAMETERS[action]}
     unknown = sorted(k for k in raw if k not in schema)
     if unknown:
-        raise invalid_parameter(unknown[0], f"{action} takes no parameter {unknown[0]!r}")
+        raise invalid_parameter(unknown[0], f"{action} takes no parameter {short_repr(unknown[0])}")
     params: dict[str, Any] = {}
     for name, value in raw.items():
         if value == "":
@@ -116,11 +116,11 @@ def _convert(name: str, value: str, kind: str) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise invalid_parameter(name, f"{value!r} is not an integer") from None
+            raise invalid_parameter(name, f"{short_repr(value)} is not an integer") from None
     if kind == BOOL:
         lowered = value.lower()
         if lowered not in ("true", "false"):
-            raise invalid_parameter(name, f"{value!r} is not a boolean (true or false)")
+            raise invalid_parameter(name, f"{short_repr(value)} is not a boolean (true or false)")
         return lowered == "true"
     return value
 
@@ -197,5 +197,5 @@ def drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 def version_error(version: str | None) -> GatewayError:
     return GatewayError(
-        "InvalidVersion", f"Specified parameter Version {version!r} is not valid; dyplsapi speaks {VERSION}"
+        "InvalidVersion", f"Specified parameter Version {short_repr(version)} is not valid; dyplsapi speaks {VERSION}"
     )

@@ -22,6 +22,16 @@ class UnknownField(InvalidArgument):
     status = 400
 
 
+class DuplicateKey(InvalidArgument):
+    code = "DUPLICATE_KEY"
+    status = 400
+
+
+class UnsupportedMediaType(InvalidArgument):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
 class PayloadTooLarge(InvalidArgument):
     code = "PAYLOAD_TOO_LARGE"
     status = 413

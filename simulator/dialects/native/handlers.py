@@ -12,6 +12,7 @@ from ...errors import BindingNotFound, InvalidArgument, InvalidNumber
 from ...ledger import Ledger
 from ...numbers import DEFAULT_POOL_KEY
 from . import wire
+from .paging import page, page_params
 from .errors import CallNotFound, UpdateConflict
 
 
@@ -31,10 +32,11 @@ async def get_binding(ledger: Ledger, request: web.Request) -> web.Response:
 
 
 async def list_bindings(ledger: Ledger, request: web.Request) -> web.Response:
-    filters = wire.query(request.query, wire.LIST_BINDINGS_QUERY)
+    filters, limit, after = _list_query(request, wire.LIST_BINDINGS_QUERY)
     status = filters.pop("status", "active")
     found = ledger.bindings(**filters, status=status, pool_key=None, as_queried=True)
-    return web.json_response({"bindings": [wire.binding_json(b) for b in found]})
+    rows, cursor = page(found, lambda b: b.binding_id, after, limit)
+    return web.json_response({"bindings": [wire.binding_json(b) for b in rows], "total": len(found), "next": cursor})
 
 
 async def update_binding(ledger: Ledger, request: web.Request) -> web.Response:
@@ -66,8 +68,10 @@ async def place_call(ledger: Ledger, request: web.Request) -> web.Response:
 
 
 async def list_calls(ledger: Ledger, request: web.Request) -> web.Response:
-    filters = wire.query(request.query, wire.LIST_CALLS_QUERY)
-    return web.json_response({"calls": [wire.call_json(c) for c in ledger.calls(**filters)]})
+    filters, limit, after = _list_query(request, wire.LIST_CALLS_QUERY)
+    found = ledger.calls(**filters)
+    rows, cursor = page(found, lambda c: c.call_id, after, limit)
+    return web.json_response({"calls": [wire.call_json(c) for c in rows], "total": len(found), "next": cursor})
 
 
 async def get_call(ledger: Ledger, request: web.Request) -> web.Response:
@@ -81,9 +85,25 @@ async def get_call(ledger: Ledger, request: web.Request) -> web.Response:
 
 
 async def list_numbers(ledger: Ledger, request: web.Request) -> web.Response:
-    filters = wire.query(request.query, wire.LIST_NUMBERS_QUERY)
+    filters, limit, after = _list_query(request, wire.LIST_NUMBERS_QUERY)
     owned = ledger.numbers(DEFAULT_POOL_KEY, city=filters.get("city"))
-    return web.json_response({"numbers": [wire.number_json(n, ledger.number_status(n.x)) for n in owned]})
+    rows, cursor = page(owned, lambda n: n.x, after, limit)
+    numbers = [wire.number_json(n, ledger.number_status(n.x)) for n in rows]
+    return web.json_response({"numbers": numbers, "total": len(owned), "next": cursor})
+
+
+def _list_query(request: web.Request, spec: dict) -> tuple[dict, int, str | None]:
+    """A list's filters (checked by `spec`) and its page: `limit` and `after` (paging.py)."""
+    paging = {name: request.query[name] for name in ("limit", "after") if name in request.query}
+    filters = wire.query(request.query, {**spec, "limit": _raw, "after": _raw})
+    for name in paging:
+        filters.pop(name)
+    limit, after = page_params(paging)
+    return filters, limit, after
+
+
+def _raw(name: str, value: object) -> object:
+    return value
 
 
 def _expiry(ledger: Ledger, expires_in: int | None) -> float | None:

@@ -16,10 +16,12 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from ...clock import iso
-from ...errors import InvalidArgument
+from ...errors import InvalidArgument, short_repr
 from ...ledger import Binding, CallRecord
 from ...numbers import Number, normalize
-from .errors import MalformedJson, PayloadTooLarge, UnknownField
+from ..base import read_body as read_raw_body
+from ...admin_gate import is_json_type
+from .errors import DuplicateKey, MalformedJson, PayloadTooLarge, UnknownField, UnsupportedMediaType
 
 MODES = ("XB", "AXB", "AXN")
 BINDING_STATUSES = ("active", "expired")
@@ -42,13 +44,13 @@ def number(name: str, value: object) -> str:
 
 def mode(name: str, value: object) -> str:
     if value not in MODES or not isinstance(value, str):
-        raise InvalidArgument(f"{name} must be one of {', '.join(MODES)}, got {value!r}", field=name)
+        raise InvalidArgument(f"{name} must be one of {', '.join(MODES)}, got {short_repr(value)}", field=name)
     return value
 
 
 def binding_status(name: str, value: object) -> str:
     if value not in BINDING_STATUSES or not isinstance(value, str):
-        raise InvalidArgument(f"{name} must be one of {', '.join(BINDING_STATUSES)}, got {value!r}", field=name)
+        raise InvalidArgument(f"{name} must be one of {', '.join(BINDING_STATUSES)}, got {short_repr(value)}", field=name)
     return value
 
 
@@ -111,11 +113,23 @@ def json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise MalformedJson("the request body is empty; a JSON object is required")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_unique_keys)
+    except DuplicateKey:
+        raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, absurd nesting
         raise MalformedJson(f"the request body is not valid JSON: {_short(exc)}") from None
     if not isinstance(data, dict):
         raise InvalidArgument(f"the request body must be a JSON object, got {_json_type(data)}")
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads hook: a key twice in one object is refused (JSON's "last one wins" hides mistakes)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise DuplicateKey(f"the key {short_repr(key)} appears more than once in one object", field=key[:64])
+        data[key] = value
     return data
 
 
@@ -126,10 +140,8 @@ async def read_body(request: web.Request) -> bytes:
     second `request.read()` would see an empty body instead of the real problem.
     """
     if _BODY not in request:
-        try:
-            request[_BODY] = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            request[_BODY] = request.client_max_size
+        body = await read_raw_body(request)
+        request[_BODY] = request.client_max_size if body is None else body
     body = request[_BODY]
     if isinstance(body, int):
         raise PayloadTooLarge(f"the request body is larger than {body} bytes")
@@ -137,7 +149,14 @@ async def read_body(request: web.Request) -> bytes:
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object, parsed once per request (describe reads it before the handler)."""
+    """The body as a JSON object, parsed once per request (describe reads it before the handler).
+
+    Only a body sent as JSON (`application/json`, `application/*+json`) is read as JSON: `text/plain`
+    is what a web page may send cross-site without asking first, so it is refused 415."""
+    content_type = request.headers.get("Content-Type")
+    if not is_json_type(content_type):
+        raise UnsupportedMediaType(
+            f"the body must be sent as Content-Type: application/json, not {short_repr(content_type or 'none')}")
     if _JSON not in request:
         request[_JSON] = json_object(await read_body(request))
     return request[_JSON]
@@ -150,7 +169,7 @@ def fields(
     for name in data:
         if name not in spec:
             accepted = ", ".join(spec) or "none"
-            raise UnknownField(f"unknown field {name!r}; accepted: {accepted}", field=name)
+            raise UnknownField(f"unknown field {short_repr(name)}; accepted: {accepted}", field=name[:64])
     for name in required:
         if name not in data:
             raise InvalidArgument(f"{name} is required", field=name)
@@ -162,7 +181,7 @@ def query(params: MultiMapping[str], spec: Mapping[str, FieldParser]) -> dict[st
     single: dict[str, str] = {}
     for name in params:
         if len(params.getall(name)) > 1:
-            raise InvalidArgument(f"query parameter {name!r} is given more than once", field=name)
+            raise InvalidArgument(f"query parameter {short_repr(name)} is given more than once", field=name)
         single[name] = params[name]
     return fields(single, spec)
 

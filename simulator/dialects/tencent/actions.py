@@ -16,7 +16,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ...config import TencentCredentials
-from ...errors import InvalidNumber
+from ...errors import InvalidNumber, short_repr
 from ...ledger import Binding, Ledger
 from . import errors as codes
 from .errors import BusinessError
@@ -42,7 +42,7 @@ Handler = Callable[[ActionContext, dict[str, Any]], dict[str, Any]]
 
 def _check_app(ctx: ActionContext, params: dict[str, Any]) -> str:
     if params["BizAppId"] != ctx.credentials.biz_app_id:
-        raise BusinessError(codes.APP_ID_INVALID, f"BizAppId {params['BizAppId']!r} is not an app of this SecretId")
+        raise BusinessError(codes.APP_ID_INVALID, f"BizAppId {short_repr(params['BizAppId'])} is not an app of this SecretId")
     return params["BizAppId"]
 
 
@@ -51,7 +51,7 @@ def _seconds(params: dict[str, Any], name: str, default: int | None = None) -> i
     if raw is None or raw == "":
         return default
     if not raw.isdigit():
-        raise BusinessError(codes.BAD_PARAMETERS, f"{name} must be a whole number of seconds, got {raw!r}")
+        raise BusinessError(codes.BAD_PARAMETERS, f"{name} must be a whole number of seconds, got {short_repr(raw)}")
     return int(raw)
 
 
@@ -60,7 +60,7 @@ def _callback_url(params: dict[str, Any], name: str) -> str | None:
     if raw is not None:
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise BusinessError(codes.CALLBACK_URL_INVALID, f"{name} must be an http(s) URL, got {raw!r}")
+            raise BusinessError(codes.CALLBACK_URL_INVALID, f"{name} must be an http(s) URL, got {short_repr(raw)}")
     return raw
 
 
@@ -87,7 +87,7 @@ def get_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
     x = number(params["AssignVirtualNum"], "AssignVirtualNum") if params.get("AssignVirtualNum") else None
     record = params.get("Record") or "0"
     if record not in ("0", "1"):
-        raise BusinessError(codes.BAD_PARAMETERS, f"Record must be '0' or '1', got {record!r}")
+        raise BusinessError(codes.BAD_PARAMETERS, f"Record must be '0' or '1', got {short_repr(record)}")
     assign_seconds = _seconds(params, "MaxAssignTime", DEFAULT_ASSIGN_SECONDS)
     if not 0 < assign_seconds <= MAX_ASSIGN_SECONDS:
         raise BusinessError(codes.BAD_PARAMETERS, f"MaxAssignTime must be 1..{MAX_ASSIGN_SECONDS} seconds (168 h)")
@@ -118,7 +118,7 @@ def get_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
         for other in ctx.ledger.bindings():
             data = tencent_data(other)
             if data.get("biz_app_id") == app_id and data.get("biz_id") == biz_id:
-                raise BusinessError(codes.BAD_PARAMETERS, f"BizId {biz_id!r} is already used by {other.binding_id}")
+                raise BusinessError(codes.BAD_PARAMETERS, f"BizId {short_repr(biz_id)} is already used by {other.binding_id}")
     binding = ctx.ledger.create_binding(
         "AXB" if src else "XB",
         a=src,
@@ -157,7 +157,7 @@ def del_virtual_num(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any
     if data.get("biz_id") and not params.get("BizId"):
         raise BusinessError(codes.BIZ_ID_REQUIRED, "BizId is required: the binding was made with one")
     if params.get("BizId") and params["BizId"] != data.get("biz_id"):
-        raise BusinessError(codes.BIND_ID_NOT_FOUND, f"bindId {binding.binding_id} has no BizId {params['BizId']!r}")
+        raise BusinessError(codes.BIND_ID_NOT_FOUND, f"bindId {binding.binding_id} has no BizId {short_repr(params['BizId'])}")
     refs_left = int(data.get("ref_num", 1)) - 1
     if refs_left > 0:
         ctx.ledger.update_binding(binding.binding_id, extra={"tencent": {**data, "ref_num": refs_left}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 from typing import Callable, Iterable
 
+from ...errors import short_repr
 from ...config import TencentCredentials
 from . import signing
 from .errors import (
@@ -62,7 +63,7 @@ class Authenticator:
     def _credentials(self, secret_id: str) -> TencentCredentials:
         found = self._keys.get(secret_id)
         if found is None:
-            raise GatewayError(SECRET_ID_NOT_FOUND, f"the SecretId {secret_id!r} is not found, please check it")
+            raise GatewayError(SECRET_ID_NOT_FOUND, f"the SecretId {short_repr(secret_id)} is not found, please check it")
         return found
 
     def _timestamp(self, raw: str | None, name: str) -> int:
@@ -71,7 +72,7 @@ class Authenticator:
         try:
             timestamp = int(raw)
         except ValueError:
-            raise GatewayError(INVALID_AUTHORIZATION, f"{name} must be unix seconds, got {raw!r}") from None
+            raise GatewayError(INVALID_AUTHORIZATION, f"{name} must be unix seconds, got {short_repr(raw)}") from None
         skew = timestamp - self._now()
         if abs(skew) > MAX_SKEW_SECONDS:
             raise GatewayError(
@@ -94,7 +95,7 @@ class Authenticator:
                 SIGNATURE_FAILURE, f"the credential date {auth.date} is not the UTC date of X-TC-Timestamp {timestamp}"
             )
         if auth.service != signing.SERVICE:
-            raise GatewayError(SIGNATURE_FAILURE, f"the credential scope names service {auth.service!r}, expected 'npp'")
+            raise GatewayError(SIGNATURE_FAILURE, f"the credential scope names service {short_repr(auth.service)}, expected 'npp'")
         if not {"content-type", "host"} <= set(auth.signed_headers):
             raise GatewayError(INVALID_AUTHORIZATION, "SignedHeaders must include content-type and host")
         if wire.headers.get("x-tc-content-sha256") == "UNSIGNED-PAYLOAD":
@@ -120,7 +121,7 @@ class Authenticator:
         timestamp = self._timestamp(params.get("Timestamp"), "Timestamp")
         method = params.get("SignatureMethod") or "HmacSHA1"
         if method not in signing.LEGACY_METHODS:
-            raise GatewayError(INVALID_AUTHORIZATION, f"SignatureMethod must be HmacSHA1 or HmacSHA256, got {method!r}")
+            raise GatewayError(INVALID_AUTHORIZATION, f"SignatureMethod must be HmacSHA1 or HmacSHA256, got {short_repr(method)}")
         string_to_sign = signing.legacy_string_to_sign(wire.method, wire.host, params)
         expected = signing.legacy_signature(credentials.secret_key, string_to_sign, method)
         if not signing.same_signature(expected, params["Signature"]):

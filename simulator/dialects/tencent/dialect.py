@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from ...config import ProviderConfig
-from ...errors import LedgerError
+from ...errors import LedgerError, short_repr
 from ...ledger import CallRecord, Ledger, LedgerEvent
-from ..base import Dialect, PushMessage, RequestInfo
+from ..base import Dialect, PushMessage, RequestInfo, read_body
 from . import errors as codes
 from .actions import ACTIONS, ActionContext
 from .auth import Authenticator
@@ -52,17 +52,21 @@ class TencentDialect(Dialect):
         if not is_tencent(headers, query) and not form_post:
             return None
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+            body = await read_body(request)
+        except Exception as exc:  # a broken upload: still Tencent's to answer if it says so
+            return GatewayError(codes.INVALID_PARAMETER, f"the request body could not be read: {exc}") if is_tencent(headers, query) else None
+        if body is None:
             if not is_tencent(headers, query):
                 return None
             return GatewayError(codes.REQUEST_SIZE_LIMIT, f"the request body exceeds {request.client_max_size} bytes")
-        except Exception as exc:  # a broken upload: still Tencent's to answer if it says so
-            return GatewayError(codes.INVALID_PARAMETER, f"the request body could not be read: {exc}") if is_tencent(headers, query) else None
         try:
             wire = parse_request(request.method, headers, request.rel_url.raw_query_string, body)
         except GatewayError as exc:
             return exc
+        except (ValueError, RecursionError) as exc:  # anything else malformed: still answered in the envelope
+            if not is_tencent(headers, query):
+                return None
+            return GatewayError(codes.INVALID_PARAMETER, f"the request cannot be read: {str(exc)[:100]}")
         if wire.scheme == "legacy" and not is_tencent(headers, {"Action": wire.action, "Version": wire.version}):
             return None
         return wire
@@ -129,12 +133,12 @@ class TencentDialect(Dialect):
         if not wire.version:
             raise GatewayError(codes.MISSING_PARAMETER, "the version is missing (X-TC-Version header or Version parameter)")
         if wire.version != API_VERSION:
-            raise GatewayError(codes.NO_SUCH_VERSION, f"npp has no API version {wire.version!r}; use {API_VERSION}")
+            raise GatewayError(codes.NO_SUCH_VERSION, f"npp has no API version {short_repr(wire.version)}; use {API_VERSION}")
         handler = ACTIONS.get(wire.action)
         if handler is None:
             raise GatewayError(
                 codes.INVALID_ACTION,
-                f"the action {wire.action!r} is not supported by pstnsim's npp; supported: {', '.join(ACTIONS)}",
+                f"the action {short_repr(wire.action)} is not supported by pstnsim's npp; supported: {', '.join(ACTIONS)}",
             )
         credentials = self._auth.authenticate(wire)
         params = check_params(wire.action, wire.params)

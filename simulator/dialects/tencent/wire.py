@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from ...errors import short_repr
 from ...numbers import normalize
 from .errors import INVALID_PARAMETER, MISSING_PARAMETER, UNKNOWN_PARAMETER, GatewayError
 
@@ -123,13 +124,32 @@ def legacy_signed_params(wire: WireRequest) -> dict[str, str]:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
+    """The TC3 JSON body as an object; every way it can be malformed (bad UTF-8, bad JSON, a key given
+    twice, nesting too deep for the parser, a 5,000-digit number) is the gateway's InvalidParameter."""
     try:
-        data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayError(INVALID_PARAMETER, f"the request body is not valid JSON: {exc}") from None
+        text = (body or b"{}").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GatewayError(INVALID_PARAMETER, f"the request body is not UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except GatewayError:
+        raise
+    except RecursionError:
+        raise GatewayError(INVALID_PARAMETER, "the request body is nested too deeply to be read") from None
+    except ValueError as exc:
+        raise GatewayError(INVALID_PARAMETER, f"the request body is not valid JSON: {str(exc)[:100]}") from None
     if not isinstance(data, dict):
         raise GatewayError(INVALID_PARAMETER, f"the request body must be a JSON object, got {type(data).__name__}")
     return {k: v for k, v in data.items() if v is not None}
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise GatewayError(INVALID_PARAMETER, f"the parameter {short_repr(key)} is given more than once")
+        data[key] = value
+    return data
 
 
 def _unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
