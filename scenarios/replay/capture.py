@@ -84,7 +84,8 @@ def is_core_call(entry: Any, dialect: str) -> bool:
 
 def failure_trace(material: FailureMaterial) -> Trace:
     m = material
-    entries = [e for e in m.entries if is_core_call(e, m.dialect)]
+    # Numbered in arrival order (the journal has them in the order they ended).
+    entries = sorted((e for e in m.entries if is_core_call(e, m.dialect)), key=lambda e: (e.at, e.seq))
     exchanges = [to_trace_exchange(entry, m.started_at, seq=i) for i, entry in enumerate(entries, start=1)]
     ops_done = [ops for _, _, ops, _, _ in m.step_log]
     business, answers, reads = [], [], {}
@@ -111,7 +112,7 @@ def failure_trace(material: FailureMaterial) -> Trace:
     meta = {
         "scenario": m.scenario.name,
         "description": m.scenario.description,
-        "scenario_file": str(m.scenario.source) if m.scenario.source else None,
+        "scenario_file": _shown_path(m.scenario.source) if m.scenario.source else None,
         "seed": m.seed,
         "dialect": m.dialect,
         "core": scrub_credentials(dict(m.scenario.core)),
@@ -152,3 +153,11 @@ def scrub_credentials(table: dict[str, Any]) -> dict[str, Any]:
             continue
         out[key] = scrub_credentials(value) if isinstance(value, dict) else value
     return out
+
+
+def _shown_path(path: Path) -> str:
+    """Relative to the working folder when inside it: a trace attached to a bug report names no home folder."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
