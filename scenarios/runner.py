@@ -11,6 +11,7 @@ reproduction blob).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shlex
 import time
@@ -159,8 +160,12 @@ class Runner:
         def on_failure(machine: Any) -> None:
             from .replay.capture import capture
 
-            material = capture(machine, scenario, self.options.seed, self.dialect(scenario),
-                               self.options.checks or (scenario.checks or None))
+            try:
+                material = capture(machine, scenario, self.options.seed, self.dialect(scenario),
+                                   self.options.checks or (scenario.checks or None))
+            except Exception:  # the trace is a by-product: never let it replace the example's violation
+                logging.getLogger("scenarios").exception("could not keep the failing example's trace")
+                material = None
             if material is not None:
                 self._failures[scenario.name] = material  # the last failing example is the reported one
 
