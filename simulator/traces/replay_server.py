@@ -30,7 +30,9 @@ from ..middleware import (
 )
 from ..numbers import DEFAULT_POOL_KEY
 from ..state import ProviderState
-from .effects import CreateBinding, DeleteBinding, Effect, UpdateBinding
+from .effects import (
+    NOT_FOUND, OK, CreateBinding, DeleteBinding, Effect, UpdateBinding, bindings_shown, outcome,
+)
 from .format import DIALECTS, Exchange, read_trace
 from .meaning import Meaning, meaning_of
 from .replay_index import ReplayIndex, loose_key, plan_replay, recorded_order, replay_label
@@ -42,6 +44,11 @@ REFUSED_LABEL = "replay:refused"
 # Headers a recorded answer does not carry over: the server sets its own framing.
 HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server",
                          "content-encoding"})
+# Lookups of bindings, which change nothing: checked against the ledger (is_binding_read, ReplaySession._read).
+BINDING_READS = {
+    "native": frozenset({"list_bindings", "get_binding"}),
+    "aliyun": frozenset({"QuerySubscriptionDetail", "QuerySubsId"}),
+}
 MAX_LISTED_UNRECORDED = 1000  # /_admin/replay lists at most this many unrecorded requests (all are counted)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -155,13 +162,15 @@ class ReplaySession:
         position = self.index.take(meaning.key, loose_key(meaning.dialect, meaning.action, meaning.params))
         if position is None:
             return await self._unrecorded(request, handler, dialect, meaning)
+        if is_binding_read(self.index.exchanges[position]):
+            return await self._answer(request, position, handler)  # the dialect's handler checks the signature
         refusal = await dialect.authenticate(request)
         if refusal is not None:  # answered as the vendor's gateway would; the exchange stays for a good request
             self.index.give_back(position)
             self.refused += 1
             request[FAULT_LABEL] = REFUSED_LABEL
             return refusal
-        return await self._answer(request, position)
+        return await self._answer(request, position, handler)
 
     async def _unrecorded(self, request: web.Request, handler: Handler, dialect: Dialect,
                           meaning: Meaning) -> web.StreamResponse:
@@ -176,13 +185,16 @@ class ReplaySession:
             return refusal
         return self._unrecorded_error(meaning)
 
-    async def _answer(self, request: web.Request, position: int) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, position: int, handler: Handler) -> web.StreamResponse:
         exchange = self.index.exchanges[position]
         effect = self.plan.effects[position]
         self.matched.append(exchange.seq)
         failure = exchange.failure
         hold = exchange.latency if failure is None or failure.after is None else failure.after
         hold /= self.speed
+        if is_binding_read(exchange):
+            await self.state.pause(hold)
+            return await self._read(request, exchange, handler)
         if failure is not None and failure.kind == "timeout":
             hold = min(hold, self.state.config.request_deadline)  # the gateway never holds a request longer
         if effect is not None:
@@ -203,6 +215,25 @@ class ReplaySession:
             return await self._fail(request, exchange)
         assert exchange.response is not None  # the format admits no exchange without either
         return recorded_response(exchange.response)
+
+    async def _read(self, request: web.Request, exchange: Exchange, handler: Handler) -> web.StreamResponse:
+        """A lookup of bindings: the recorded answer while the ledger still shows what it showed, else the
+        ledger's. The trace decides when the provider was slow or failing; the ledger, kept in step with the
+        recorded effects, decides what it held: a service that looks later than recorded (a fix that waits
+        before it trusts a lookup) sees the binding that landed meanwhile, not a stale recorded answer."""
+        live = await handler(request)  # the dialect checks the signature and reads the ledger, changing nothing
+        body = live.body if isinstance(live, web.Response) and isinstance(live.body, (bytes, bytearray)) else b""
+        try:
+            live_body: Any = json.loads(body) if body else None
+        except ValueError:
+            live_body = None
+        now = dataclasses.replace(exchange, response={"status": live.status, "body": live_body}, failure=None)
+        said, says = outcome(exchange), outcome(now)
+        if said == says and _shown(exchange) == _shown(now):
+            request[FAULT_LABEL] = replay_label(exchange, False)
+            return recorded_response(exchange.response or {})
+        request[FAULT_LABEL] = f"replay:seq={exchange.seq}+ledger"
+        return live
 
     async def _fail(self, request: web.Request, exchange: Exchange) -> web.StreamResponse:
         """The failure the client saw, as the fault engine makes it (middleware.py)."""
@@ -273,12 +304,27 @@ class ReplaySession:
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def is_binding_read(exchange: Exchange) -> bool:
+    """A lookup of bindings the recording shows answered normally (found or not found; no failure, no injected
+    fault but latency): checked against the ledger (`_read`). Failed, throttled or faulted reads replay as
+    recorded."""
+    if exchange.action not in BINDING_READS.get(exchange.dialect, ()):
+        return False
+    if exchange.failure is not None or exchange.fault not in (None, "latency"):
+        return False
+    return outcome(exchange) in (OK, NOT_FOUND)
+
+
 async def _meaning(request: web.Request, info: RequestInfo) -> Meaning:
     """What the request means; a dialect traces do not know (a test's own) means its operation, no parameters."""
     if info.dialect not in DIALECTS:
         return Meaning(info.dialect, info.operation, {})
     body = await request.read()
     return meaning_of(info.dialect, request.method, request.path, request.query_string, request.headers, body)
+
+
+def _shown(exchange: Exchange) -> set[tuple[str | None, ...]]:
+    return {(b.binding_id, b.x, b.a, b.b) for b in bindings_shown(exchange)}
 
 
 def recorded_response(answer: Mapping[str, Any]) -> web.Response:
