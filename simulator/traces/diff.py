@@ -27,7 +27,7 @@ from .id_map import IdMap
 # the X the provider assigns, times, nonces. Both normalised parameter names and wire field names.
 VOLATILE_NAMES = frozenset({
     "binding_id", "x", "expiration", "call_id", "request_id", "idempotency_key",
-    "RequestId", "ReqId", "SubsId", "BindId", "AuthId", "CallId", "SecretNo", "PhoneNoX", "TelX", "VirtualNum",
+    "RequestId", "ReqId", "OutId", "SubsId", "BindId", "AuthId", "CallId", "SecretNo", "PhoneNoX", "TelX", "VirtualNum",
     "AssignVirtualNum", "Nonce", "SignatureNonce", "Timestamp", "Extension",
 })
 _VOLATILE_SUFFIX = re.compile(r"(_at|_time|Time|Date|Timestamp|Nonce|RequestId|request_id|GmtCreate)$")

@@ -31,10 +31,12 @@ TENCENT_ENVELOPE = frozenset({
     "Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "SignatureMethod", "Signature", "Language",
     "RequestClient", "Token",
 })
-# Business fields that are request ids, different on every send by design.
+# Business fields that are request or correlation ids the client makes up (Aliyun's ReqId differs on every
+# send; OutId is whatever the service derives from its own operation ids, which another build of the same
+# service derives differently): matching ignores them, so a fixed service's calls still meet the recording.
 VOLATILE_PARAMS = {
     "native": frozenset(),
-    "aliyun": frozenset({"ReqId"}),
+    "aliyun": frozenset({"ReqId", "OutId"}),
     "tencent": frozenset(),
 }
 # Wire name -> common name, per dialect.
