@@ -79,7 +79,8 @@ class Tour:
         self.start_server = pstnsim_server
         self.tmp_path = tmp_path
         self.variables: dict[str, str] = {}
-        self.replacements: dict[str, str] = {"/tmp/core.db": str(tmp_path / "core.db")}
+        self.replacements: dict[str, str] = {"/tmp/core.db": str(tmp_path / "core.db"),
+                                             "/tmp/reports": str(tmp_path / "reports")}
 
     def localise(self, text: str) -> str:
         """The README's fixed ports and paths -> this run's."""
@@ -92,6 +93,8 @@ class Tour:
         if assignment := re.fullmatch(r"([A-Z]+)=(\S+)", command):
             self.variables[assignment.group(1)] = string.Template(assignment.group(2)).substitute(self.variables)
             return ""
+        if command.startswith((".venv/bin/pstnsim replay ", ".venv/bin/pstnsim trace ")):
+            return self.once(command)
         if command.startswith(".venv/bin/pstnsim "):
             return self.serve(command)
         if command.startswith("make chaos"):
@@ -110,6 +113,14 @@ class Tour:
         self.replacements[f":{readme_port}"] = f":{url.rsplit(':', 1)[1]}"
         return listening
 
+    def once(self, command: str) -> str:
+        """A pstnsim command that runs to its end (replay, trace): from the checkout, as the reader would."""
+        args = shlex.split(command.split("#", 1)[0])
+        result = subprocess.run([str(VENV / "bin" / "pstnsim"), *args[1:]], capture_output=True, text=True,
+                                timeout=120, cwd=ROOT)
+        assert result.returncode == 0, f"{command}: exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
     def make(self, command: str) -> str:
         # The venv running these tests as it is (-o: never reinstall); reports into tmp, not the checkout.
         args = shlex.split(command)[2:]
@@ -125,6 +136,7 @@ def test_the_readme_tour_runs_as_written(pstnsim_server, tmp_path):
     tour = Tour(pstnsim_server, tmp_path)
     steps = steps_of(tour_lines((ROOT / "README.md").read_text()))
     assert any("_admin/reset" in s.command for s in steps) and any("INVALID_NUMBER" in e for s in steps for e in s.expected)
+    assert any(s.command.startswith(".venv/bin/pstnsim replay ") for s in steps)
     for step in steps:
         output = tour.run(step)
         deadline = time.monotonic() + 10
