@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator
 from aiohttp import web
 
 from simulator.admin_gate import AdminGate
-from simulator.connections import GuardedRunner
+from simulator.connections import LISTEN_BACKLOG, GuardedRunner
 
 from . import api
 from .alerts import AlertSink, LogSink, MemorySink, WebhookSink
@@ -173,7 +173,7 @@ class Core:
     async def start(self) -> "Core":
         self._runner = GuardedRunner(self.app, self.config.http.limits())
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=LISTEN_BACKLOG)
         await site.start()
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1]

@@ -28,10 +28,11 @@ def _limit(maximum: int) -> dict[str, Any]:
 
 
 def _paged(items: str, item_schema: dict[str, Any], cursor: dict[str, Any]) -> dict[str, Any]:
-    """A page of a list: the rows, how many the filter matches in all, and the next page's cursor."""
+    """A page of a list: the rows, how many the filter matches in all, and the next page's cursor (not
+    required: a team's own service implementing this contract may list without paging)."""
     return {
         "type": "object",
-        "required": [items, "total", "next"],
+        "required": [items],
         "properties": {
             items: {"type": "array", "items": item_schema},
             "total": {"type": "integer", "minimum": 0},
@@ -308,10 +309,11 @@ def _schemas() -> dict[str, Any]:
         }, {"type": "integer"}),
         "Health": {
             "type": "object",
-            "required": ["status", "problems", "operations", "breaker"],
+            "required": ["status", "operations", "breaker"],
             "properties": {
-                # degraded: an operator must fix what `problems` names (the provider refuses our credentials)
-                "status": {"type": "string", "enum": ["ok", "degraded"]},
+                # "ok", or "degraded": an operator must fix what `problems` names (the provider refuses our
+                # credentials). Not an enum: a team's own service implementing this contract may say more.
+                "status": {"type": "string"},
                 "problems": {"type": "array", "items": {"type": "string"}},
                 "operations": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "breaker": {"type": "string", "enum": ["closed", "open", "half_open"]},

@@ -1,7 +1,9 @@
 """The admin API: fault rules, the ledger's ground truth, the journal, reset, push status, metrics.
 
 Mounted only when the provider listens on loopback (or `allow_public_admin`);
-each request's peer must be loopback too unless allowed.
+every request passes the admin gate first (admin_gate.py: loopback peer unless
+allowed, the provider's own Host, no cross-site Origin, the bearer token when
+one is set, JSON for writes).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from .admin_gate import AdminGate
 from .faults import RuleError
 from .metrics import CONTENT_TYPE
 from .state import PROVIDER, RULES_ON_RESET, ProviderState
@@ -62,8 +65,15 @@ def error(status: int, code: str, message: str) -> web.Response:
 def _guarded(handler: AdminHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def guarded(request: web.Request) -> web.StreamResponse:
         state = request.app[PROVIDER]
-        if not state.config.allow_public_admin and not is_loopback(request.remote):
-            return error(403, "ADMIN_FORBIDDEN", "the admin API answers loopback clients only (--allow-public-admin)")
+        config = state.config
+        gate = AdminGate(allowed_hosts=config.allowed_hosts, token=config.admin_token,
+                         allow_public=config.allow_public_admin)
+        sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+        local = sockname[0] if isinstance(sockname, tuple) and sockname else None
+        has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+        refusal = gate.refusal(request.method, request.headers, request.remote, local, has_body)
+        if refusal is not None:
+            return web.json_response(refusal.body(), status=refusal.status, headers=dict(refusal.headers))
         return await handler(request, state)
 
     guarded.__name__ = handler.__name__

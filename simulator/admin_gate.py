@@ -10,8 +10,10 @@ name. So, in order:
 3. an Origin header (browsers send one on every cross-site write) must name such a host too, and a
    `Sec-Fetch-Site: cross-site` request is refused: 403 ORIGIN_REFUSED;
 4. with a token set, `Authorization: Bearer <token>` is required: 401 ADMIN_UNAUTHORIZED;
-5. a write (POST, PUT, PATCH, DELETE) that carries a body or a Content-Type must say `application/json`
+5. a write (POST, PUT, PATCH, DELETE) that carries a body must say `Content-Type: application/json`
    (a browser cannot send that cross-site without a CORS preflight, and no admin API answers one): 415.
+   A bodiless write (`curl -XPOST .../reset`) passes whatever its Content-Type: a browser sends an
+   Origin with every cross-site write, and step 3 refuses it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class AdminGate:
             return Refusal(401, "ADMIN_UNAUTHORIZED", "the admin API needs Authorization: Bearer <admin token>",
                            (("WWW-Authenticate", 'Bearer realm="pstnsim admin"'),))
         content_type = headers.get("Content-Type")
-        if method in WRITE_METHODS and (has_body or content_type is not None) and not is_json_type(content_type):
+        if method in WRITE_METHODS and has_body and not is_json_type(content_type):
             return Refusal(415, "UNSUPPORTED_MEDIA_TYPE",
                            f"admin writes take Content-Type: application/json, not {_short(content_type or 'none')}")
         return None

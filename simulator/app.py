@@ -57,13 +57,14 @@ def create_app(
     faults = FaultEngine(seed=config.seed)
     if config.faults_file is not None:
         faults.extend(load_rules_file(config.faults_file))  # a bad file fails the start, naming the rule
+    served = [cls(ledger, config) for cls in (DIALECT_CLASSES if dialects is None else dialects)]
     state = ProviderState(
         config=config,
         ledger=ledger,
-        dialects=[cls(ledger, config) for cls in (DIALECT_CLASSES if dialects is None else dialects)],
+        dialects=served,
         faults=faults,
         journal=Journal(),
-        metrics=Metrics(),
+        metrics=Metrics({d.name: d.operations() for d in served}),  # label values: a closed set
         initial_rules=tuple(faults.rules),
     )
     state.pusher = Pusher(state)

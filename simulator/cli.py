@@ -64,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --replay: divide recorded latencies by N (default 1)")
     parser.add_argument("--allow-public-admin", action="store_true",
                         help="serve the admin API and /metrics on a non-loopback host too")
+    parser.add_argument("--admin-token", metavar="TOKEN",
+                        help="the admin API and /metrics then need Authorization: Bearer TOKEN "
+                             "(overrides [http] admin_token)")
 
 
 def config_from_args(args: argparse.Namespace) -> ProviderConfig:
@@ -81,6 +84,8 @@ def config_from_args(args: argparse.Namespace) -> ProviderConfig:
         raise ValueError("--unrecorded and --speed apply to --replay FILE only")
     if args.replay is not None and args.faults:
         raise ValueError("--faults does not apply with --replay: the trace is the only source of faults")
+    if args.admin_token is not None and not args.admin_token.strip():
+        raise ValueError("--admin-token must not be empty")
     return dataclasses.replace(
         base,
         host=base.host if args.host is None else args.host,
@@ -90,7 +95,8 @@ def config_from_args(args: argparse.Namespace) -> ProviderConfig:
         faults_file=args.faults,
         webhook_url=base.webhook_url if args.webhook is None else args.webhook,
         trace_file=args.trace,
-        allow_public_admin=args.allow_public_admin,
+        allow_public_admin=args.allow_public_admin or base.allow_public_admin,
+        admin_token=base.admin_token if args.admin_token is None else args.admin_token,
         replay_file=args.replay,
         replay_unrecorded=args.unrecorded or "ledger",
         replay_speed=1.0 if args.speed is None else args.speed,

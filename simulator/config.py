@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .connections import ConnectionLimits
 from .numbers import DEFAULT_POOL_KEY, PoolSpec
 
 
@@ -38,6 +39,16 @@ class ProviderConfig:
     # The admin API (/_admin/*, /metrics). Refused on a non-loopback host unless allow_public_admin.
     admin: bool = True
     allow_public_admin: bool = False
+    # /_admin/* and /metrics then need `Authorization: Bearer <token>` (--admin-token, [http] admin_token).
+    admin_token: str | None = None
+    # Host names the admin API answers to besides the address it serves on ([http] allowed_hosts).
+    allowed_hosts: tuple[str, ...] = ()
+    # Connection hygiene (simulator/connections.py, [http] in the config file): seconds a request head may
+    # take, seconds an idle kept-alive connection stays, connections at once (None: 1000 or half the
+    # open-file limit).
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 75.0
+    max_connections: int | None = None
     # None: wall-clock epoch at start; a number: a deterministic epoch (virtual-time runs).
     epoch: float | None = None
     max_body_bytes: int = 64 * 1024
@@ -54,3 +65,7 @@ class ProviderConfig:
     replay_speed: float = 1.0
     aliyun: tuple[AliyunCredentials, ...] = (AliyunCredentials(),)
     tencent: tuple[TencentCredentials, ...] = (TencentCredentials(),)
+
+    def connection_limits(self) -> ConnectionLimits:
+        return ConnectionLimits(header_timeout=self.header_timeout, keepalive_timeout=self.keepalive_timeout,
+                                max_connections=self.max_connections)

@@ -19,7 +19,9 @@ from typing import Any, Mapping
 from .config import AliyunCredentials, ProviderConfig, TencentCredentials
 from .numbers import PoolSpec
 
-TOP_KEYS = ("seed", "host", "port", "webhook_url", "request_deadline", "pool", "aliyun", "tencent")
+TOP_KEYS = ("seed", "host", "port", "webhook_url", "request_deadline", "pool", "aliyun", "tencent", "http")
+HTTP_KEYS = ("header_timeout", "keepalive_timeout", "max_connections", "admin_token", "allowed_hosts",
+             "allow_public_admin")
 POOL_KEYS = ("per_city", "stock_per_city", "cities", "prefixes", "pool_key")
 ALIYUN_KEYS = ("access_key_id", "access_key_secret", "pool_key", "report_url")
 TENCENT_KEYS = ("secret_id", "secret_key", "biz_app_id")
@@ -59,6 +61,7 @@ def parse_provider_config(data: Mapping[str, Any], base: ProviderConfig | None =
     tencent = _accounts(data, "tencent", TENCENT_KEYS, _tencent)
     _unique([a.access_key_id for a in aliyun], "aliyun.credentials", "access_key_id")
     _unique([t.secret_id for t in tencent], "tencent.credentials", "secret_id")
+    base = _http(_table(data, "http", "http"), base)
     return dataclasses.replace(
         base,
         host=_str(data, "host", "host", base.host),
@@ -73,6 +76,28 @@ def parse_provider_config(data: Mapping[str, Any], base: ProviderConfig | None =
 
 
 # ---- sections ----------------------------------------------------------------
+
+
+def _http(table: Mapping[str, Any], base: ProviderConfig) -> ProviderConfig:
+    """`[http]`: connection hygiene and the admin API's gate (docs/provider.md, "Hostile clients")."""
+    _known(table, HTTP_KEYS, "http.")
+    max_connections = base.max_connections
+    if "max_connections" in table:
+        max_connections = _int(table, "max_connections", "http.max_connections", 0)
+        if max_connections < 1:
+            raise ConfigFileError(f"http.max_connections must be >= 1, got {max_connections}")
+    allow_public = table.get("allow_public_admin", base.allow_public_admin)
+    if not isinstance(allow_public, bool):
+        raise ConfigFileError(f"http.allow_public_admin must be true or false, got {type(allow_public).__name__}")
+    return dataclasses.replace(
+        base,
+        header_timeout=_seconds(table, "header_timeout", base.header_timeout, "http."),
+        keepalive_timeout=_seconds(table, "keepalive_timeout", base.keepalive_timeout, "http."),
+        max_connections=max_connections,
+        admin_token=_str(table, "admin_token", "http.admin_token", "") if "admin_token" in table else base.admin_token,
+        allowed_hosts=_strings(table, "allowed_hosts", "http.allowed_hosts", base.allowed_hosts, allow_empty=True),
+        allow_public_admin=allow_public,
+    )
 
 
 def _pool(table: Mapping[str, Any], base: PoolSpec) -> PoolSpec:
@@ -170,10 +195,10 @@ def _int(data: Mapping[str, Any], key: str, where: str, default: int) -> int:
     return value
 
 
-def _seconds(data: Mapping[str, Any], key: str, default: float) -> float:
+def _seconds(data: Mapping[str, Any], key: str, default: float, prefix: str = "") -> float:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ConfigFileError(f"{key} must be a positive number of seconds, got {value!r}")
+        raise ConfigFileError(f"{prefix}{key} must be a positive number of seconds, got {value!r}")
     return float(value)
 
 

@@ -5,13 +5,16 @@ same machine must not be able to do to them.
   byte (or of the connection opening): a slowloris client is answered 408 and cut off;
 - a kept-alive connection idle for `keepalive_timeout` seconds is closed;
 - at most `max_connections` connections are open at once. At the cap a new connection takes the place of
-  the connection that has waited longest for a request head (idle sockets, half-sent heads), so held idle
-  sockets never lock real clients out; when every connection is busy serving, the newcomer gets a JSON
-  503 `TOO_MANY_CONNECTIONS` and is closed;
+  the connection that has waited longest for a request head (idle sockets and half-sent heads first, then
+  kept-alive clients between requests), so held idle sockets never lock real clients out; when every
+  connection is busy serving, the newcomer gets a JSON 503 `TOO_MANY_CONNECTIONS` and is closed;
 - an oversize request line or header block is answered JSON 414 `URI_TOO_LONG` / 431
   `HEADERS_TOO_LARGE` (any other unparsable head JSON 400 `BAD_REQUEST`) with one log line, no traceback;
 - `accept()` failing for want of file descriptors is logged at most once per `ACCEPT_LOG_INTERVAL`
-  seconds, with a count of the failures not logged (asyncio logs each one with a traceback otherwise).
+  seconds, with a count of the failures not logged. Python 3.11's accept loop keeps calling accept()
+  after such a failure, logging each with a traceback and scheduling one more retry timer each time (the
+  timers multiply: megabytes of log a second and a core burnt); `AcceptFailureLog` also ends that burst
+  at its first failure, on the loop the server runs in.
 
 aiohttp offers none of the first three, so `GuardedRunner` swaps in a request-handler subclass; the
 aiohttp internals it relies on (RequestHandler's `_messages`, `_request_count`, `_request_in_progress`,
@@ -35,6 +38,9 @@ from aiohttp.web_server import Server
 log = logging.getLogger("pstnsim.connections")
 
 DEFAULT_MAX_CONNECTIONS = 1000
+# Connections the kernel queues for accept(), and so the most asyncio accepts in one burst before a
+# connection can be refused (aiohttp's default). The default cap leaves room for a burst under the limit.
+LISTEN_BACKLOG = 128
 ACCEPT_LOG_INTERVAL = 10.0  # seconds between two log lines about failing accept() calls
 _ACCEPT_FAILURE = "socket.accept() out of system resource"
 
@@ -101,8 +107,8 @@ class GuardedHandler(RequestHandler):
         assert manager is not None
         if len(manager._connections) >= self.limits.cap() and not _evict_one_waiting(manager):
             self._refused = True
-            log.warning("refused a connection: %d connections are open and all busy (max_connections)",
-                        len(manager._connections))
+            _REFUSALS.warning(self._loop.time(), "refused connections: %d are open and all busy (max_connections)",
+                              len(manager._connections))
             body = {"code": "TOO_MANY_CONNECTIONS",
                     "message": f"the server holds its maximum of {self.limits.cap()} connections; try again"}
             transport.write(raw_json_response(503, "Service Unavailable", body, "Retry-After: 1\r\n"))  # type: ignore[attr-defined]
@@ -119,9 +125,12 @@ class GuardedHandler(RequestHandler):
         super().connection_lost(exc)
 
     def waiting_for_head(self) -> bool:
-        """The connection is idle or receiving a head: aiohttp's loop waits for the next parsed request."""
+        """The connection is idle or receiving a head: nothing parsed yet, or aiohttp's loop waits for the
+        next request (its waiter; between two requests only that tells a handler is not about to start)."""
+        if self._force_close or self._messages or self._request_in_progress:
+            return False
         waiter = self._waiter
-        return waiter is not None and not waiter.done() and not self._messages and not self._force_close
+        return self._request_count == 0 or (waiter is not None and not waiter.done())
 
     # ---- the head deadline ---------------------------------------------------
 
@@ -157,8 +166,8 @@ class GuardedHandler(RequestHandler):
         self._head_deadline = None
         if not self.waiting_for_head() or self.transport is None:
             return
-        log.info("closed a connection from %s: no complete request head within %gs (header_timeout)",
-                 _peer(self.transport), self.limits.header_timeout)
+        log.debug("closed a connection from %s: no complete request head within %gs (header_timeout)",
+                  _peer(self.transport), self.limits.header_timeout)
         self.drop(with_408=True)
 
     def drop(self, *, with_408: bool) -> None:
@@ -190,11 +199,12 @@ class GuardedHandler(RequestHandler):
 
 
 def _evict_one_waiting(manager: Server) -> bool:
-    """Close the connection that has waited longest for a request head; False if every one is busy."""
+    """Close the connection that has waited longest for a request head, one that never sent a whole request
+    first (a kept-alive client between requests is the last to go); False if every one is busy serving."""
     waiting = [h for h in manager._connections if isinstance(h, GuardedHandler) and h.waiting_for_head()]
     if not waiting:
         return False
-    oldest = min(waiting, key=lambda h: h._waiting_since)
+    oldest = min(waiting, key=lambda h: (h._request_count > 0, h._waiting_since))
     manager._connections.pop(oldest, None)  # its place is taken now, not when its close completes
     oldest.drop(with_408=oldest._head_started)
     return True
@@ -203,6 +213,32 @@ def _evict_one_waiting(manager: Server) -> bool:
 def _peer(transport: asyncio.BaseTransport) -> str:
     peer = transport.get_extra_info("peername")
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
+
+
+class RateLimitedLog:
+    """One log line per `interval` seconds at most; the lines held back are counted in the next one."""
+
+    def __init__(self, interval: float = ACCEPT_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self.suppressed = 0
+        self.last: float | None = None
+
+    def warning(self, now: float, message: str, *args: Any) -> None:
+        self._emit(logging.WARNING, now, message, args)
+
+    def error(self, now: float, message: str, *args: Any) -> None:
+        self._emit(logging.ERROR, now, message, args)
+
+    def _emit(self, level: int, now: float, message: str, args: tuple[Any, ...]) -> None:
+        if self.last is not None and now - self.last < self.interval:
+            self.suppressed += 1
+            return
+        more = f" ({self.suppressed} more since the last line)" if self.suppressed else ""
+        log.log(level, message + more, *args)
+        self.last, self.suppressed = now, 0
+
+
+_REFUSALS = RateLimitedLog()
 
 
 class GuardedRunner(web.AppRunner):
@@ -252,8 +288,8 @@ class AcceptFailureLog:
         self.loop = loop
         self.previous = loop.get_exception_handler()
         self.users = 0
-        self.suppressed = 0
-        self.last_logged: float | None = None
+        self.lines = RateLimitedLog()
+        self.original_accept = getattr(loop, "_accept_connection", None)
 
     @classmethod
     def install(cls, loop: asyncio.AbstractEventLoop) -> "AcceptFailureLog":
@@ -261,6 +297,8 @@ class AcceptFailureLog:
         if current is None:
             current = cls._installed[loop] = cls(loop)
             loop.set_exception_handler(current)
+            if current.original_accept is not None:  # selector loops: end an accept burst at its first failure
+                loop._accept_connection = current._accept_burst  # type: ignore[attr-defined]
         current.users += 1
         return current
 
@@ -271,20 +309,48 @@ class AcceptFailureLog:
         self._installed.pop(self.loop, None)
         if self.loop.get_exception_handler() is self:
             self.loop.set_exception_handler(self.previous)
+        if self.original_accept is not None and getattr(self.loop, "_accept_connection", None) == self._accept_burst:
+            del self.loop._accept_connection  # type: ignore[attr-defined]  # back to the class's method
+
+    def _accept_burst(self, protocol_factory: Any, sock: Any, *args: Any, **kwargs: Any) -> None:
+        assert self.original_accept is not None
+        self.original_accept(protocol_factory, _StopAtFailure.around(sock), *args, **kwargs)
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if "_start_serving" in repr(context.get("handle")):  # a retry timer left for a server since closed
+            return
         if not str(context.get("message", "")).startswith(_ACCEPT_FAILURE):
             if self.previous is not None:
                 self.previous(loop, context)
             else:
                 loop.default_exception_handler(context)
             return
-        now = loop.time()
-        if self.last_logged is not None and now - self.last_logged < ACCEPT_LOG_INTERVAL:
-            self.suppressed += 1
-            return
-        exc = context.get("exception")
-        more = f" ({self.suppressed} more since the last line)" if self.suppressed else ""
-        log.error("cannot accept connections: %s%s; new connections wait (see max_connections and the "
-                  "open-file limit)", exc, more)
-        self.last_logged, self.suppressed = now, 0
+        self.lines.error(loop.time(), "cannot accept connections: %s; new connections wait (see max_connections "
+                         "and the open-file limit)", context.get("exception"))
+
+
+class _StopAtFailure:
+    """The listening socket as asyncio's accept loop sees it: after one accept() failed for want of
+    resources, the next accept() in the same burst says "nothing to accept", which ends the burst (asyncio
+    has already logged the failure once and scheduled one retry)."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self.failed = False
+
+    @classmethod
+    def around(cls, sock: Any) -> "_StopAtFailure":
+        return cls(sock.sock if isinstance(sock, cls) else sock)
+
+    def accept(self) -> Any:
+        if self.failed:
+            raise BlockingIOError("the accept burst ended at a failure")
+        try:
+            return self.sock.accept()
+        except OSError as exc:
+            if not isinstance(exc, (BlockingIOError, InterruptedError, ConnectionAbortedError)):
+                self.failed = True
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)

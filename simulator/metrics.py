@@ -1,19 +1,38 @@
 """Prometheus text exposition of the provider's traffic, written by hand (a few counters and one histogram
-do not justify a dependency, and a per-app registry keeps in-process providers apart)."""
+do not justify a dependency, and a per-app registry keeps in-process providers apart).
+
+Label values come from closed sets decided before a request is served: the dialects the provider has and
+each one's operations (`Dialect.operations()`), `invalid` for anything else, so no client, signed or not,
+can add a series: 10,000 requests naming 10,000 made-up actions leave /metrics as it was."""
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from typing import Iterable
+from typing import Iterable, Mapping
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+INVALID = "invalid"
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, operations: Mapping[str, Iterable[str] | None] | None = None) -> None:
+        """`operations`: dialect name -> the operations it serves (None: not declared, counted as they come).
+        Without it (a bare Metrics) every dialect and operation is counted as given."""
+        self._known = None if operations is None else {
+            dialect: (None if ops is None else frozenset(ops) | {INVALID}) for dialect, ops in operations.items()}
         self.reset()
+
+    def _label(self, dialect: str, operation: str) -> tuple[str, str]:
+        if self._known is None:
+            return dialect, operation
+        if dialect not in self._known:
+            return INVALID, INVALID
+        ops = self._known[dialect]
+        return dialect, (operation if ops is None or operation in ops else INVALID)
 
     def reset(self) -> None:
         self._requests: dict[tuple[str, str, str, str], int] = defaultdict(int)
@@ -24,6 +43,7 @@ class Metrics:
 
     def observe_request(self, dialect: str, operation: str, status: int | None, fault: str | None,
                         latency: float) -> None:
+        dialect, operation = self._label(dialect, operation)
         self._requests[(dialect, operation, str(status) if status is not None else "none", fault or "none")] += 1
         key = (dialect, operation)
         buckets = self._latency.get(key)

@@ -74,11 +74,11 @@ def make_fault_middleware(state: ProviderState) -> Callable:
 
     @web.middleware
     async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        length = request.content_length
-        if length is not None and length > state.config.max_body_bytes:
-            raise web.HTTPRequestEntityTooLarge(max_size=state.config.max_body_bytes, actual_size=length)
         described = await _describe(state.dialects, request)
         if described is None:
+            length = request.content_length  # a dialect's own request too large is refused in its envelope
+            if length is not None and length > state.config.max_body_bytes:
+                raise web.HTTPRequestEntityTooLarge(max_size=state.config.max_body_bytes, actual_size=length)
             return await handler(request)
         dialect, info = described
         request[INFO] = info

@@ -18,6 +18,7 @@ from aiohttp import web
 from .app import create_app
 from .clock import Clock
 from .config import ProviderConfig
+from .connections import LISTEN_BACKLOG, GuardedRunner
 from .dialects.base import Dialect
 from .faults import FaultEngine
 from .journal import Journal
@@ -82,9 +83,10 @@ class Provider:
     # ---- lifecycle -------------------------------------------------------
 
     async def start(self) -> "Provider":
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+        # Header and keep-alive timeouts, a connection cap, JSON 414/431 (simulator/connections.py).
+        runner = GuardedRunner(self.app, self.config.connection_limits(), handle_signals=False, shutdown_timeout=5.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self._port, reuse_address=True)
+        site = web.TCPSite(runner, self.config.host, self._port, reuse_address=True, backlog=LISTEN_BACKLOG)
         try:
             await site.start()
         except BaseException:

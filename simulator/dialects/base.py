@@ -65,6 +65,11 @@ class Dialect(ABC):
         self.ledger = ledger
         self.config = config
 
+    def operations(self) -> frozenset[str] | None:
+        """Every operation name `describe` can return (including "invalid"): the closed set metrics label
+        with. None: not declared (metrics then count this dialect's operations as they come)."""
+        return None
+
     def add_routes(self, app: web.Application) -> None:
         """Register this dialect's own paths. Vendor dialects served at `/` register nothing."""
 
@@ -73,8 +78,10 @@ class Dialect(ABC):
         """Say which operation this request is, or None if it is not this dialect's.
 
         Cheap and read-only; may read the body (aiohttp caches it). Must not raise on
-        bad input: a request it cannot parse is still described (operation "invalid"
-        or the action name) so that faults and the journal see it.
+        bad input: a request it cannot parse is still described (operation "invalid")
+        so that faults and the journal see it. The operation comes from a closed set
+        (`operations()`): an action name the dialect does not serve is "invalid", so a
+        client cannot mint metric labels or fault keys.
         """
 
     async def authenticate(self, request: web.Request) -> web.Response | None:

@@ -73,3 +73,15 @@ async def test_bind_endpoints_take_json_only_as_json(world, headers) -> None:
     assert (got, body["code"]) == (415, "UNSUPPORTED_MEDIA_TYPE")
     assert (await w.view(x))["xb"]["status"] == "NOT_BIND"
     assert w.core.store.count_operations() == 0
+
+
+def test_the_http_section_is_checked_by_name() -> None:
+    from binding_core.config import ConfigError, parse_config
+
+    config = parse_config({"http": {"admin_token": "t", "allowed_hosts": ["core.test"], "header_timeout": 2,
+                                    "max_connections": 64, "allow_public_admin": True}})
+    assert (config.http.admin_token, config.http.allowed_hosts, config.http.limits().cap()) == ("t", ("core.test",), 64)
+    for bad, named in [({"max_connections": 0}, "max_connections"), ({"header_timeout": 0}, "header_timeout"),
+                       ({"admin_token": ""}, "admin_token"), ({"keepalive": 1}, "keepalive")]:
+        with pytest.raises(ConfigError, match=named):
+            parse_config({"http": bad})

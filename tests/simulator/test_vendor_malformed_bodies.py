@@ -82,3 +82,14 @@ async def test_aliyun_malformed_bodies_get_the_pop_envelope(provider, headers, b
             answer = await r.json(content_type=None)
     assert 400 <= r.status < 500 and answer["Code"] == code and answer["RequestId"] and answer["HostId"], answer
     assert _state(provider) == before
+
+
+async def test_oversize_bodies_with_a_length_get_each_vendors_envelope_too(provider) -> None:
+    big = b"{" + b" " * 70_000 + b"}"
+    tencent = {"X-TC-Action": "GetVirtualNum", "X-TC-Version": "2019-08-23", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(provider.url + "/", headers=tencent, data=big) as r:
+            assert r.status == 200
+            assert (await r.json())["Response"]["Error"]["Code"] == "RequestSizeLimitExceeded"
+        async with session.post(provider.url + "/", headers={"x-acs-action": "BindAxb"}, data=big) as r:
+            assert (r.status, (await r.json(content_type=None))["Code"]) == (413, "RequestEntityTooLarge")

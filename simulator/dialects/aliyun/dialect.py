@@ -84,16 +84,19 @@ class AliyunDialect(Dialect):
             parsed = await read_request(request)
         except Exception:  # noqa: BLE001 - describe never raises; handle() reports the problem
             action = _action_named(request)
-            return RequestInfo(dialect=self.name, operation=action) if action else None
+            return RequestInfo(dialect=self.name, operation=_known(action)) if action else None
         if parsed is None:
             return None
         return RequestInfo(
             dialect=self.name,
-            operation=parsed.action,
+            operation=_known(parsed.action),
             x=describe_number(parsed.first(X_FIELDS)),
             a=describe_number(parsed.first(A_FIELDS)),
             b=describe_number(parsed.first(B_FIELDS)),
         )
+
+    def operations(self) -> frozenset[str]:
+        return frozenset(ACTIONS) | {"invalid"}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         request_id = self.next_request_id()
@@ -204,6 +207,11 @@ class AliyunDialect(Dialect):
         self._requests += 1
         h = hashlib.sha256(f"aliyun:{self.config.seed}:{self._requests}".encode()).hexdigest().upper()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _known(action: str | None) -> str:
+    """The action as faults, journal and metrics name it: one dyplsapi serves, else "invalid" (a closed set)."""
+    return action if action in ACTIONS else "invalid"
 
 
 def _action_named(request: web.Request) -> str | None:

@@ -97,6 +97,9 @@ class NativeDialect(Dialect):
 
     # ---- the contract with the fault engine and the journal -------------
 
+    def operations(self) -> frozenset[str]:
+        return frozenset(route.operation for route in routes.ROUTES) | {"invalid"}
+
     async def describe(self, request: web.Request) -> RequestInfo | None:
         if not request.path.startswith(routes.PREFIX):
             return None  # `/` is the vendors'; /openapi.json, like admin, gets no faults and no journal entry

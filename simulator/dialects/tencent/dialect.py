@@ -79,9 +79,11 @@ class TencentDialect(Dialect):
         if wire is None:
             return None
         if isinstance(wire, GatewayError):
-            action = request.headers.get("X-TC-Action") or "invalid"
-            return RequestInfo(dialect=self.name, operation=action)
-        return RequestInfo(dialect=self.name, operation=wire.action or "invalid", **self._numbers(wire))
+            return RequestInfo(dialect=self.name, operation=_known(request.headers.get("X-TC-Action")))
+        return RequestInfo(dialect=self.name, operation=_known(wire.action), **self._numbers(wire))
+
+    def operations(self) -> frozenset[str]:
+        return frozenset(ACTIONS) | {"invalid"}
 
     def _numbers(self, wire: WireRequest) -> dict[str, str | None]:
         params = wire.params
@@ -170,6 +172,11 @@ class TencentDialect(Dialect):
             return []
         binding = next((b for b in self.ledger.bindings(x=call.x, status=None) if b.binding_id == call.binding_id), None)
         return call_pushes(call, binding)
+
+
+def _known(action: str | None) -> str:
+    """The action as faults, journal and metrics name it: one NPP serves, else "invalid" (a closed set)."""
+    return action if action in ACTIONS else "invalid"
 
 
 def _national(value: object) -> str | None:
