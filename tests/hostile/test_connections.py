@@ -12,6 +12,9 @@ import time
 import aiohttp
 import pytest
 
+from simulator.config import ProviderConfig
+from simulator.server import Provider
+
 from .conftest import Served, open_idle_sockets, raise_own_nofile
 
 IDLE_SOCKETS = 2000
@@ -92,3 +95,32 @@ async def test_accept_failures_are_logged_once_per_interval(serve) -> None:
             sock.close()
     assert "cannot accept connections" in log
     assert log.count("accept") <= 2 and "Traceback" not in log, log[-3000:]
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeout() -> None:
+    async with Provider(ProviderConfig(seed=1, keepalive_timeout=0.5)) as provider:
+        reader, writer = await asyncio.open_connection("127.0.0.1", provider.port)
+        writer.write(b"GET /v1/numbers?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        await reader.readexactly(length)
+        started = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server, idle
+        assert time.monotonic() - started < 5
+        writer.close()
+
+
+async def test_at_the_cap_with_every_connection_busy_a_newcomer_gets_a_clear_503() -> None:
+    config = ProviderConfig(seed=1, max_connections=2)
+    async with Provider(config) as provider, aiohttp.ClientSession() as http:
+        provider.faults.add({"match": {"operation": "list_numbers"}, "action": {"kind": "timeout", "seconds": 1}})
+        busy = [asyncio.ensure_future(http.get(provider.url + "/v1/numbers")) for _ in range(2)]
+        await asyncio.sleep(0.3)  # both are being served (held by the fault)
+        reader, writer = await asyncio.open_connection("127.0.0.1", provider.port)
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:100]
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "TOO_MANY_CONNECTIONS"
+        for response in await asyncio.gather(*busy):
+            response.release()
