@@ -17,6 +17,7 @@ from .dialects.aliyun import AliyunDialect
 from .dialects.base import Dialect
 from .dialects.native import NativeDialect
 from .dialects.tencent import TencentDialect
+from .dialects.volcengine import VolcengineDialect
 from .faults import FaultEngine, load_rules_file
 from .journal import Journal
 from .ledger import Ledger
@@ -31,7 +32,7 @@ CONFIG = web.AppKey("config", ProviderConfig)
 DIALECTS = web.AppKey("dialects", list)
 
 # Each dialect module adds its class here.
-DIALECT_CLASSES: list[type[Dialect]] = [NativeDialect, AliyunDialect, TencentDialect]
+DIALECT_CLASSES: list[type[Dialect]] = [NativeDialect, AliyunDialect, TencentDialect, VolcengineDialect]
 
 log = logging.getLogger("pstnsim.provider")
 

@@ -26,6 +26,14 @@ class TencentCredentials:
 
 
 @dataclass(frozen=True)
+class VolcengineCredentials:
+    access_key_id: str = "pstnsim-ak"
+    secret_access_key: str = "pstnsim-secret"
+    # The vms number pool this key binds in; it names the provider's pool (every seeded number).
+    number_pool_no: str = "NP000000000000000001"
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     host: str = "127.0.0.1"
     port: int = 8090
@@ -65,6 +73,7 @@ class ProviderConfig:
     replay_speed: float = 1.0
     aliyun: tuple[AliyunCredentials, ...] = (AliyunCredentials(),)
     tencent: tuple[TencentCredentials, ...] = (TencentCredentials(),)
+    volcengine: tuple[VolcengineCredentials, ...] = (VolcengineCredentials(),)
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(header_timeout=self.header_timeout, keepalive_timeout=self.keepalive_timeout,

@@ -16,15 +16,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import AliyunCredentials, ProviderConfig, TencentCredentials
+from .config import AliyunCredentials, ProviderConfig, TencentCredentials, VolcengineCredentials
 from .numbers import PoolSpec
 
-TOP_KEYS = ("seed", "host", "port", "webhook_url", "request_deadline", "pool", "aliyun", "tencent", "http")
+TOP_KEYS = ("seed", "host", "port", "webhook_url", "request_deadline", "pool", "aliyun", "tencent", "volcengine", "http")
 HTTP_KEYS = ("header_timeout", "keepalive_timeout", "max_connections", "admin_token", "allowed_hosts",
              "allow_public_admin")
 POOL_KEYS = ("per_city", "stock_per_city", "cities", "prefixes", "pool_key")
 ALIYUN_KEYS = ("access_key_id", "access_key_secret", "pool_key", "report_url")
 TENCENT_KEYS = ("secret_id", "secret_key", "biz_app_id")
+VOLCENGINE_KEYS = ("access_key_id", "secret_access_key", "number_pool_no")
 MAX_PER_CITY = 100_000  # a bigger pool is a typo, and generating it would take minutes
 # A prefix some 11-digit national number can start with (numbers.NATIONAL_NUMBER): `1`, `1[3-9]...` or `0...`.
 _PREFIX = re.compile(r"^(1|1[3-9]\d{0,8}|0\d{0,9})$")
@@ -59,8 +60,10 @@ def parse_provider_config(data: Mapping[str, Any], base: ProviderConfig | None =
     pool = _pool(pool_table, dataclasses.replace(base.pool, seed=seed))
     aliyun = _accounts(data, "aliyun", ALIYUN_KEYS, lambda row, where: _aliyun(row, where, pool.pool_key))
     tencent = _accounts(data, "tencent", TENCENT_KEYS, _tencent)
+    volcengine = _accounts(data, "volcengine", VOLCENGINE_KEYS, _volcengine)
     _unique([a.access_key_id for a in aliyun], "aliyun.credentials", "access_key_id")
     _unique([t.secret_id for t in tencent], "tencent.credentials", "secret_id")
+    _unique([v.access_key_id for v in volcengine], "volcengine.credentials", "access_key_id")
     base = _http(_table(data, "http", "http"), base)
     return dataclasses.replace(
         base,
@@ -72,6 +75,7 @@ def parse_provider_config(data: Mapping[str, Any], base: ProviderConfig | None =
         pool=pool,
         aliyun=aliyun or base.aliyun,
         tencent=tencent or base.tencent,
+        volcengine=volcengine or base.volcengine,
     )
 
 
@@ -154,6 +158,15 @@ def _tencent(row: Mapping[str, Any], where: str) -> TencentCredentials:
         secret_id=_str(row, "secret_id", f"{where}.secret_id", default.secret_id),
         secret_key=_str(row, "secret_key", f"{where}.secret_key", default.secret_key),
         biz_app_id=_str(row, "biz_app_id", f"{where}.biz_app_id", default.biz_app_id),
+    )
+
+
+def _volcengine(row: Mapping[str, Any], where: str) -> VolcengineCredentials:
+    default = VolcengineCredentials()
+    return VolcengineCredentials(
+        access_key_id=_str(row, "access_key_id", f"{where}.access_key_id", default.access_key_id),
+        secret_access_key=_str(row, "secret_access_key", f"{where}.secret_access_key", default.secret_access_key),
+        number_pool_no=_str(row, "number_pool_no", f"{where}.number_pool_no", default.number_pool_no),
     )
 
 
