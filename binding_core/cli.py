@@ -11,22 +11,13 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from simulator.arguments import port_number
+
 from .app import Core
 from .config import ConfigError, CoreConfig, load_config, url_problem
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def port_number(text: str) -> int:
-    """argparse type for --port: a TCP port 0..65535 (0: any free port)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0..65535 (0: any free port)")
-    return port
 
 
 def provider_url(text: str) -> str:

@@ -18,17 +18,7 @@ from .numbers import load_pool_file
 from .server import Provider
 from .traces.format import TraceError
 from .traces.replay_server import REPLAY
-
-
-def port_number(text: str) -> int:
-    """argparse type for --port: a TCP port 0..65535 (0: any free port), refused by argparse otherwise."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0..65535 (0: any free port)")
-    return port
+from .arguments import port_number
 
 
 def replay_speed(text: str) -> float:

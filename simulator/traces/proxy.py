@@ -15,8 +15,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import socket
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from ..dialects.tencent import TencentDialect
 from ..dialects.tencent.errors import INTERNAL_ERROR
 from ..dialects.tencent.wire import error_envelope
 from ..ledger import Ledger
+from ..middleware import close_without_reply, reset_connection
 from ..numbers import PoolSpec
 from .format import Failure
 from .proxy_trace import Forwarded, ProxyTrace
@@ -291,19 +290,7 @@ def _refusal(status: int, code: str, message: str) -> web.Response:
 
 def _hang_up(request: web.Request, *, reset: bool) -> web.Response:
     """Fail the client's connection the way the upstream failed ours: a TCP RST, or a close without a byte."""
-    transport = request.transport
-    if transport is not None:
-        if reset:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
-            transport.abort()
-        else:
-            transport.close()
-    return web.Response(status=599)  # never reaches the wire
+    return reset_connection(request) if reset else close_without_reply(request)
 
 
 async def _cut_short(request: web.Request, status: int, headers: CIMultiDict[str], received: bytes,

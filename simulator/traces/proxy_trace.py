@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
-from ..journal import SCRUBBED, RawBody, RawHeaders, RawQuery, _mask_echoes, scrub_body, scrub_headers, scrub_query
+from ..journal import (
+    SCRUBBED, RawBody, RawHeaders, RawQuery, _mask_echoes, _replace_strings, scrub_body, scrub_headers, scrub_query,
+)
 from .format import Exchange, Failure, Header, TraceWriter
 from .meaning import meaning_of, national
 from .pseudonyms import Pseudonyms
@@ -121,7 +123,7 @@ def mask_hidden(value: Any, hidden: Mapping[str, str]) -> Any:
     if not hidden:
         return value
     pattern = re.compile("|".join(re.escape(form) for form in sorted(hidden, key=len, reverse=True)))
-    return _strings(value, lambda text: pattern.sub(lambda m: hidden[m.group(0)], text))
+    return _replace_strings(value, lambda text: pattern.sub(lambda m: hidden[m.group(0)], text))
 
 
 def _encoded_forms(secrets: Iterable[str]) -> dict[str, str]:
@@ -162,11 +164,3 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return next((str(v) for k, v in headers.items() if k.lower() == name), "")
 
 
-def _strings(value: Any, replace: Any) -> Any:
-    if isinstance(value, str):
-        return replace(value)
-    if isinstance(value, dict):
-        return {k: _strings(v, replace) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strings(v, replace) for v in value]
-    return value

@@ -10,8 +10,9 @@ provider's, not a person's, and are kept.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
+from ..journal import _replace_strings
 from .meaning import national
 
 STAND_IN_PREFIX = "199"
@@ -104,13 +105,3 @@ def _collect(value: Any, found: list[str]) -> None:
     elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         if value[0] in PERSON_FIELDS and isinstance(value[1], str):
             found.append(value[1])
-
-
-def _replace_strings(value: Any, replace: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return replace(value)
-    if isinstance(value, dict):
-        return {k: _replace_strings(v, replace) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_strings(v, replace) for v in value]
-    return value
