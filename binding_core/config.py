@@ -39,6 +39,10 @@ class ProviderSettings:
     aliyun_access_key_id: str = "pstnsim-ak"
     aliyun_access_key_secret: str = "pstnsim-secret"
     aliyun_pool_key: str = "FC100000000000001"
+    # dialect = "volcengine": the vms AccessKey pair and number pool (pstnsim's defaults)
+    volcengine_access_key_id: str = "pstnsim-ak"
+    volcengine_secret_access_key: str = "pstnsim-secret"
+    volcengine_number_pool_no: str = "NP000000000000000001"
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,9 @@ _FIELD_TYPES: dict[tuple[str, str], Any] = {
     ("ProviderSettings", "aliyun_access_key_id"): str,
     ("ProviderSettings", "aliyun_access_key_secret"): str,
     ("ProviderSettings", "aliyun_pool_key"): str,
+    ("ProviderSettings", "volcengine_access_key_id"): str,
+    ("ProviderSettings", "volcengine_secret_access_key"): str,
+    ("ProviderSettings", "volcengine_number_pool_no"): str,
     ("RetrySettings", "max_attempts"): int,
     ("RetrySettings", "base_delay"): float,
     ("RetrySettings", "max_delay"): float,

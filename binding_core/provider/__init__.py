@@ -1,6 +1,6 @@
 """Provider clients by dialect; `make_client` picks one from `[provider] dialect` and wraps it in the breaker.
 
-A vendor-dialect client (aliyun.py, tencent.py) implements `base.ProviderClient`
+A vendor-dialect client (aliyun.py, tencent.py, volcengine.py) implements `base.ProviderClient`
 and adds one line to `CLIENTS`.
 """
 
@@ -15,6 +15,7 @@ from .base import ProviderClient
 from .breaker import CircuitBreaker, GuardedClient
 from .native import NativeClient
 from .tencent import TencentClient
+from .volcengine import VolcengineClient
 
 
 def _native(settings: ProviderSettings, clock: Clock) -> ProviderClient:
@@ -29,11 +30,16 @@ def _tencent(settings: ProviderSettings, clock: Clock) -> ProviderClient:
     return TencentClient.from_settings(settings, clock)
 
 
+def _volcengine(settings: ProviderSettings, clock: Clock) -> ProviderClient:
+    return VolcengineClient.from_settings(settings, clock)
+
+
 # dialect name -> factory taking the [provider] settings and the core's clock (vendor signatures carry timestamps)
 CLIENTS: dict[str, Callable[[ProviderSettings, Clock], ProviderClient]] = {
     "native": _native,
     "tencent": _tencent,
     "aliyun": _aliyun,
+    "volcengine": _volcengine,
 }
 
 
