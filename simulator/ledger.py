@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import heapq
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Literal
 
@@ -31,10 +33,17 @@ from .errors import (
     NumberNotFound,
 )
 from .numbers import DEFAULT_POOL_KEY, Number, PoolSpec, normalize
+from .pool_index import FreeNumbers
 
 Mode = Literal["XB", "AXB", "AXN"]
 MODES: tuple[str, ...] = ("XB", "AXB", "AXN")
 BindingStatus = Literal["active", "expired", "released"]
+SINGLE_MODES = frozenset({"XB", "AXN"})  # at most one of these per X
+PARTY_MODES = frozenset({"AXB", "AXN"})  # these may not share a party on one X
+
+# How many ended (released or expired) bindings, and how many call records, the ledger keeps: the oldest
+# go first, so a long soak's memory stays flat. `?released=true`, the harness and traces see these.
+HISTORY_LIMIT = 20_000
 
 # Set by the fault engine for the duration of one request: changes it applies
 # stay invisible to queries (or deleted bindings stay visible) for this long.
@@ -100,9 +109,10 @@ class _Shadow:
 
 
 class Ledger:
-    def __init__(self, clock: Clock, pool: PoolSpec | None = None) -> None:
+    def __init__(self, clock: Clock, pool: PoolSpec | None = None, *, history_limit: int = HISTORY_LIMIT) -> None:
         self.clock = clock
         self.pool_spec = pool or PoolSpec()
+        self.history_limit = history_limit
         self._listeners: list[Callable[[LedgerEvent], None]] = []
         self._reset_hooks: list[Callable[[], None]] = []
         self.reset()
@@ -112,13 +122,26 @@ class Ledger:
     def reset(self) -> None:
         """Back to the seeded initial state: the same pool, no bindings, no calls, counters at zero."""
         self._numbers: dict[str, Number] = {n.x: n for n in self.pool_spec.build()}
+        self._ordinal: dict[str, int] = {x: i for i, x in enumerate(self._numbers)}
+        # Every binding still known: live ones and the last `history_limit` ended ones, in creation order.
         self._bindings: dict[str, Binding] = {}
-        # Indexes that keep requests O(bindings on one X) however long a run gets: ids on each X that are not
-        # released (or released but still shadowed), in creation order; ids of active bindings with an expiry.
+        # Indexes that keep requests O(bindings on one X) however long a run gets: ids that are not released
+        # (or released but still shadowed), in creation order, overall and on each X; active ids on each X.
+        self._live: dict[str, None] = {}
         self._ids_by_x: dict[str, list[str]] = {}
-        self._expiring: set[str] = set()
+        self._active_by_x: dict[str, dict[str, None]] = {}
+        # What allocation needs without a scan: XB/AXN bindings on each X, the X's each AXB/AXN party is on.
+        self._singles: dict[str, int] = {}
+        self._party_xs: dict[str, dict[str, int]] = {}
+        self._free = FreeNumbers()
+        for x in self._numbers:
+            self._refresh(x)
+        self._expiry_heap: list[tuple[float, str]] = []  # (expires_at, id); stale entries skipped
+        self._heap_compact_at = 1024
+        self._ended: deque[Binding] = deque()
         self._shadows: dict[str, _Shadow] = {}
-        self._calls: list[CallRecord] = []
+        self._calls: deque[CallRecord] = deque()
+        self._calls_by_id: dict[str, CallRecord] = {}
         self._next_binding = 1
         self._next_call = 1
         for hook in self._reset_hooks:
@@ -169,6 +192,7 @@ class Ledger:
         num = candidates[0]
         num.pool_key = pool_key
         num.purchased_at = self.clock.now()
+        self._refresh(num.x)
         return num
 
     def release_number(self, pool_key: str, x: str) -> Number:
@@ -176,11 +200,13 @@ class Ledger:
         if self.bindings(x=x):
             raise NumberInUse(f"virtual number {x} still has active bindings", x=x)
         num.pool_key, num.locked, num.purchased_at = None, False, None
+        self._refresh(x)
         return num
 
     def set_locked(self, pool_key: str, x: str, locked: bool) -> Number:
         num = self.number(x, pool_key)
         num.locked = locked
+        self._refresh(num.x)
         return num
 
     def number_status(self, x: str) -> str:
@@ -196,8 +222,10 @@ class Ledger:
         """Put `x` in `pool_key`, adding it to the provider's numbers if it has no such number."""
         x = normalize(x, "x")
         num = self._numbers.setdefault(x, Number(x=x, city=city, pool_key=pool_key))
+        self._ordinal.setdefault(x, len(self._ordinal))
         if num.pool_key is None:
             num.pool_key = pool_key
+        self._refresh(x)
         return num
 
     def restore_binding(self, binding_id: str, mode: str, x: str, *, a: str | None = None, b: str | None = None,
@@ -212,9 +240,10 @@ class Ledger:
         binding = Binding(binding_id=binding_id, mode=mode, x=x, a=a, b=b, pool_key=pool_key,
                           created_at=self.clock.now(), expires_at=expires_at, extra=dict(extra or {}))
         self._bindings[binding_id] = binding
+        self._live[binding_id] = None
         self._ids_by_x.setdefault(x, []).append(binding_id)
-        if expires_at is not None:
-            self._expiring.add(binding_id)
+        self._activated(binding)
+        self._watch_expiry(binding)
         self.reserve_binding_ids([binding_id])
         return binding
 
@@ -275,9 +304,10 @@ class Ledger:
         candidate.binding_id = f"bnd_{self._next_binding:08d}"
         self._next_binding += 1
         self._bindings[candidate.binding_id] = candidate
+        self._live[candidate.binding_id] = None
         self._ids_by_x.setdefault(x, []).append(candidate.binding_id)
-        if expires_at is not None:
-            self._expiring.add(candidate.binding_id)
+        self._activated(candidate)
+        self._watch_expiry(candidate)
         self._shadow(candidate.binding_id, None)
         return candidate
 
@@ -308,9 +338,11 @@ class Ledger:
         if extra:
             changed.extra.update(extra)
         self._check_conflicts(binding.x, changed, ignore=binding_id)
+        self._deactivated(binding)
         binding.a, binding.b, binding.expires_at, binding.extra = changed.a, changed.b, changed.expires_at, changed.extra
-        if binding.expires_at is not None:
-            self._expiring.add(binding_id)
+        self._activated(binding)
+        if expires_at is not None:
+            self._watch_expiry(binding)
         self._shadow(binding_id, before)
         return binding
 
@@ -319,10 +351,13 @@ class Ledger:
         before = copy.deepcopy(binding) if visibility_delay.get() > 0 else None  # only a shadow needs it
         binding.status = "released"
         binding.ended_at = self.clock.now()
-        self._expiring.discard(binding_id)
+        self._deactivated(binding)
         self._shadow(binding_id, before)
         if binding_id not in self._shadows:
             self._ids_by_x[binding.x].remove(binding_id)
+            self._live.pop(binding_id, None)
+        self._ended.append(binding)
+        self._forget_oldest()
         return binding
 
     # ---- bindings: queries ----------------------------------------------
@@ -351,12 +386,15 @@ class Ledger:
         """Bindings in creation order. `status=None` includes expired ones; released ones are never listed."""
         self.expire_due()
         result = []
-        ids = list(self._ids_by_x.get(x, ())) if x is not None else list(self._bindings)
+        if x is not None and status == "active" and not as_queried:
+            ids = list(self._active_by_x.get(x, ()))  # the hot path: conflicts, routing, allocation
+        else:
+            ids = list(self._ids_by_x.get(x, ())) if x is not None else list(self._live)
         for binding_id in ids:
             truth = self._bindings[binding_id]
             seen = self._queried(binding_id, truth) if as_queried else truth
-            if truth.status == "released" and binding_id not in self._shadows and x is not None:
-                self._ids_by_x[x].remove(binding_id)  # its delayed-visibility shadow is over
+            if truth.status == "released" and binding_id not in self._shadows:
+                self._drop_released(truth)  # its delayed-visibility shadow is over
             if seen is None or seen.status == "released":
                 continue
             if status is not None and seen.status != status:
@@ -378,26 +416,34 @@ class Ledger:
 
     def expire_due(self) -> list[Binding]:
         """Expire every active binding whose time has come; tell listeners. Called before every operation."""
-        if not self._expiring:
+        heap = self._expiry_heap
+        if not heap:
             return []
         now = self.clock.now()
-        expired = []
-        for binding_id in sorted(self._expiring):  # ids are sequential: creation order
-            binding = self._bindings[binding_id]
-            if binding.status != "active" or binding.expires_at is None:
-                self._expiring.discard(binding_id)
-            elif binding.expires_at <= now:
-                binding.status = "expired"
-                binding.ended_at = binding.expires_at
-                self._expiring.discard(binding_id)
-                expired.append(binding)
+        if heap[0][0] > now:
+            return []
+        due: dict[str, Binding] = {}
+        while heap and heap[0][0] <= now:
+            at, binding_id = heapq.heappop(heap)
+            binding = self._bindings.get(binding_id)
+            if binding is not None and binding.status == "active" and binding.expires_at == at:
+                due[binding_id] = binding
+        expired = [due[binding_id] for binding_id in sorted(due)]  # ids are sequential: creation order
+        for binding in expired:
+            binding.status = "expired"
+            binding.ended_at = binding.expires_at
+            self._deactivated(binding)
+            self._ended.append(binding)
+        self._forget_oldest()
         for binding in expired:
             self._emit("binding_expired", binding.to_dict())
         return expired
 
     def next_expiry(self) -> float | None:
-        pending = [self._bindings[i].expires_at for i in self._expiring]
-        return min((t for t in pending if t is not None), default=None)
+        heap = self._expiry_heap
+        while heap and not self._still_due(*heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     # ---- calls -----------------------------------------------------------
 
@@ -423,17 +469,21 @@ class Ledger:
         )
         self._next_call += 1
         self._calls.append(record)
+        self._calls_by_id[record.call_id] = record
+        while len(self._calls) > self.history_limit:
+            self._calls_by_id.pop(self._calls.popleft().call_id, None)
         self._emit("call", record.to_dict())
         return record
 
     def calls(self, *, x: str | None = None, caller: str | None = None) -> list[CallRecord]:
+        """The last `history_limit` calls, oldest first."""
         return [c for c in self._calls if (x is None or c.x == x) and (caller is None or c.caller == caller)]
 
     def call(self, call_id: str) -> CallRecord:
-        for record in self._calls:
-            if record.call_id == call_id:
-                return record
-        raise BindingNotFound(f"call {call_id} does not exist", call_id=call_id)
+        record = self._calls_by_id.get(call_id)
+        if record is None:
+            raise BindingNotFound(f"call {call_id} does not exist", call_id=call_id)
+        return record
 
     def _route(self, caller: str, x: str) -> tuple[str | None, str, Binding | None]:
         if x not in self._numbers or self._numbers[x].pool_key is None:
@@ -489,19 +539,99 @@ class Ledger:
             raise BindConflict(reason, x=x)
 
     def _allocate(self, candidate: Binding, city: str | None) -> str:
-        """The first usable X, preferring the requested city, then the least-loaded number."""
-        options = []
-        for index, num in enumerate(self.numbers(candidate.pool_key)):
-            if num.locked or self._conflict(num.x, candidate):
-                continue
-            load = len(self.bindings(x=num.x))
-            options.append((city is not None and num.city != city, load, index, num.x))
-        if not options:
+        """The first usable X, preferring the requested city, then the least-loaded number, then pool order."""
+        excluded: set[str] = set()
+        if candidate.mode in PARTY_MODES:
+            for party in candidate.numbers():
+                excluded.update(self._party_xs.get(party, ()))
+        x = self._free.pick(candidate.pool_key, single=candidate.mode in SINGLE_MODES, city=city, excluded=excluded)
+        if x is None:
             raise NoAvailableNumber(
                 f"no virtual number in pool {candidate.pool_key} can take this {candidate.mode} binding",
                 pool_key=candidate.pool_key,
             )
-        return min(options)[3]
+        return x
+
+    # ---- indexes -----------------------------------------------------------
+
+    def _refresh(self, x: str) -> None:
+        """Tell the allocation index what `x` can take now."""
+        num = self._numbers.get(x)
+        if num is None:
+            return
+        self._free.place(x, ordinal=self._ordinal[x], pool_key=num.pool_key, city=num.city,
+                         load=len(self._active_by_x.get(x, ())), takes_single=not self._singles.get(x),
+                         locked=num.locked)
+
+    def _activated(self, binding: Binding) -> None:
+        x = binding.x
+        self._active_by_x.setdefault(x, {})[binding.binding_id] = None
+        if binding.mode in SINGLE_MODES:
+            self._singles[x] = self._singles.get(x, 0) + 1
+        if binding.mode in PARTY_MODES:
+            for party in binding.numbers():
+                on = self._party_xs.setdefault(party, {})
+                on[x] = on.get(x, 0) + 1
+        self._refresh(x)
+
+    def _deactivated(self, binding: Binding) -> None:
+        x = binding.x
+        active = self._active_by_x.get(x)
+        if active is None or binding.binding_id not in active:
+            return  # not counted (already ended)
+        del active[binding.binding_id]
+        if not active:
+            del self._active_by_x[x]
+        if binding.mode in SINGLE_MODES:
+            self._singles[x] -= 1
+            if not self._singles[x]:
+                del self._singles[x]
+        if binding.mode in PARTY_MODES:
+            for party in binding.numbers():
+                on = self._party_xs[party]
+                on[x] -= 1
+                if not on[x]:
+                    del on[x]
+                    if not on:
+                        del self._party_xs[party]
+        self._refresh(x)
+
+    def _watch_expiry(self, binding: Binding) -> None:
+        if binding.expires_at is None:
+            return
+        heap = self._expiry_heap
+        heapq.heappush(heap, (binding.expires_at, binding.binding_id))
+        if len(heap) > self._heap_compact_at:  # deleted bindings' entries: drop them now and then
+            heap[:] = [entry for entry in heap if self._still_due(*entry)]
+            heapq.heapify(heap)
+            self._heap_compact_at = max(1024, 2 * len(heap))
+
+    def _still_due(self, at: float, binding_id: str) -> bool:
+        binding = self._bindings.get(binding_id)
+        return binding is not None and binding.status == "active" and binding.expires_at == at
+
+    def _drop_released(self, binding: Binding) -> None:
+        """A released binding whose shadow is over leaves the live indexes."""
+        self._live.pop(binding.binding_id, None)
+        ids = self._ids_by_x.get(binding.x)
+        if ids and binding.binding_id in ids:
+            ids.remove(binding.binding_id)
+
+    def _forget_oldest(self) -> None:
+        """Keep `history_limit` ended bindings: older ones leave every structure."""
+        while len(self._ended) > self.history_limit:
+            binding = self._ended.popleft()
+            binding_id = binding.binding_id
+            if self._bindings.get(binding_id) is not binding:
+                continue  # restored since under the same id
+            del self._bindings[binding_id]
+            self._shadows.pop(binding_id, None)
+            self._live.pop(binding_id, None)
+            ids = self._ids_by_x.get(binding.x)
+            if ids and binding_id in ids:
+                ids.remove(binding_id)
+            if ids is not None and not ids:
+                del self._ids_by_x[binding.x]
 
     def _shadow(self, binding_id: str, snapshot: Binding | None) -> None:
         delay = visibility_delay.get()
