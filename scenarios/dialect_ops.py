@@ -4,7 +4,7 @@ Scenario files and drawn faults name the provider's native operations
 (`create_binding`, `delete_binding`, `list_bindings`, `get_binding`). When the
 core speaks a vendor dialect, the same logical operation arrives as that
 vendor's actions, so each native name becomes the actions the core's client
-sends for it (binding_core/provider/aliyun.py, tencent.py) and the rule is
+sends for it (binding_core/provider/aliyun.py, tencent.py, volcengine.py) and the rule is
 pinned to the vendor's dialect.
 
 NPP (tencent) has no lookup action: the core's client finds a binding by
@@ -20,7 +20,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
-DIALECTS = ("native", "aliyun", "tencent")
+DIALECTS = ("native", "aliyun", "tencent", "volcengine")
 
 # native operation -> the vendor actions the core's client sends to do it.
 VENDOR_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -39,6 +39,13 @@ VENDOR_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "list_bindings": (),  # no lookup action: probes are GetVirtualNum + DelVirtualNum
         "get_binding": (),  # answered by releasing (DelVirtualNum)
     },
+    "volcengine": {
+        "create_binding": ("BindAXN", "BindAXB"),  # the core's XB is an AXN on vms
+        "delete_binding": ("UnbindAXN", "UnbindAXB"),
+        "list_bindings": ("QuerySubscriptionForList",),
+        # get_binding, and learning a binding's family before an unbind the client has not seen it make
+        "get_binding": ("QuerySubscription",),
+    },
 }
 
 
@@ -48,6 +55,7 @@ SETTLE_LOOKUPS: dict[str, tuple[str, ...]] = {
     "native": ("list_bindings", "get_binding"),
     "aliyun": ("list_bindings", "get_binding", "create_binding"),
     "tencent": ("create_binding", "delete_binding"),
+    "volcengine": ("list_bindings", "get_binding"),
 }
 # Actions after which a request never succeeds: with no `when`, the rule is a hard outage.
 _ALWAYS_FAILS = frozenset({"status", "timeout", "reset", "empty_reply", "truncated_body", "malformed_body",

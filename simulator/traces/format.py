@@ -16,7 +16,7 @@ from typing import IO, Any, Iterable, Iterator
 
 FORMAT = "pstnsim-trace"
 VERSION = 1
-DIALECTS = ("native", "aliyun", "tencent")
+DIALECTS = ("native", "aliyun", "tencent", "volcengine")
 # What a client can see instead of an answer. "timeout": the client gave up after `after` seconds;
 # "reset": the connection was reset; "empty_reply": closed without a byte; "truncated_body": a status and
 # part of the body, then the connection closed; "malformed_body": a complete answer whose body does not parse.

@@ -21,6 +21,7 @@ from ..numbers import _WIRE_NUMBER
 
 ALIYUN_VERSION = "2017-05-25"
 TENCENT_VERSION = "2019-08-23"
+VOLCENGINE_VERSION = "2022-01-01"
 
 # Envelope and signing fields: never part of the meaning.
 ALIYUN_ENVELOPE = frozenset({
@@ -31,6 +32,8 @@ TENCENT_ENVELOPE = frozenset({
     "Action", "Version", "Region", "Timestamp", "Nonce", "SecretId", "SignatureMethod", "Signature", "Language",
     "RequestClient", "Token",
 })
+# Volcengine signs in headers (Authorization, X-Date, X-Content-Sha256): only Action / Version are envelope.
+VOLCENGINE_ENVELOPE = frozenset({"Action", "Version"})
 # Business fields that are request or correlation ids the client makes up (Aliyun's ReqId differs on every
 # send; OutId is whatever the service derives from its own operation ids, which another build of the same
 # service derives differently): matching ignores them, so a fixed service's calls still meet the recording.
@@ -38,6 +41,7 @@ VOLATILE_PARAMS = {
     "native": frozenset(),
     "aliyun": frozenset({"ReqId", "OutId"}),
     "tencent": frozenset(),
+    "volcengine": frozenset({"OutId"}),
 }
 # Wire name -> common name, per dialect.
 RENAMES: dict[str, dict[str, str]] = {
@@ -53,6 +57,10 @@ RENAMES: dict[str, dict[str, str]] = {
     "tencent": {
         "AssignVirtualNum": "x", "Src": "a", "Dst": "b", "BindId": "binding_id", "BizAppId": "pool_key",
         "MaxAssignTime": "expiration",
+    },
+    "volcengine": {
+        "PhoneNoX": "x", "PhoneNoA": "a", "PhoneNoB": "b", "SubId": "binding_id", "NumberPoolNo": "pool_key",
+        "ExpireTime": "expiration",
     },
 }
 NUMBER_NAMES = frozenset({"x", "a", "b", "caller", "callee"})
@@ -90,7 +98,8 @@ def match_key(dialect: str, action: str, params: Mapping[str, Any]) -> str:
 
 
 def detect_dialect(method: str, path: str, headers: Mapping[str, str], query: str) -> str | None:
-    """native for `/v1/...`; aliyun / tencent by their action header or Action+Version; else None."""
+    """native for `/v1/...`; aliyun / tencent by their action header or Action+Version; volcengine by
+    Action+Version 2022-01-01; else None."""
     if path.startswith("/v1/"):
         return "native"
     lower = {k.lower(): v for k, v in headers.items()}
@@ -104,6 +113,8 @@ def detect_dialect(method: str, path: str, headers: Mapping[str, str], query: st
             return "aliyun"
         if params.get("Version") == TENCENT_VERSION:
             return "tencent"
+        if params.get("Version") == VOLCENGINE_VERSION:
+            return "volcengine"
     return None
 
 
@@ -145,6 +156,11 @@ def meaning_of(dialect: str, method: str, path: str, query: str, headers: Mappin
             raw = _unflatten([(k, v) for k, v in pairs if k not in TENCENT_ENVELOPE])
         raw = {k: v for k, v in raw.items() if v is not None}
         return Meaning("tencent", action, _normalise("tencent", raw))
+    if dialect == "volcengine":
+        form = parse_qsl(body_text, keep_blank_values=True) if body_text and method != "GET" and "json" not in content_type else []
+        params = dict(pairs + form)
+        business = {k: v for k, v in params.items() if k not in VOLCENGINE_ENVELOPE}
+        return Meaning("volcengine", params.get("Action", ""), _normalise("volcengine", business))
     raise ValueError(f"unknown dialect {dialect!r}")
 
 

@@ -101,3 +101,19 @@ def test_a_request_for_another_vendor_is_not_claimed(tp: Any) -> None:
     """An Aliyun RPC form (Version 2017-05-25) still reaches Aliyun, not vms."""
     response = requests.post(f"{tp.url}/?Action=QuerySubsId&Version=2017-05-25", timeout=5)
     assert "ResponseMetadata" not in response.text
+
+
+def test_a_trace_reads_the_meaning_of_a_vms_request_without_its_signature() -> None:
+    from simulator.traces.meaning import detect_dialect, match_key, meaning_of
+
+    query = "Action=BindAXB&Version=2022-01-01"
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": "HMAC-SHA256 Credential=ak/...",
+               "X-Date": "20261201T000000Z", "X-Content-Sha256": "ab"}
+    body = f"NumberPoolNo={POOL}&PhoneNoA=%2B86{A}&PhoneNoB={B}&PhoneNoX=13000000000&ExpireTime=9&OutId=o1".encode()
+    assert detect_dialect("POST", "/", headers, query) == "volcengine"
+    meaning = meaning_of("volcengine", "POST", "/", query, headers, body)
+    assert meaning.action == "BindAXB"
+    assert meaning.params == {"pool_key": POOL, "a": A, "b": B, "x": "13000000000", "expiration": "9", "OutId": "o1"}
+    resent = meaning_of("volcengine", "POST", "/", query, {**headers, "X-Date": "20261201T000001Z"},
+                        body.replace(b"o1", b"o2"))
+    assert match_key("volcengine", resent.action, resent.params) == meaning.key  # OutId is a correlation id
