@@ -9,6 +9,7 @@ tests/planted_bugs and benchmarks/harness_power.py.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -18,6 +19,7 @@ from binding_core import queue as core_queue
 from binding_core import service as core_service
 from binding_core import store as core_store
 from binding_core import worker as core_worker
+from binding_core.provider import volcengine as core_volcengine
 from binding_core.provider.base import CONFLICT_CODES, NOT_FOUND_CODES, Ok, Refused, Unknown
 from binding_core.queue import RetryDecision
 from binding_core.records import Operation, StateConflict
@@ -242,6 +244,33 @@ def _queue_no_sweep(self: core_store.Store, origin_id: str, now: float) -> None:
     """A bind that finished while a lost call could still land leaves nothing behind to clean up after it."""
 
 
+# ---- provider client: a vendor SDK trusted ------------------------------------------------
+
+_original_volc_create = core_volcengine.VolcengineClient.create_binding
+# An Unknown the client made from a JSON `ResponseMetadata.Error` (throttled, 5xx with the gateway's envelope):
+# the vendor SDK returns that body as a dict instead of raising.
+_VMS_ERROR_REASON = re.compile(r"^\w+: (HTTP \d{3} [A-Za-z.]+|FlowLimitExceeded|RequestLimitExceeded): ")
+
+
+async def _create_through_the_sdk(self: core_volcengine.VolcengineClient, mode: str, x: str, b: str,
+                                  a: str | None = None, *, idempotency_key: str) -> Any:
+    """Binding as `VmsService.bind_axb` / `bind_axn` do it, and trusting what they return.
+
+    The SDK's `@retry(tries=2, delay=0)` re-sends a bind at once when the call raised (a timeout, a reset, a
+    body that is not JSON) -- after a ghost success that second bind collides with the first one's binding
+    -- and hands back any JSON answer, errors included, as a dict the team reads as "not bound"."""
+    for _attempt in (1, 2):  # BUG: the SDK's own immediate resend of a bind whose outcome is unknown
+        outcome = await _original_volc_create(self, mode, x, b, a, idempotency_key=idempotency_key)
+        raised = isinstance(outcome, Unknown) and not _VMS_ERROR_REASON.match(outcome.reason)
+        if not raised:
+            break
+    if isinstance(outcome, Unknown) and not raised:
+        return Refused("VMS_ERROR", outcome.reason, 500)  # BUG: the error dict trusted as a definite failure
+    if isinstance(outcome, Refused) and outcome.code in CONFLICT_CODES:
+        return Refused("VMS_BindConflict", outcome.message, outcome.status)  # BUG: as the dict says: not bound
+    return outcome
+
+
 def _p(target: Any, name: str, new: Any) -> Any:
     return mock.patch.object(target, name, new)
 
@@ -281,6 +310,11 @@ BUGS: tuple[PlantedBug, ...] = (
     PlantedBug("no_sweep", "a bind bound on a retry leaves no sweep: its lost first create lands after the unbind",
                EXAMPLES / "late_landing.toml", lambda: [_p(core_store.Store, "_queue_sweep", _queue_no_sweep)],
                dialect="tencent"),
+    PlantedBug("trusts_sdk_retrying_bind", "binds through the Volcengine SDK's @retry(tries=2) bind and trusts its "
+               "answer: a lost reply is re-sent at once, and an error dict (or the resend's conflict) read as not bound",
+               EXAMPLES / "axb_ghost_success.toml",
+               lambda: [_p(core_volcengine.VolcengineClient, "create_binding", _create_through_the_sdk)],
+               dialect="volcengine"),
 )
 
 BY_NAME = {bug.name: bug for bug in BUGS}

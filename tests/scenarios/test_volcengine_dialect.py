@@ -60,3 +60,44 @@ def test_settling_needs_the_vms_lookups_not_the_binds():
     assert blocks_settling({**outage, "match": {"operation": "list_bindings"}}, "volcengine")
     assert blocks_settling({**outage, "match": {"operation": "get_binding"}}, "volcengine")
     assert not blocks_settling({**outage, "match": {"operation": "create_binding"}}, "volcengine")
+
+
+# ---- the planted bug: the vendor SDK's retrying bind, trusted --------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "planted_bugs"))
+from catalogue import BY_NAME  # noqa: E402
+
+from scenarios.runner import Runner, RunOptions  # noqa: E402
+from scenarios.scenario_file import EXAMPLES_DIR  # noqa: E402
+
+
+def test_the_trusted_sdk_bind_is_caught_and_its_replay_fails_again(tmp_path):
+    planted = BY_NAME["trusts_sdk_retrying_bind"]
+    with planted.applied():
+        first = Runner(RunOptions(report_dir=tmp_path, dialect="volcengine", shrink=False)).run([planted.scenario])
+        outcome = first.outcomes[0]
+        assert not outcome.error, outcome.error
+        failed = {r.name for r in outcome.results if r.status == "failed"}
+        assert "no_orphan_or_duplicate" in failed, failed
+        args = outcome.replay_command.split()
+        assert args[args.index("--dialect") + 1] == "volcengine"
+        again = Runner(RunOptions(report_dir=tmp_path, dialect="volcengine",
+                                  replay=args[args.index("--replay") + 1])).run([planted.scenario])
+    assert failed & {r.name for r in again.outcomes[0].results if r.status == "failed"}
+
+
+def test_the_sdks_immediate_resend_after_a_lost_reply_is_what_leaks(tmp_path):
+    """Ghost binds that hang (the SDK raises, its @retry re-sends at once): the resend's conflict, trusted,
+    leaves the first attempt's binding behind; the bundled core, which settles instead, passes."""
+    text = (EXAMPLES_DIR / "axb_ghost_success.toml").read_text()
+    hanging = text.replace('action = { kind = "ghost_success", then = "status", status = 503 }',
+                           'action = { kind = "ghost_success", then = "timeout", seconds = 30 }')
+    assert hanging != text
+    path = tmp_path / "axb_ghost_hang.toml"
+    path.write_text(hanging)
+    options = RunOptions(report_dir=tmp_path, dialect="volcengine", shrink=False, examples=6, steps=12)
+    assert Runner(options).run([path]).passed
+    with BY_NAME["trusts_sdk_retrying_bind"].applied():
+        caught = Runner(options).run([path])
+    assert not caught.passed
+    assert "no_orphan_or_duplicate" in {r.name for r in caught.outcomes[0].results if r.status == "failed"}
