@@ -228,3 +228,19 @@ def test_the_journal_names_the_action_and_numbers_and_never_the_secret(tp: Any) 
     [entry] = [e for e in entries if e["dialect"] == "volcengine"]
     assert (entry["operation"], entry["x"], entry["a"], entry["b"]) == ("SelectNumberAndBindAXB", bound["PhoneNoX"], A, B)
     assert "pstnsim-secret" not in str(entries)
+
+
+def test_the_config_file_table_sets_the_keys_and_refuses_mistakes() -> None:
+    from simulator.config_file import ConfigFileError, parse_provider_config
+
+    row = {"access_key_id": "AKLTmine", "secret_access_key": "s3cret", "number_pool_no": "NP42"}
+    config = parse_provider_config({"volcengine": {"credentials": [row]}})
+    assert config.volcengine == (VolcengineCredentials("AKLTmine", "s3cret", "NP42"),)
+    assert parse_provider_config({}).volcengine == (VolcengineCredentials(),)
+    with pytest.raises(ConfigFileError, match=r"volcengine\.credentials\[0\]\.'secret_acces_key'"):
+        parse_provider_config({"volcengine": {"credentials": [{"secret_acces_key": "x"}]}})
+    with pytest.raises(ConfigFileError, match="appears twice"):
+        parse_provider_config({"volcengine": {"credentials": [row, row]}})
+    with pytest.raises(ConfigFileError, match="must be a non-empty string") as refused:
+        parse_provider_config({"volcengine": {"credentials": [{**row, "secret_access_key": ""}]}})
+    assert "s3cret" not in str(refused.value)
