@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from .checkers import CHECKS, CheckResult, run_checks
 from .driver import Step
+from .example_log import machine_telemetry
 from .fault_library import fault_rules
 from .scenario_file import Scenario
 from .world import World
@@ -312,7 +313,7 @@ def build_machine(
                 if op.outcome is not None:
                     log.counts[op.outcome.value] = log.counts.get(op.outcome.value, 0) + 1
             try:
-                merge_telemetry(log, self.world.telemetry(), failed=self.failed)
+                merge_telemetry(log, machine_telemetry(self), failed=self.failed)
             except Exception as exc:  # telemetry is for the report; never hide the run's own result
                 log.telemetry = {"error": f"telemetry unavailable: {exc}"}
             if log.on_example:

@@ -19,6 +19,7 @@ import aiohttp
 
 from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts at (provider and core agree)
 
+from . import example_log
 from .checkers import RetryPolicy
 from .clients import CoreClient, ProviderClient, items
 from .dialect_ops import SETTLE_LOOKUPS, blocks_settling, core_operations, translate_rule, translate_rules
@@ -74,6 +75,8 @@ class World:
         # trace carries them so that a replay does the same at the same offsets.
         self.crashes: list[tuple[float, float]] = []
         self.gray_changes: list[tuple[float, bool, tuple[str, ...]]] = []
+        # Fault rules the machine added or removed, when (loop time): report.html tells them in words.
+        self.fault_log: list[dict[str, Any]] = []
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -108,6 +111,8 @@ class World:
     async def add_fault(self, rule: dict[str, Any]) -> None:
         """`rule` names native operations; it is installed on the core's wire (not at all if it has nothing there)."""
         translated = translate_rule(rule, self.dialect)
+        self.fault_log.append({"t": self.driver.now(), "change": "added", "id": rule.get("id"), "rule": rule,
+                               "installed": translated is not None})
         if translated is None:
             return
         self._blocking[translated["id"]] = blocks_settling(rule, self.dialect)
@@ -118,6 +123,7 @@ class World:
         self._installed(translated["id"], self._blocking[translated["id"]])
 
     async def remove_fault(self, rule_id: str) -> None:
+        self.fault_log.append({"t": self.driver.now(), "change": "removed", "id": rule_id})
         if self.dynamic_faults.pop(rule_id, None) is not None:
             await self.driver.provider.remove_fault(rule_id)
             self._installed(rule_id, False)
@@ -149,6 +155,11 @@ class World:
 
     def telemetry(self) -> dict[str, Any]:
         return {}
+
+    async def collect_telemetry(self, since: float) -> dict[str, Any]:
+        """This example's telemetry for report.html; `since`: the example's start (loop time). A world by URL
+        reads what its servers offer; an in-process one has it at hand."""
+        return self.telemetry()
 
 
 class InProcessWorld(World):
@@ -254,6 +265,13 @@ class InProcessWorld(World):
             if op.kind != "sweep":  # sweeps never count attempts
                 attempts[str(op.attempts)] = attempts.get(str(op.attempts), 0) + 1
         alerts = [[round(a["at"] - epoch, 3), a["x"], a["mode"], a["attempts"]] for a in store.alerts()]
+        zero = example_log.origin(epoch, 0.0)
+        story = {
+            **example_log.world_story(self, zero),
+            "calls": example_log.journal_calls(self.provider.journal.entries(), core_calls, self.dialect, zero),
+            "transitions": example_log.transition_rows(store.transitions(), zero),
+            "core_operations": example_log.core_operation_rows(store.operations(limit=10**6), zero),
+        }
         held = {op.binding_id for op in store.operations(limit=10**6) if op.kind != "sweep" and op.binding_id}
         strays = [
             [round(b["created_at"] - epoch, 3), None if b["ended_at"] is None else round(b["ended_at"] - epoch, 3),
@@ -274,6 +292,7 @@ class InProcessWorld(World):
             "attempts": attempts,
             "fault_counts": fault_counts,
             "fault_operations": fault_operations,
+            **story,
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from rich.console import Console
@@ -88,5 +89,119 @@ def test_the_timeline_shows_how_long_each_stray_binding_lived(tmp_path):
     emit_run(tmp_path, failing=False)
     html = (tmp_path / "run-1" / "report.html").read_text()
     assert "provider binding the core never held" in html  # the legend
-    assert "stray bnd_late from 12s to 72s" in html
-    assert "stray bnd_orphan from 80s, never deleted" in html
+    assert "stray bnd_late from 12.0 s to 72.5 s" in html
+    assert "stray bnd_orphan from 80.0 s, never deleted" in html
+
+
+# ---- a report that explains --------------------------------------------------------------------------------
+
+FAILING = json.loads((Path(__file__).parent / "data" / "failing_example.json").read_text())
+TRACE = "reports/run-2/brownout_429_latency.failure.trace.jsonl"
+
+
+def emit_failing_run(tmp_path, telemetry=None):
+    """A run of two scenarios: `storm` passes, then `brownout` fails with a real failing example's data."""
+    files = ReportFiles()
+    bus = EventBus([files])
+    bus.emit(RunStarted(0.0, "run-2", 7, ("storm", "brownout"), "in-process", str(tmp_path / "run-2")))
+    bus.emit(ScenarioStarted(0.1, "storm", 7, "storm scenario", 3, 20))
+    bus.emit(CheckPassed(0.2, "storm", "no_operation_left", "1. nothing left in OPERATION"))
+    bus.emit(ScenarioFinished(0.3, "storm", 7, True, 3, 30, 120.0, 0.4, {"ok": 5}, {**TELEMETRY, "example": 2}))
+    bus.emit(ScenarioStarted(0.4, "brownout", 7, "brown-out", 3, 20))
+    bus.emit(CheckPassed(0.5, "brownout", "no_operation_left", "1. nothing left in OPERATION"))
+    for v in FAILING["violations"]:
+        bus.emit(CheckFailed(0.6, "brownout", v["check"], v["description"], v["title"], v["message"], v["details"],
+                             tuple(v["steps"]), v["replay_command"]))
+    bus.emit(ScenarioFinished(0.7, "brownout", 7, False, 202, 760, 7316.0, 21.0, {"ok": 1},
+                              telemetry if telemetry is not None else FAILING["telemetry"], "", TRACE))
+    bus.emit(RunFinished(1.0, "run-2", False, 2, 3, 1.0, 7436.0, str(tmp_path / "run-2")))
+    return (tmp_path / "run-2" / "report.html").read_text()
+
+
+def visible(html: str) -> str:
+    """The page's text as a reader sees it without hovering: tooltips (<title> inside SVG), scripts, styles and
+    tags removed, entities decoded."""
+    import html as html_module
+
+    body = html.split("<body>", 1)[1]
+    body = re.sub(r"<title>.*?</title>|<script>.*?</script>", " ", body, flags=re.S)
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_failures_come_first_the_failed_scenario_and_its_failed_checks(tmp_path):
+    html = emit_failing_run(tmp_path)
+    assert html.index('id="brownout"') < html.index('id="storm"')
+    section = html[html.index('id="brownout"'):html.index('id="storm"')]
+    checks = section[section.index(">Checks ("):]
+    assert checks.index("axb_matches_provider") < checks.index("no_operation_left")
+    assert section.index("Failed checks") < section.index(">Checks (")
+    assert section.index("The failing example") < section.index(">Checks (")
+
+
+def test_a_failure_says_which_example_it_shows_and_tells_its_steps_in_words(tmp_path):
+    text = visible(emit_failing_run(tmp_path))
+    failing = text[text.index("brownout —"):text.index("storm —")]
+    assert "The failing example: the last one that violated a check" in failing
+    # The minimal sequence in words, with the numbers it used, beside Hypothesis's program.
+    assert "burst of 2: bind XB on X=13783016613 B=18555568287; bind AXB on X=13783016613 A=16758097909" in failing
+    assert "add a fault: create_binding requests answer HTTP 429 with Retry-After 0.5 s" in failing
+    assert "state.advance_time(seconds=0.5)" in failing
+    # Its steps in words: the held call, the core giving up, the late landing, the violated checks.
+    assert "held 4.90 s (injected latency); longer than the core waits (2.00 s)" in failing
+    assert "t=2.00 s  the core stopped waiting for the create_binding it sent at t=0.00 s" in failing
+    assert "went through at the provider after all (HTTP 201, bnd_00000002)" in failing
+    assert "VIOLATED axb_matches_provider, no_orphan_or_duplicate, calls_routed_as_core_says" in failing
+
+
+def test_faults_and_evidence_are_readable_without_hovering_in_the_timelines_times(tmp_path):
+    html = emit_failing_run(tmp_path)
+    text = visible(html)
+    failing = text[text.index("brownout —"):text.index("storm —")]
+    assert "Injected faults (2)" in failing and "latency+status:429" in failing
+    assert "answered HTTP 429 (injected, not applied)" in failing
+    # The orphan's creation time is the same t= the timeline and the steps use, not an epoch.
+    assert "created_at" in failing and "t=4.90 s" in failing
+    assert "1767225604" not in failing
+
+
+def test_the_replay_commands_are_copyable_on_their_own(tmp_path):
+    html = emit_failing_run(tmp_path)
+    blocks = dict(re.findall(r'<code id="(cmd-\d+)">(.*?)</code>', html))
+    buttons = re.findall(r'<button type=button data-target="(cmd-\d+)" onclick="pstnsimCopy\(this\)">copy</button>',
+                         html)
+    commands = [blocks[b] for b in buttons]
+    assert any(c.startswith("pstnsim chaos run ") and "--replay " in c and "\n" not in c for c in commands)
+    assert f"pstnsim replay {TRACE}" in commands
+    assert "function pstnsimCopy" in html and "execCommand('copy')" in html  # works from file://, no server
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "report must not fetch anything"
+
+
+def test_a_passing_run_says_which_example_its_timeline_shows_and_why(tmp_path):
+    html = emit_failing_run(tmp_path)
+    text = visible(html)
+    passing = text[text.index("storm —"):]
+    assert "No example failed. Shown: example 2 of 3, the one whose numbers changed status most often" in passing
+
+
+def test_without_the_example_log_the_page_still_renders_what_it_has(tmp_path):
+    """Old or partial telemetry (no rules, calls or operations): the timeline and the failure still show."""
+    text = visible(emit_failing_run(tmp_path, telemetry=dict(TELEMETRY)))
+    assert "Minimal failing sequence" in text and "The failing example" in text
+    assert "status 503" in text  # the fault table falls back to the timeline's fault ticks
+
+
+def test_chart_labels_stay_inside_their_drawing():
+    from scenarios.reports.svg import bars, histogram
+
+    chart = bars({"latency": 289, "latency+status": 361, "latency+truncated_body": 1,
+                  "latency+malformed_body": 2, "latency+empty_reply": 2}, "Injected faults by kind")
+    width, height = map(float, re.search(r'viewBox="0 0 (\S+) (\S+)"', chart).groups())
+    assert height > 200  # grew to hold the slanted names
+    assert chart.count("rotate(-35") == 5
+    for y in re.findall(r'<text x="[^"]+" y="([^"]+)" class=axis text-anchor=middle>\d+</text>', chart):
+        assert 8 <= float(y) <= height  # the count above the tallest bar is not cut off
+    short = bars({"0": 187, "1": 128}, "Failed attempts")
+    assert "rotate" not in short
+    hist = histogram([0.0001, 0.03, 9.19], "latency", log_scale=True)
+    anchors = re.findall(r'class=axis text-anchor=(\w+)>[^<]*s</text>', hist)
+    assert anchors == ["start", "middle", "end"]  # the first and last axis labels are anchored inwards
