@@ -103,7 +103,10 @@ def faults_table(telemetry: dict[str, Any], limit: int = 60) -> str:
                        for t, x, label in faults[:limit])
         calls = faults
     more = f"<p class=muted>{len(calls) - limit} more in this example.</p>" if len(calls) > limit else ""
-    return (f"<h4>Injected faults ({len(calls)})</h4><table><tr><th>when</th><th>X</th><th>call</th><th>fault</th>"
+    replayed = any(str(c[2] if isinstance(c, list) else c.get("fault")).startswith(("replay:", "UNRECORDED"))
+                   for c in calls)
+    title = "Faults replayed from the recording, and calls it lacked" if replayed else "Injected faults"
+    return (f"<h4>{title} ({len(calls)})</h4><table><tr><th>when</th><th>X</th><th>call</th><th>fault</th>"
             f"<th>what it did</th></tr>{rows}</table>{more}")
 
 
