@@ -10,7 +10,7 @@ from typing import Any
 from .collector import ScenarioRecord
 from .evidence import evidence_html, evidence_summary
 from .narrative import Section, story
-from .page import alerts_table, command_block, faults_table, legend
+from .page import alerts_table, command_block, crashes_table, faults_table, legend
 from .sequence import FRAME, parse_program, sequence_words
 from .svg import timeline
 from .words import at
@@ -39,8 +39,8 @@ def which_example(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:
     if scenario.replay is not None:
         return "The replay of the recorded incident (one run of its business operations)."
     if telemetry.get("failing"):
-        return ("The failing example: the last one that violated a check, i.e. the minimal sequence below "
-                "(Hypothesis shrank it), not an earlier, longer one.")
+        return ("The failing example: the last example that violated a check, the one whose sequence is listed "
+                "above and whose replay command reproduces it (not an earlier example, nor a passing one).")
     number = telemetry.get("example")
     shown = f"example {number} of {examples}" if number else "one example"
     return (f"No example failed. Shown: {shown}, the one whose numbers changed status most often "
@@ -97,7 +97,8 @@ def example_html(scenario: ScenarioRecord, telemetry: dict[str, Any], failing: b
                  "and the evidence.</p>" + steps)
     return (f'<h3 id="{escape(scenario.name)}-example">{heading}</h3>'
             f"<p class=explain>{escape(which_example(scenario, telemetry))}</p>"
-            f"{legend()}{timeline(telemetry)}{faults_table(telemetry)}{alerts_table(telemetry)}{steps}")
+            f"{legend()}{timeline(telemetry)}{faults_table(telemetry)}{crashes_table(telemetry)}"
+            f"{alerts_table(telemetry)}{steps}")
 
 
 def failure_html(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:
@@ -128,7 +129,9 @@ def failure_html(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:
     words = sequence_words(first["steps"], numbers, parties)
     if words:
         items = "".join(f"<li>{escape(w)}</li>" for w in words)
-        out.append(f'<h3 id="{anchor}-sequence">Minimal failing sequence</h3><ol class=steps>{items}</ol>')
+        out.append(f'<h3 id="{anchor}-sequence">Minimal failing sequence</h3><p class=muted>The steps of the '
+                   "failing example, as Hypothesis shrank them to the fewest that still fail (unless the run used "
+                   f"--no-shrink), in words:</p><ol class=steps>{items}</ol>")
     program = "\n".join(first["steps"]) or "(no steps recorded)"
     out.append(f"<details><summary>as Hypothesis printed it</summary><pre>{escape(program)}</pre></details>")
     return "".join(out)

@@ -8,7 +8,7 @@ from itertools import count
 from typing import Any
 
 from .svg import ALERT_COLOUR, CRASH_COLOUR, FAULT_COLOUR, STATUS_COLOURS, STRAY_COLOUR
-from .words import at, fault_label_words
+from .words import at, fault_label_words, seconds
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#212529;max-width:1180px}
@@ -108,6 +108,17 @@ def faults_table(telemetry: dict[str, Any], limit: int = 60) -> str:
     title = "Faults replayed from the recording, and calls it lacked" if replayed else "Injected faults"
     return (f"<h4>{title} ({len(calls)})</h4><table><tr><th>when</th><th>X</th><th>call</th><th>fault</th>"
             f"<th>what it did</th></tr>{rows}</table>{more}")
+
+
+def crashes_table(telemetry: dict[str, Any]) -> str:
+    """The core's crashes in the shown example (the dashed lines), with how long it stayed down; "" if none."""
+    restarts = telemetry.get("restarts") or [[t, None] for t in telemetry.get("crashes") or []]
+    if not restarts:
+        return ""
+    rows = "".join(f"<tr><td class=t>{escape(at(t))}</td><td>{escape(seconds(d)) if d is not None else '?'}</td></tr>"
+                   for t, d in restarts)
+    return (f"<h4>Core crashes ({len(restarts)})</h4><table><tr><th>when</th><th>down for (then restarted on the "
+            f"same database)</th></tr>{rows}</table>")
 
 
 def alerts_table(telemetry: dict[str, Any], limit: int = 50) -> str:

@@ -40,7 +40,8 @@ def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_n
     if not numbers:
         return "<p class=muted>No status changes were recorded.</p>"
     end = max(float(telemetry.get("end") or 0.0), 1e-9)
-    left, top = 110, 34
+    # Room for the longest number (monospace, 11px) and the lane names beside it.
+    left, top = max(110, int(max(len(x) for x in numbers) * 6.8) + 40), 34
     plot = width - left - 24
     row_height = 2 * lane + 10
     height = top + row_height * len(numbers) + 24

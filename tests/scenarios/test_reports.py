@@ -141,7 +141,7 @@ def test_failures_come_first_the_failed_scenario_and_its_failed_checks(tmp_path)
 def test_a_failure_says_which_example_it_shows_and_tells_its_steps_in_words(tmp_path):
     text = visible(emit_failing_run(tmp_path))
     failing = text[text.index("brownout —"):text.index("storm —")]
-    assert "The failing example: the last one that violated a check" in failing
+    assert "The failing example: the last example that violated a check" in failing
     # The minimal sequence in words, with the numbers it used, beside Hypothesis's program.
     assert "burst of 2: bind XB on X=13783016613 B=18555568287; bind AXB on X=13783016613 A=16758097909" in failing
     assert "add a fault: create_binding requests answer HTTP 429 with Retry-After 0.5 s" in failing

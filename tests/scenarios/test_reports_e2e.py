@@ -51,7 +51,7 @@ def test_a_planted_bug_report_shows_the_failing_examples_own_timeline(tmp_path):
     assert [(e.action, round(e.offset, 2)) for e in trace.exchanges] == \
         [(c["action"], round(c["t"], 2)) for c in telemetry["calls"]]
     text = visible((tmp_path / "bug" / "report.html").read_text())
-    assert "The failing example: the last one that violated a check" in text
+    assert "The failing example: the last example that violated a check" in text
     assert "APPLIED, but the core was told HTTP" in text  # the ghost success the bug mishandles, in words
     assert f"pstnsim replay {scenario.finished.failure_trace}" in text
     assert "VIOLATED " + scenario.violations[0]["check"] in text
