@@ -118,6 +118,12 @@ def render_html(record: RunRecord) -> str:
     kind = "replay" if any(s.replay is not None for s in record.scenarios.values()) else "chaos run"
     title = f"pstnsim {kind} {started.run_id if started else ''}"
     verdict = "<span class=pass>PASSED</span>" if finished and finished.passed else "<span class=fail>FAILED</span>"
+    if finished is not None and getattr(finished, "interrupted", False):
+        verdict = "<span class=skip>INTERRUPTED</span>"
+    elif finished is not None and not finished.passed and not finished.violations and \
+            getattr(finished, "harness_errors", 0):
+        verdict = "<span class=fail>HARNESS ERROR</span>"
+    exit_code = getattr(finished, "exit_code", None) if finished is not None else None
     scenarios = _failed_first(record)
     clock = "real" if started and started.mode == "real-time" else "virtual"
     summary_rows = "".join(
@@ -132,7 +138,8 @@ def render_html(record: RunRecord) -> str:
     head = (f"<h1>{escape(title)} — {verdict}</h1><p class=muted>seed {started.seed if started else '?'} · "
             f"mode {escape(started.mode if started else '?')} · "
             f"{(finished.wall_time if finished else 0):.1f} s wall · "
-            f"{(finished.virtual_time if finished else 0):.0f} s {clock}</p>")
+            f"{(finished.virtual_time if finished else 0):.0f} s {clock}"
+            + (f" · exit code {exit_code}" if exit_code is not None else "") + "</p>")
     table = (f"<table><tr><th>scenario</th><th>result</th><th>violated checks</th><th>examples</th><th>{clock} time</th>"
              f"<th>wall</th></tr>{summary_rows}</table>")
     sections = "".join(_scenario_section(s, clock) for s in scenarios)
