@@ -31,6 +31,8 @@ def _verdict(scenario: ScenarioRecord) -> tuple[str, str]:
 
 
 def _checks_table(scenario: ScenarioRecord) -> str:
+    if not scenario.checks:
+        return f'<h3 id="{escape(scenario.name)}-checks">Checks</h3><p class=muted>No check ran.</p>'
     ordered = sorted(scenario.checks, key=lambda c: _STATUS_ORDER.get(c["status"], 3))
     why = any(c.get("reason") for c in ordered)
     rows = "".join(
