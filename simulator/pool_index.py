@@ -11,9 +11,8 @@ many as the parties have bindings, not as many as the pool has numbers.
 
 from __future__ import annotations
 
+import heapq
 from typing import Iterable, NamedTuple
-
-from sortedcontainers import SortedList
 
 ANY_CITY = None
 
@@ -26,12 +25,50 @@ class _Slot(NamedTuple):
     ordinal: int
 
 
+class _Bucket:
+    """Numbers of one load in one group: a set (membership) and a heap of pool positions (the first one).
+
+    A removal only leaves the set; the heap's stale entries are dropped when they reach the top, or all at
+    once when they outnumber the live ones, so every change costs O(log n) in C."""
+
+    __slots__ = ("members", "heap")
+
+    def __init__(self) -> None:
+        self.members: dict[int, str] = {}  # ordinal -> x
+        self.heap: list[int] = []
+
+    def add(self, ordinal: int, x: str) -> None:
+        self.members[ordinal] = x
+        heapq.heappush(self.heap, ordinal)
+        if len(self.heap) > 2 * len(self.members) + 64:
+            self.heap = sorted(self.members)  # a sorted list is a heap
+
+    def first(self, skip) -> str | None:
+        """The earliest member not in `skip`: skipped ones are popped and pushed back (as many as are skipped)."""
+        heap, members = self.heap, self.members
+        put_back = []
+        found = None
+        while heap:
+            ordinal = heap[0]
+            x = members.get(ordinal)
+            if x is None:
+                heapq.heappop(heap)  # stale: left the bucket
+            elif x in skip:
+                put_back.append(heapq.heappop(heap))
+            else:
+                found = x
+                break
+        for ordinal in put_back:
+            heapq.heappush(heap, ordinal)
+        return found
+
+
 class FreeNumbers:
     """Owned, unlocked numbers by pool key, city and load; `pick` answers the ledger's allocation rule."""
 
     def __init__(self) -> None:
-        # (pool_key, single_only, city or ANY_CITY) -> load -> sorted (ordinal, x)
-        self._buckets: dict[tuple[str, bool, str | None], dict[int, SortedList]] = {}
+        # (pool_key, single_only, city or ANY_CITY) -> load -> bucket
+        self._buckets: dict[tuple[str, bool, str | None], dict[int, _Bucket]] = {}
         self._slots: dict[str, _Slot] = {}
 
     def clear(self) -> None:
@@ -41,16 +78,29 @@ class FreeNumbers:
     def place(self, x: str, *, ordinal: int, pool_key: str | None, city: str, load: int, takes_single: bool,
               locked: bool) -> None:
         """Record `x`'s current state (pool_key None or locked: it can take nothing)."""
-        old = self._slots.pop(x, None)
-        if old is not None:
-            for key in self._keys(old):
-                self._remove(key, old.load, (old.ordinal, x))
-        if pool_key is None or locked:
+        slot = None if pool_key is None or locked else _Slot(pool_key, city, load, takes_single, ordinal)
+        old = self._slots.get(x)
+        if old == slot:
             return
-        slot = _Slot(pool_key, city, load, takes_single, ordinal)
+        if old is not None:
+            del self._slots[x]
+            for key in self._keys(old):
+                by_load = self._buckets[key]
+                bucket = by_load[old.load]
+                del bucket.members[old.ordinal]
+                if not bucket.members:
+                    del by_load[old.load]
+        if slot is None:
+            return
         self._slots[x] = slot
         for key in self._keys(slot):
-            self._buckets.setdefault(key, {}).setdefault(load, SortedList()).add((ordinal, x))
+            by_load = self._buckets.get(key)
+            if by_load is None:
+                by_load = self._buckets[key] = {}
+            bucket = by_load.get(load)
+            if bucket is None:
+                bucket = by_load[load] = _Bucket()
+            bucket.add(ordinal, x)
 
     def pick(self, pool_key: str, *, single: bool, city: str | None, excluded: Iterable[str] = ()) -> str | None:
         """The X for a new binding: `single` for XB/AXN (a number without one), `excluded` numbers skipped;
@@ -63,27 +113,18 @@ class FreeNumbers:
         return self._first(self._buckets.get((pool_key, single, ANY_CITY)), skip)
 
     @staticmethod
-    def _first(by_load: dict[int, SortedList] | None, skip) -> str | None:
+    def _first(by_load: dict[int, _Bucket] | None, skip) -> str | None:
         if not by_load:
             return None
         for load in sorted(by_load):
-            for _, x in by_load[load]:
-                if x not in skip:
-                    return x
+            found = by_load[load].first(skip)
+            if found is not None:
+                return found
         return None
 
     @staticmethod
-    def _keys(slot: _Slot) -> list[tuple[str, bool, str | None]]:
-        keys = [(slot.pool_key, False, slot.city), (slot.pool_key, False, ANY_CITY)]
+    def _keys(slot: _Slot) -> tuple[tuple[str, bool, str | None], ...]:
         if slot.takes_single:
-            keys += [(slot.pool_key, True, slot.city), (slot.pool_key, True, ANY_CITY)]
-        return keys
-
-    def _remove(self, key: tuple[str, bool, str | None], load: int, entry: tuple[int, str]) -> None:
-        by_load = self._buckets[key]
-        entries = by_load[load]
-        entries.remove(entry)
-        if not entries:
-            del by_load[load]
-            if not by_load:
-                del self._buckets[key]
+            return ((slot.pool_key, False, slot.city), (slot.pool_key, False, ANY_CITY),
+                    (slot.pool_key, True, slot.city), (slot.pool_key, True, ANY_CITY))
+        return (slot.pool_key, False, slot.city), (slot.pool_key, False, ANY_CITY)

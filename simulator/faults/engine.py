@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -66,6 +67,10 @@ class FaultEngine:
         self._counts: dict[tuple[str, str], int] = defaultdict(int)
         self._stats: dict[str, _RuleStats] = defaultdict(_RuleStats)
         self._next_id = len(self.rules) + 1
+        # (dialect, operation) -> the HTTP rules whose dialect and operation patterns admit it, in table order:
+        # a request no rule can match costs one dict lookup. Rebuilt whenever the table changes.
+        self._candidates: dict[tuple[str, str], tuple[FaultRule, ...]] = {}
+        self._candidates_of: tuple[int, int] = (id(self.rules), len(self.rules))
 
     # ---- the rule table --------------------------------------------------
 
@@ -99,6 +104,7 @@ class FaultEngine:
         before = len(self.rules)
         self.rules = [r for r in self.rules if r.id != rule_id]
         self._forget(rule_id)
+        self._candidates.clear()
         return len(self.rules) != before
 
     def clear(self) -> None:
@@ -109,14 +115,17 @@ class FaultEngine:
     def reset_counters(self) -> None:
         self._counts.clear()
         self._stats.clear()
+        self._candidates.clear()
 
     def _insert(self, rule: FaultRule) -> None:
         for i, existing in enumerate(self.rules):
             if existing.id == rule.id:
                 self.rules[i] = rule
                 self._forget(rule.id)
+                self._candidates.clear()
                 return
         self.rules.append(rule)
+        self._candidates.clear()
         self._next_id += 1
 
     def _forget(self, rule_id: str) -> None:
@@ -130,13 +139,14 @@ class FaultEngine:
         """For an HTTP request: latency rules add up; the first firing terminal rule decides the outcome."""
         if not self.rules:
             return None
+        candidates = self._candidates_for(info.dialect, info.operation)
+        if not candidates:
+            return None
         delay = 0.0
         terminal: Action | None = None
         fired: list[str] = []
         values = _values(info, path)
-        for rule in self.rules:
-            if rule.action.is_push:
-                continue
+        for rule in candidates:
             rng = self._fires(rule, info, values, elapsed)
             if rng is None:
                 continue
@@ -149,6 +159,21 @@ class FaultEngine:
         if not fired:
             return None
         return Decision(delay=delay, action=terminal, rule_ids=tuple(fired))
+
+    def _candidates_for(self, dialect: str, operation: str) -> tuple[FaultRule, ...]:
+        """HTTP rules that may match a request of this dialect and operation (the other fields checked later)."""
+        table = (id(self.rules), len(self.rules))
+        if table != self._candidates_of:  # the list was swapped or grown from outside the methods above
+            self._candidates.clear()
+            self._candidates_of = table
+        key = (dialect, operation)
+        found = self._candidates.get(key)
+        if found is None:
+            values = {"dialect": dialect, "operation": operation}
+            found = self._candidates[key] = tuple(
+                rule for rule in self.rules
+                if not rule.action.is_push and _admits(rule, values))
+        return found
 
     def decide_push(self, info: RequestInfo, elapsed: float) -> tuple[str, Action] | None:
         """For an outbound push (`info.operation` is "push:<kind>"): the first firing push rule."""
@@ -188,6 +213,16 @@ class FaultEngine:
             return None
         stats.fired += 1
         return rng
+
+
+def _admits(rule: FaultRule, values: dict[str, str]) -> bool:
+    """Whether the rule's patterns for the fields in `values` (and only those) admit them."""
+    for name, exact, globs in rule.match._checks:  # type: ignore[attr-defined]
+        if name in values:
+            value = values[name]
+            if value is None or (value not in exact and not any(fnmatchcase(value, p) for p in globs)):
+                return False
+    return True
 
 
 def _values(info: RequestInfo, path: str | None) -> dict[str, str | None]:

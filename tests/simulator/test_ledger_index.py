@@ -240,3 +240,31 @@ def test_history_is_bounded_and_keeps_the_newest_ended_bindings() -> None:
     assert ledger.call("call_00000050").caller == PARTIES[1]
     with pytest.raises(BindingNotFound):
         ledger.call("call_00000001")
+
+
+def test_free_numbers_stays_right_through_many_moves() -> None:
+    """Thousands of load changes (enough to compact the heaps many times): every pick is the plain minimum."""
+    import random
+
+    from simulator.pool_index import FreeNumbers
+
+    seed = 12
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    index = FreeNumbers()
+    state = {f"1700000{i:04d}": [CITIES[i % 3], 0, True, False] for i in range(10)}  # city, load, single, locked
+    order = list(state)
+    for i, x in enumerate(order):
+        index.place(x, ordinal=i, pool_key=POOL, city=state[x][0], load=0, takes_single=True, locked=False)
+    for _ in range(3000):
+        x = rng.choice(order)
+        entry = state[x]
+        entry[1] = max(0, entry[1] + rng.choice((-1, 1)))
+        entry[2], entry[3] = rng.random() < 0.8, rng.random() < 0.1
+        index.place(x, ordinal=order.index(x), pool_key=POOL, city=entry[0], load=entry[1], takes_single=entry[2],
+                    locked=entry[3])
+        single, city = rng.random() < 0.5, rng.choice((None, *CITIES))
+        skip = set(rng.sample(order, 2))
+        options = [(city is not None and state[n][0] != city, state[n][1], i, n) for i, n in enumerate(order)
+                   if not state[n][3] and (state[n][2] or not single) and n not in skip]
+        assert index.pick(POOL, single=single, city=city, excluded=skip) == (min(options)[3] if options else None)
