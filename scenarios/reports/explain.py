@@ -87,6 +87,8 @@ def example_html(scenario: ScenarioRecord, telemetry: dict[str, Any], failing: b
     sections = story(telemetry, _rule_titles(telemetry, program), ending(scenario),
                      whole="the replay" if scenario.replay is not None else "the example")
     heading = "The failing example" if failing else "Timeline of the shown example"
+    if scenario.replay is not None:
+        heading = "The replay"
     steps = story_table(sections)
     if not failing:
         steps = f"<details><summary>its steps in words</summary>{steps}</details>"

@@ -13,7 +13,7 @@ from pathlib import Path
 from .collector import RunRecord, ScenarioRecord
 from .explain import example_html, failure_html
 from .page import SCRIPT, STYLE
-from .replay_html import REPLAY_STYLE, replay_section
+from .replay_html import REPLAY_STYLE, replay_details, replay_verdict
 from .svg import FAULT_COLOUR, bars, histogram
 
 _STATUS_ORDER = {"failed": 0, "passed": 1, "skipped": 2}
@@ -81,10 +81,12 @@ def _scenario_section(scenario: ScenarioRecord, clock: str) -> str:
                        f"<details><summary>traceback</summary><pre>{escape(finished.error)}</pre></details></div>")
     telemetry = dict(finished.telemetry) if finished else {}
     if scenario.replay is not None:
-        out.append(replay_section(scenario.replay))
+        out.append(replay_verdict(scenario.replay))
     if scenario.violations:
         out.append(_jump_to(scenario, bool(telemetry.get("timelines") or telemetry.get("operations"))))
         out.append(failure_html(scenario, telemetry))
+    if scenario.replay is not None:
+        out.append(replay_details(scenario.replay))
     shown = bool(telemetry.get("timelines") or telemetry.get("operations"))
     if shown and scenario.violations:
         out.append(example_html(scenario, telemetry, failing=True))
@@ -105,9 +107,13 @@ def _jump_to(scenario: ScenarioRecord, shown: bool) -> str:
     places = [("checks", "all checks")]
     if scenario.replay is None:
         places = [("reproduce", "reproduce it"), ("sequence", "minimal sequence"), *places]
+    else:
+        places = [("replayed", "the steps beside the recording"), *places]
     if shown:
-        places[-1:-1] = [("example", "the failing example's timeline"), ("steps", "step by step")]
-    links = " · ".join(f'<a href="#{name}-{where}">{what}</a>' for where, what in places)
+        places[-1:-1] = [("example", "the replay's timeline" if scenario.replay is not None
+                          else "the failing example's timeline"), ("steps", "step by step")]
+    links = " · ".join(f'<a href="#{where if where == "replayed" else f"{name}-{where}"}">{what}</a>'
+                       for where, what in places)  # a replay page has one scenario: its steps' id is plain
     return f"<nav class=toc>Jump to: {links}</nav>"
 
 

@@ -22,6 +22,11 @@ MAX_ROWS = 500
 
 
 def replay_section(replay: dict[str, Any]) -> str:
+    return replay_verdict(replay) + replay_details(replay)
+
+
+def replay_verdict(replay: dict[str, Any]) -> str:
+    """The headline: reproduced, no longer reproduces, violated or passed; the trace and its business source."""
     verdict = str(replay.get("verdict", ""))
     recorded = ", ".join(replay.get("recorded_violations") or [])
     now = ", ".join(replay.get("violations") or [])
@@ -39,8 +44,15 @@ def replay_section(replay: dict[str, Any]) -> str:
            f"{len(steps)} business operation(s), {escape(str(replay.get('business_source')))}</p>"]
     for note in replay.get("notes") or []:
         out.append(f"<p class=muted>note: {escape(str(note))}</p>")
+    return "".join(out)
+
+
+def replay_details(replay: dict[str, Any]) -> str:
+    """The command to run it again, each business step beside the recording, and what did not match."""
+    steps = replay.get("steps") or []
+    out = []
     out.append(command_block(f"pstnsim replay {replay.get('trace')}", "Replay this trace again:"))
-    out.append("<h3>Business steps beside the recording</h3><p class=muted>Times are seconds from the start of the "
+    out.append("<h3 id=replayed>Business steps beside the recording</h3><p class=muted>Times are seconds from the start of the "
                "recording; an answer that differs from the recorded one is highlighted.</p>")
     rows = []
     for step in steps[:MAX_ROWS]:

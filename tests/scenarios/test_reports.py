@@ -11,7 +11,8 @@ from xml.etree import ElementTree as ET
 from rich.console import Console
 
 from scenarios.events import (
-    CheckFailed, CheckPassed, EventBus, ExampleDone, RunFinished, RunStarted, ScenarioFinished, ScenarioStarted,
+    CheckFailed, CheckPassed, EventBus, ExampleDone, ReplayCompared, RunFinished, RunStarted, ScenarioFinished,
+    ScenarioStarted,
 )
 from scenarios.reports import ReportFiles
 from scenarios.reports.terminal import TerminalReport
@@ -205,3 +206,24 @@ def test_chart_labels_stay_inside_their_drawing():
     hist = histogram([0.0001, 0.03, 9.19], "latency", log_scale=True)
     anchors = re.findall(r'class=axis text-anchor=(\w+)>[^<]*s</text>', hist)
     assert anchors == ["start", "middle", "end"]  # the first and last axis labels are anchored inwards
+
+
+def test_a_reproduced_replay_puts_its_verdict_and_failed_checks_before_the_steps_beside_the_recording(tmp_path):
+    v = FAILING["violations"][0]
+    bus = EventBus([ReportFiles()])
+    bus.emit(RunStarted(0.0, "replay", 7, ("brownout",), "in-process", str(tmp_path / "replay")))
+    bus.emit(ScenarioStarted(0.1, "brownout", 7, "brown-out", 1, 2))
+    bus.emit(CheckFailed(0.2, "brownout", v["check"], v["description"], v["title"], v["message"], v["details"],
+                         ("    0.000s  bind AXB x=13783016613",), "pstnsim replay t.jsonl"))
+    step = {"seq": 1, "offset": 0.0, "op": "bind", "mode": "AXB", "x": "13783016613", "a": None, "b": "1",
+            "recorded_answer": "fail: done/refused", "answer": "ok: done/bound", "recorded": [], "sent": []}
+    bus.emit(ReplayCompared(0.3, "brownout", "t.jsonl", "native", "business lines", [step], [], [],
+                            (v["check"],), (v["check"],), "reproduced"))
+    bus.emit(ScenarioFinished(0.4, "brownout", 7, False, 1, 2, 6.0, 0.3, {}, FAILING["telemetry"]))
+    bus.emit(RunFinished(0.5, "replay", False, 1, 1, 0.5, 6.0, str(tmp_path / "replay")))
+    html = (tmp_path / "replay" / "report.html").read_text()
+    order = [html.index(f"reproduced: {v['check']}"), html.index("Failed checks"),
+             html.index("Business steps beside the recording"), html.index("Step by step")]
+    assert order == sorted(order)
+    assert "class='answer differs'>ok: done/bound" in html  # the answer that changed is marked
+    assert "pstnsim replay t.jsonl" in html
