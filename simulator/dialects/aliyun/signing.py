@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Mapping
@@ -254,6 +255,7 @@ class ReplayGuard:
     def __init__(self, window: float = 900.0) -> None:
         self.window = window
         self._seen: dict[tuple[str, str], float] = {}
+        self._order: deque[tuple[float, tuple[str, str]]] = deque()  # (seen at, key), oldest first
 
     def check(self, access_key_id: str, nonce: str, signed_at: float, now: float) -> None:
         if not nonce:
@@ -269,11 +271,17 @@ class ReplayGuard:
         if key in self._seen:
             raise SignatureError("SignatureNonceUsed", f"Specified signature nonce {short_repr(nonce)} was used already")
         self._seen[key] = now
+        self._order.append((now, key))
 
     def _forget_before(self, cutoff: float) -> None:
         # A nonce seen more than two windows ago can no longer be replayed: its timestamp would be stale.
-        if len(self._seen) > 1024:
-            self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
+        # Oldest first, so each request pays only for what it forgets (not a copy of every nonce kept).
+        order, seen = self._order, self._seen
+        while order and order[0][0] < cutoff:
+            at, key = order.popleft()
+            if seen.get(key) == at:
+                del seen[key]
 
     def clear(self) -> None:
         self._seen.clear()
+        self._order.clear()
