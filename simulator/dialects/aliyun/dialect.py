@@ -224,10 +224,21 @@ def _action_named(request: web.Request) -> str | None:
     return None
 
 
+_PARSED = "aliyun_request"  # read_request's answer, kept on the request: describe() and handle() both ask
+
+
 async def read_request(request: web.Request) -> AliyunRequest | None:
     """This dialect's view of a request, or None if it is not an Aliyun dyplsapi request.
 
     Raises GatewayError for a body it cannot read (describe() falls back to `_action_named`)."""
+    if _PARSED in request:
+        return request[_PARSED]
+    parsed = await _read_request(request)
+    request[_PARSED] = parsed
+    return parsed
+
+
+async def _read_request(request: web.Request) -> AliyunRequest | None:
     query = parse_qsl(request.query_string, keep_blank_values=True)
     body = await read_body(request)
     if body is None:
