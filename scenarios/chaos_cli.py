@@ -10,16 +10,18 @@ from .dialect_ops import DIALECTS
 from .events import EventBus
 from .reports import ReportFiles
 from .reports.terminal import TerminalReport
-from .runner import DEFAULT_SEED, Runner, RunOptions
+from .runner import DEFAULT_SEED, EXIT_HARNESS, EXIT_PASSED, EXIT_VIOLATION, Runner, RunOptions, replay_blob_problem
 from .scenario_file import ScenarioError, default_suite
 
-EXIT_PASSED, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+EXIT_USAGE = EXIT_HARNESS  # 2: usage or harness error (docs/harness.md, "Exit codes")
+__all__ = ["EXIT_PASSED", "EXIT_USAGE", "EXIT_VIOLATION", "add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="chaos_command", required=True)
     run = sub.add_parser("run", help="run chaos scenarios (no file: the bundled default suite)",
-                         description="Run chaos scenarios; exit 1 on any violation, 2 on bad input.")
+                         description="Run chaos scenarios. Exit 0: every check held; 1: a check was violated; "
+                                     "2: usage or harness error, or a vacuous run; 130: interrupted (Ctrl-C).")
     run.add_argument("files", nargs="*", metavar="FILE", help="scenario TOML files (default: the bundled suite)")
     run.add_argument("--seed", type=int, default=DEFAULT_SEED,
                      help=f"fixes data, faults and interleavings (default {DEFAULT_SEED})")
@@ -32,8 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--steps", type=int, help="rule calls per example (overrides each file's budget)")
     run.add_argument("--sut", metavar="URL", help="a binding service to check by URL, in real time (see docs/harness.md)")
     run.add_argument("--provider-url", metavar="URL", help="the provider the --sut service talks to (pstnsim provider)")
+    run.add_argument("--adapter", metavar="FILE.py[:CLASS]",
+                     help="how to reach the --sut service: a ServiceAdapter subclass in a file or module:CLASS "
+                          "(default: the bundled core's API; see docs/harness.md, Adapters)")
+    run.add_argument("--time-budget", type=float, metavar="SECONDS",
+                     help="wall-clock seconds for the run, shared among its scenarios: examples run until it is "
+                          "spent (with --examples too, whichever comes first)")
     run.add_argument("--no-shrink", action="store_true", help="report the first failing example without shrinking it")
-    run.add_argument("--replay", metavar="BLOB", help="replay one failing example (printed by a failed run)")
+    run.add_argument("--replay", metavar="BLOB",
+                     help="replay one failing example (printed by a failed run); exit 0 if it no longer reproduces")
     run.add_argument("--check", action="append", dest="checks", metavar="NAME", help="run only this check (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
     list_cmd = sub.add_parser("list", help="list the bundled scenarios and the checks")
@@ -48,10 +57,18 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"pstnsim chaos run: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    from .adapters import AdapterLoadError, load_adapter
+
+    try:
+        adapter = load_adapter(args.adapter) if args.sut else None
+    except AdapterLoadError as exc:
+        print(f"pstnsim chaos run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     options = RunOptions(
         seed=args.seed, report_dir=args.report_dir, provider_url=args.provider_url, sut_url=args.sut,
         examples=args.examples, steps=args.steps, shrink=not args.no_shrink, replay=args.replay,
         checks=tuple(args.checks) if args.checks else None, run_id=args.run_id, dialect=args.dialect,
+        time_budget=args.time_budget, adapter=adapter,
     )
     files = ReportFiles()
     bus = EventBus([files, TerminalReport(quiet=args.quiet)])
@@ -61,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"pstnsim chaos run: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return EXIT_PASSED if result.passed else EXIT_VIOLATION
+    return result.exit_code
 
 
 def _quiet_service_logs() -> None:
@@ -92,6 +109,14 @@ def _validate(args: argparse.Namespace) -> list[str]:
             problems.append(f"unknown check {name!r}; known: {', '.join(CHECKS.checks)}")
     if args.replay and (":" not in args.replay or len(args.files) != 1):
         problems.append("--replay takes the BLOB printed by a failed run, with exactly one scenario FILE")
+    elif args.replay:
+        problem = replay_blob_problem(args.replay)
+        if problem:
+            problems.append(problem)
+    if args.adapter and not args.sut:
+        problems.append("--adapter only goes with --sut (in-process runs drive the bundled core)")
+    if args.time_budget is not None and not args.time_budget > 0:
+        problems.append("--time-budget must be a number of seconds > 0")
     return problems
 
 

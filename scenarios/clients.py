@@ -1,9 +1,9 @@
-"""HTTP clients the harness uses in both modes: the system under test (the core's API contract) and the provider.
+"""HTTP plumbing the harness uses in both modes: `Http` (what an adapter talks through) and the provider's client.
 
-Only the documented HTTP surface is used here (docs/harness.md lists it), so a
-team's own binding service in any language can be checked by URL. Answers are
-turned into plain `Answer` values; transport errors and timeouts are answers
-too (status None), never exceptions, because for the history they are data.
+A binding service is reached only through its adapter (scenarios/adapters/), so a
+team's own service in any language can be checked by URL. Answers are plain
+`Answer` values; transport errors and timeouts are answers too (status None),
+never exceptions, because for the history they are data.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import aiohttp
 
 # Long enough for the old synchronous path (one provider call) under any injected latency; virtual in-process.
 REQUEST_TIMEOUT = 60.0
+# Pages followed at most when a list answers with a `next` cursor (1000 rows a page on the bundled servers).
+MAX_PAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -51,47 +53,66 @@ async def _request(session: aiohttp.ClientSession, method: str, url: str, **kwar
         return Answer(None, error=f"{type(exc).__name__}: {exc}")
 
 
-class CoreClient:
-    """The binding service's API: bind/unbind per mode, the polling view, operations, alerts."""
+class Http:
+    """A service's base URL and the run's session: `await http.get("/path", params=...)` gives an `Answer`."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
 
-    async def bind(self, x: str, mode: str, a: str | None, b: str) -> Answer:
-        body = {"b": b} if mode == "XB" else {"a": a, "b": b}
-        return await _request(self.session, "POST", f"{self.base_url}/v1/numbers/{x}/{mode.lower()}", json=body)
+    def url(self, path: str) -> str:
+        return path if "://" in path else f"{self.base_url}/{path.lstrip('/')}"
 
-    async def unbind(self, x: str, mode: str) -> Answer:
-        return await _request(self.session, "DELETE", f"{self.base_url}/v1/numbers/{x}/{mode.lower()}")
+    async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                      headers: dict[str, str] | None = None) -> Answer:
+        kwargs: dict[str, Any] = {}
+        if json is not None:
+            kwargs["json"] = json
+        if params:
+            kwargs["params"] = {k: str(v) for k, v in params.items() if v is not None}
+        if headers:
+            kwargs["headers"] = headers
+        return await _request(self.session, method, self.url(path), **kwargs)
 
-    async def view(self, x: str) -> Answer:
-        return await _request(self.session, "GET", f"{self.base_url}/v1/numbers/{x}")
+    async def get(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("GET", path, **kwargs)
 
-    async def operations(self, state: str | None = None) -> Answer:
-        params = {"state": state} if state else None
-        return await _request(self.session, "GET", f"{self.base_url}/v1/operations", params=params)
+    async def post(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("POST", path, **kwargs)
 
-    async def alerts(self) -> Answer:
-        return await _request(self.session, "GET", f"{self.base_url}/v1/alerts")
+    async def put(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("PUT", path, **kwargs)
 
-    async def transitions(self) -> Answer:
-        return await _request(self.session, "GET", f"{self.base_url}/v1/transitions")
+    async def patch(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("PATCH", path, **kwargs)
 
-    async def set_gray(self, all_numbers: bool, numbers: list[str]) -> Answer:
-        return await _request(self.session, "PUT", f"{self.base_url}/_admin/gray",
-                              json={"all": all_numbers, "numbers": numbers})
+    async def delete(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("DELETE", path, **kwargs)
 
-    async def health(self) -> Answer:
-        return await _request(self.session, "GET", f"{self.base_url}/health")
+    async def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Answer:
+        """Every row of a paged list (`{key: [...], "next": cursor}`, cursor sent back as `after`), as one answer
+        whose body is `{key: rows}`; the first failing page's answer otherwise."""
+        rows: list[Any] = []
+        query = dict(params or {})
+        for _ in range(MAX_PAGES):
+            answer = await self.get(path, params=query)
+            if not answer.ok:
+                return answer
+            rows.extend(items(answer.body, key))
+            cursor = answer.body.get("next") if isinstance(answer.body, dict) else None
+            if cursor in (None, ""):
+                break
+            query["after"] = cursor
+        return Answer(200, {key: rows})
 
 
 class ProviderClient:
-    """The simulator: its admin API (faults, ledger) and the native call API."""
+    """The simulator: its admin API (faults, ledger, reset) and the native call API."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
+        self.http = Http(session, self.base_url)
 
     async def replace_faults(self, rules: list[dict[str, Any]]) -> Answer:
         return await _request(self.session, "PUT", f"{self.base_url}/_admin/faults", json=rules)
@@ -107,11 +128,16 @@ class ProviderClient:
         params = {"released": "true"} if released else None
         return await _request(self.session, "GET", f"{self.base_url}/_admin/ledger", params=params)
 
+    async def reset(self) -> Answer:
+        """Back to the seeded ledger (and its own fault rules: the harness installs its plan right after)."""
+        return await _request(self.session, "POST", f"{self.base_url}/_admin/reset")
+
     async def journal(self, **params: Any) -> Answer:
         return await _request(self.session, "GET", f"{self.base_url}/_admin/journal", params=params)
 
     async def numbers(self) -> Answer:
-        return await _request(self.session, "GET", f"{self.base_url}/v1/numbers")
+        """Every virtual number of the provider's pool (all pages)."""
+        return await self.http.pages("/v1/numbers", "numbers")
 
     async def expire_soon(self, binding_id: str, seconds: int) -> Answer:
         return await _request(self.session, "PATCH", f"{self.base_url}/v1/bindings/{binding_id}",

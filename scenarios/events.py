@@ -35,6 +35,8 @@ class ScenarioStarted(Event):
     budget_examples: int
     budget_steps: int
     dialect: str = "native"  # the wire the core speaks to the provider in this scenario
+    # This scenario's share of --time-budget, wall seconds (None: only the example count bounds it).
+    time_budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ class ScenarioFinished(Event):
     error: str = ""  # the harness itself failed (not a violation): shown, and fails the run
     # The provider trace of the failing (shrunk) example, written beside the reports: `pstnsim replay` takes it.
     failure_trace: str = ""
+    # "passed", "violated", "harness error", "vacuous", "interrupted"; a --replay: "reproduced" or
+    # "no longer reproduces". `note`: why the search ended early, or what a verdict rests on.
+    verdict: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,9 @@ class RunFinished(Event):
     wall_time: float
     virtual_time: float
     report_dir: str
+    interrupted: bool = False  # Ctrl-C: the reports hold what ran until then
+    harness_errors: int = 0  # scenarios that ended in a harness error or ran vacuously
+    exit_code: int | None = None  # what `pstnsim chaos run` exits with: 0, 1, 2 or 130
 
 
 Subscriber = Callable[[Event], None]

@@ -12,23 +12,26 @@ checks every invariant. Legal transitions are checked after every step.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from .budget import SearchBudget
 from .checkers import CHECKS, CheckResult, run_checks
 from .driver import Step
 from .example_log import machine_telemetry
 from .fault_library import fault_rules
 from .scenario_file import Scenario
-from .world import World
+from .world import NumbersUsedUp, World
 
 T = TypeVar("T")
 ADVANCE_CHOICES = (0.5, 2.0, 10.0, 60.0, 300.0)
 OFFSET_SLOTS = 10
 SETTLE_EVERY = 3  # at least this many steps between settles, so work piles up between checks
+STOP_WORLD_WITHIN = 30.0  # seconds (virtual in-process) to stop a world after Ctrl-C or a harness error
 
 
 class ChaosViolation(AssertionError):
@@ -38,6 +41,16 @@ class ChaosViolation(AssertionError):
         self.results = results
         names = ", ".join(f"{r.name}: {r.violation.title}" for r in results if r.violation)
         super().__init__(f"invariant violated: {names}")
+
+
+class HarnessAbort(KeyboardInterrupt):
+    """The harness itself failed inside an example (a server down, an adapter returning nonsense): not a
+    violation. A KeyboardInterrupt, the one exception Hypothesis lets through untouched, so it neither shrinks
+    it nor prints a blob for it; `error` is the cause. (Ctrl-C itself is told apart: runner.py.)"""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
 
 
 @dataclass
@@ -56,6 +69,13 @@ class MachineLog:
     # Called with the machine at the end of every failing example (the last call is the reported, shrunk
     # one): the runner keeps what it needs to write the example's provider trace.
     on_failure: Callable[[Any], None] | None = None
+    # When the search stops (time budget, numbers used up; shrinking's end).
+    budget: SearchBudget = field(default_factory=SearchBudget)
+    # Set by the runner on Ctrl-C: the example in progress stops its world without settling or checking.
+    interrupted: bool = False
+    # Writes sent to the service and BIND statuses seen, over every example: none means nothing was checked.
+    writes: int = 0
+    binds_seen: int = 0
 
 
 # Distributions are pooled over every example; the timeline shows one example (the failing one, else the busiest).
@@ -132,18 +152,32 @@ def build_machine(
             self.fault_serial = 0
             self.settled_at = 0
             self.violated: list[str] = []  # the checks the failing step violated
+            self.aborted = False  # a harness error ended this example
             # Per step: (rule, virtual end, operations, crashes and gray changes so far): a failing example's
             # trace keeps the rule boundaries, since a replay must wait where the machine waited.
             self.step_log: list[tuple[str, float, int, int, int]] = []
 
         def run(self, work: Awaitable[T]) -> T:
-            return self.loop.run_until_complete(work)
+            """Run a coroutine on the machine's loop; an exception from the systems is a harness error."""
+            try:
+                return self.loop.run_until_complete(work)
+            except Exception as exc:  # noqa: BLE001 - ChaosViolation is raised by the checks, never in here
+                self.aborted = True
+                raise HarnessAbort(exc) from exc
 
         @initialize()
         def start_world(self) -> None:
+            log.budget.before_example()
             self.run(self.world.start())
             self.started = True
-            self.xs = self.run(self.world.pick_numbers(w.numbers))
+            try:
+                self.xs = self.loop.run_until_complete(self.world.pick_numbers(w.numbers))
+            except NumbersUsedUp as exc:
+                self.started = False  # nothing ran: nothing to account for
+                log.budget.stop(str(exc))
+            except Exception as exc:  # noqa: BLE001
+                self.aborted = True
+                raise HarnessAbort(exc) from exc
             self.parties = parties_for(seed, w.parties, set(self.xs))
             self.world.driver.managed_xs = set(self.xs)
             self.run(self.world.driver.record_initial(self.xs))
@@ -184,9 +218,15 @@ def build_machine(
             self.run(self.world.driver.run_burst(self._steps(ops, only_x=x)))
             self._stepped("burst_one_number")
 
-        @precondition(lambda self: self._elapsed() < scenario.duration)
         @rule(seconds=st.sampled_from(ADVANCE_CHOICES))
         def advance_time(self, seconds: float) -> None:
+            """Let time pass; past the scenario's [run] duration, not at all. (A precondition on the elapsed
+            time would make a replay's rule choices depend on how the service behaved: a fixed service would
+            no longer fit the recorded blob.) In real time the wait also stops at the duration."""
+            if self._elapsed() >= scenario.duration:
+                seconds = 0.0
+            elif self.world.real_time:
+                seconds = min(seconds, scenario.duration - self._elapsed())
             self.run(asyncio.sleep(seconds))
             self._stepped("advance_time")
 
@@ -268,6 +308,7 @@ def build_machine(
             log.last_results = results
             if any(r.status == "failed" for r in results):
                 self.failed = True
+                log.budget.failure()
                 self.violated = [r.name for r in results if r.status == "failed"]
                 raise ChaosViolation([r for r in results if r.status == "failed"])
 
@@ -285,14 +326,18 @@ def build_machine(
             failed = [r for r in run_checks(observation, step_checks) if r.status == "failed"]
             if failed:
                 self.failed = True
+                log.budget.failure()
                 self.violated = [r.name for r in failed]
                 raise ChaosViolation(failed)
 
         def teardown(self) -> None:
+            stopping = log.interrupted or self.aborted
             try:
                 if self.started:
                     try:
-                        if not self.failed:  # a rule already failed: its violation is the one reported
+                        # A rule already failed: its violation is the one reported. Ctrl-C or a harness error:
+                        # nothing to settle for.
+                        if not self.failed and not stopping:
                             self._settle_and_check()
                     finally:
                         self._account()
@@ -300,7 +345,10 @@ def build_machine(
                             log.on_failure(self)
             finally:
                 try:
-                    self.run(self.world.stop())
+                    work = self.world.stop()
+                    self.loop.run_until_complete(asyncio.wait_for(work, STOP_WORLD_WITHIN) if stopping else work)
+                except Exception:  # noqa: BLE001 - never hide the example's own result behind its clean-up
+                    logging.getLogger("scenarios").warning("could not stop the example's systems", exc_info=True)
                 finally:
                     self.loop.close()
 
@@ -312,9 +360,12 @@ def build_machine(
             for op in driver.history:
                 if op.outcome is not None:
                     log.counts[op.outcome.value] = log.counts.get(op.outcome.value, 0) + 1
+            log.writes += driver.writes_sent
+            log.binds_seen += driver.binds_seen + sum(
+                1 for op in driver.history if op.kind == "bind" and op.outcome is not None and op.outcome.value == "ok")
             try:
                 merge_telemetry(log, machine_telemetry(self), failed=self.failed)
-            except Exception as exc:  # telemetry is for the report; never hide the run's own result
+            except (Exception, HarnessAbort) as exc:  # telemetry is for the report; never hide the run's own result
                 log.telemetry = {"error": f"telemetry unavailable: {exc}"}
             if log.on_example:
                 log.on_example(self.example, self.step_count, self._elapsed())

@@ -6,16 +6,23 @@ time). A scenario first runs fast with shrinking off; a failure is run again
 with shrinking on to get the minimal failing sequence, and the report gets the
 one command that replays that sequence exactly (`--replay` carries Hypothesis's
 reproduction blob).
+
+In real time (`--sut`) a scenario runs once with shrinking on, since running
+its examples again would cost real time and need not fail again. Exit codes
+(`exit_code`): 0 every check held, 1 a check was violated, 2 a harness error or
+a vacuous run (nothing was checked), 130 interrupted (Ctrl-C; the reports hold
+what ran).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import re
 import shlex
+import signal
+import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,21 +30,36 @@ from typing import Any, Callable
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import DidNotReproduce
+from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
+from .budget import SearchBudget, StopSearch
 from .checkers import CHECKS, CheckResult
 from .events import (
     CheckFailed, CheckPassed, EventBus, ExampleDone, RunFinished, RunStarted, ScenarioFinished, ScenarioStarted,
     StepDone,
 )
-from .machine import ChaosViolation, MachineLog, build_machine
+from .machine import ChaosViolation, HarnessAbort, MachineLog, build_machine
 from .scenario_file import Scenario, default_suite, load_scenario
-from .world import InProcessWorld, RemoteWorld, World
+from .verdicts import (
+    EXIT_HARNESS, EXIT_INTERRUPTED, EXIT_PASSED, EXIT_VIOLATION, cause, exit_code, falsifying_program,
+    replay_blob_problem, vacuous, violation_in,
+)
+from .world import HarnessError, InProcessWorld, NumberChoice, RemoteWorld, World
+
+__all__ = ["DEFAULT_SEED", "EXIT_HARNESS", "EXIT_INTERRUPTED", "EXIT_PASSED", "EXIT_VIOLATION", "RunOptions",
+           "RunResult", "Runner", "ScenarioOutcome", "exit_code", "replay_blob_problem"]
 
 DEFAULT_SEED = 7
 # looptime idles this many loop cycles before jumping the clock (default 42); loopback I/O is ready at once.
 NOOP_CYCLES = 5
-BLOB = re.compile(r"@reproduce_failure\('([^']+)', (b'[^']*'|b\"[^\"]*\")\)")
+# --time-budget without --examples: time alone ends the search.
+UNBOUNDED_EXAMPLES = 1_000_000
+# Health checks that do not apply here: examples drive real servers (slow by design), bursts draw long lists,
+# and preconditions (settle every few steps, crashes) filter rules. Deadlines are off for the same reason.
+SUPPRESSED_HEALTH_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
+                            HealthCheck.filter_too_much]
 
 
 @dataclass
@@ -56,6 +78,10 @@ class RunOptions:
     dialect: str | None = None
     # Tests plant bugs through this: called like binding_core.app.Core(config, **kwargs).
     core_factory: Callable[..., Any] | None = None
+    # Wall seconds for the whole run, shared out among the scenarios (None: the example counts bound it).
+    time_budget: float | None = None
+    # How `--sut` is reached: a scenarios.adapters.ServiceAdapter subclass (None: the bundled core's API).
+    adapter: Any = None
 
     @property
     def mode(self) -> str:
@@ -69,8 +95,10 @@ class ScenarioOutcome:
     results: list[CheckResult] = field(default_factory=list)
     steps: tuple[str, ...] = ()
     replay_command: str = ""
-    error: str = ""
+    error: str = ""  # a harness error or a vacuous run: why (its last line is the cause)
     failure_trace: str = ""  # the failing example's provider trace (`pstnsim replay` reproduces it)
+    verdict: str = ""  # see events.ScenarioFinished.verdict
+    note: str = ""
 
 
 @dataclass
@@ -80,6 +108,12 @@ class RunResult:
     violations: int
     report_dir: Path
     outcomes: list[ScenarioOutcome]
+    harness_errors: int = 0
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.violations, self.harness_errors, self.interrupted)
 
 
 class Runner:
@@ -88,6 +122,8 @@ class Runner:
         self.bus = bus or EventBus()
         self._wall0 = time.perf_counter()
         self._failures: dict[str, Any] = {}  # scenario name -> replay.capture.FailureMaterial
+        self._active_log: MachineLog | None = None  # the attempt in progress (Ctrl-C tells it to stop)
+        self._numbers = NumberChoice()  # real time: which numbers the run's examples took
 
     def wall(self) -> float:
         return time.perf_counter() - self._wall0
@@ -100,45 +136,105 @@ class Runner:
         self.report_dir = report_dir
         self.bus.emit(RunStarted(self.wall(), run_id, self.options.seed, tuple(s.name for s in scenarios),
                                  self.options.mode, str(report_dir), self.options.dialect))
-        outcomes, virtual = [], 0.0
-        for scenario in scenarios:
-            outcome, log = self.run_scenario(scenario)
-            outcomes.append(outcome)
-            virtual += log.virtual_time
+        outcomes: list[ScenarioOutcome] = []
+        virtual, interrupted = 0.0, False
+        with self._ctrl_c():
+            try:
+                for index, scenario in enumerate(scenarios):
+                    outcome, log = self.run_scenario(scenario, share=self._share(len(scenarios) - index))
+                    outcomes.append(outcome)
+                    virtual += log.virtual_time
+            except KeyboardInterrupt:
+                interrupted = True
         violations = sum(1 for o in outcomes for r in o.results if r.status == "failed")
-        passed = all(o.passed for o in outcomes)
+        harness_errors = sum(1 for o in outcomes if o.error)
+        passed = all(o.passed for o in outcomes) and not interrupted
+        code = exit_code(violations, harness_errors, interrupted)
         self.bus.emit(RunFinished(self.wall(), run_id, passed, len(outcomes), violations, self.wall(), virtual,
-                                  str(report_dir)))
-        return RunResult(run_id, passed, violations, report_dir, outcomes)
+                                  str(report_dir), interrupted=interrupted, harness_errors=harness_errors,
+                                  exit_code=code))
+        return RunResult(run_id, passed, violations, report_dir, outcomes, harness_errors, interrupted)
+
+    def _share(self, scenarios_left: int) -> float | None:
+        """This scenario's wall seconds: what is left of --time-budget, shared among the scenarios left."""
+        budget = self.options.time_budget
+        if budget is None or self.options.replay:
+            return None
+        return max(0.0, budget - self.wall()) / max(1, scenarios_left)
+
+    @contextlib.contextmanager
+    def _ctrl_c(self):  # type: ignore[no-untyped-def]
+        """Ctrl-C stops the example in progress without settling it; a second Ctrl-C ends the process at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def interrupted(signum: int, frame: Any) -> None:
+            if self._active_log is not None:
+                self._active_log.interrupted = True
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, interrupted)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     # ---- one scenario ---------------------------------------------------------
 
-    def run_scenario(self, scenario: Scenario) -> tuple[ScenarioOutcome, MachineLog]:
+    def run_scenario(self, scenario: Scenario, share: float | None = None) -> tuple[ScenarioOutcome, MachineLog]:
         started = self.wall()
-        examples = self.options.examples or scenario.budget.examples
-        steps = self.options.steps or scenario.budget.steps
-        self.bus.emit(ScenarioStarted(self.wall(), scenario.name, self.options.seed, scenario.description, examples, steps,
-                                      self.dialect(scenario)))
-        log = self._log(scenario)
-        replay = self.options.replay
-        error = self._attempt(scenario, log, examples, steps, shrink=False, replay=replay)
-        steps_text: tuple[str, ...] = ()
-        blob = replay
-        if error is not None and isinstance(error, ChaosViolation) and self.options.shrink and replay is None:
-            log = self._log(scenario)  # the shrunk run's numbers replace the fast pass's
-            error = self._attempt(scenario, log, examples, steps, shrink=True, replay=None) or error
-        if error is not None:
-            steps_text, found_blob = _falsifying_program(error)
-            blob = found_blob or blob
-        outcome = self._outcome(scenario, log, error, steps_text, blob)
-        if isinstance(error, ChaosViolation):
+        o = self.options
+        examples = o.examples or (UNBOUNDED_EXAMPLES if share is not None else scenario.budget.examples)
+        steps = o.steps or scenario.budget.steps
+        self.bus.emit(ScenarioStarted(self.wall(), scenario.name, o.seed, scenario.description,
+                                      1 if o.replay else examples, steps, self.dialect(scenario), time_budget=share))
+        log = self._log(scenario, share)
+        try:
+            error = self._preflight(scenario)
+            if error is None:
+                error = self._search(scenario, log, examples, steps)
+                if isinstance(error, ChaosViolation) and o.shrink and not o.replay and not o.sut_url:
+                    log = self._log(scenario, None)  # the shrunk run's numbers replace the fast pass's
+                    error = self._attempt(scenario, log, examples, steps, shrink=True) or error
+        except KeyboardInterrupt:
+            outcome = ScenarioOutcome(scenario, False, list(log.last_results), verdict="interrupted",
+                                      note=f"interrupted (Ctrl-C) after {log.examples} example(s)")
+            self._finish(scenario, outcome, log, started)
+            raise
+        outcome = self._outcome(scenario, log, error)
+        if outcome.verdict in ("violated", "reproduced"):
             outcome.failure_trace = self._write_failure_trace(scenario)
         self._emit_checks(scenario, outcome)
+        self._finish(scenario, outcome, log, started)
+        return outcome, log
+
+    def _finish(self, scenario: Scenario, outcome: ScenarioOutcome, log: MachineLog, started: float) -> None:
         self.bus.emit(ScenarioFinished(
             self.wall(), scenario.name, self.options.seed, outcome.passed, log.examples, log.steps, log.virtual_time,
             self.wall() - started, log.counts, log.telemetry, outcome.error, outcome.failure_trace,
+            verdict=outcome.verdict, note=outcome.note,
         ))
-        return outcome, log
+
+    def _preflight(self, scenario: Scenario) -> BaseException | None:
+        """Real time: the servers answer and the provider has numbers, before Hypothesis starts."""
+        if not self.options.sut_url:
+            return None
+        world = self._world_factory(scenario)()
+        assert isinstance(world, RemoteWorld)
+        try:
+            asyncio.run(world.preflight(scenario.workload.numbers))
+        except HarnessError as exc:
+            return HarnessAbort(exc)
+        return None
+
+    def _search(self, scenario: Scenario, log: MachineLog, examples: int, steps: int) -> BaseException | None:
+        o = self.options
+        if o.replay:
+            return self._attempt(scenario, log, examples, steps, shrink=False, replay=o.replay)
+        # Real time: one pass, shrinking included (a second pass would run every example again, for real).
+        return self._attempt(scenario, log, examples, steps, shrink=bool(o.sut_url and o.shrink))
 
     def _write_failure_trace(self, scenario: Scenario) -> str:
         """The provider trace of the reported (last) failing example, beside the reports; "" when none."""
@@ -150,7 +246,7 @@ class Runner:
             return ""
         return str(write_failure_trace(material, directory))
 
-    def _log(self, scenario: Scenario) -> MachineLog:
+    def _log(self, scenario: Scenario, share: float | None) -> MachineLog:
         def on_step(example: int, step: int, rule: str, virtual: float) -> None:
             self.bus.emit(StepDone(self.wall(), scenario.name, example, step, rule, virtual))
 
@@ -163,14 +259,17 @@ class Runner:
             try:
                 material = capture(machine, scenario, self.options.seed, self.dialect(scenario),
                                    self.options.checks or (scenario.checks or None))
-            except Exception:  # the trace is a by-product: never let it replace the example's violation
+            except (Exception, HarnessAbort):  # the trace is a by-product: never let it replace the violation
                 logging.getLogger("scenarios").exception("could not keep the failing example's trace")
                 material = None
             if material is not None:
                 self._failures[scenario.name] = material  # the last failing example is the reported one
 
-        return MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks,
-                          on_failure=on_failure)
+        log = MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks,
+                         on_failure=on_failure, budget=SearchBudget(share))
+        log.budget.start()
+        self._active_log = log
+        return log
 
     def dialect(self, scenario: Scenario) -> str:
         """The wire of this scenario's run: the option, else the file's `[core] provider.dialect`, else native."""
@@ -182,7 +281,8 @@ class Runner:
         if o.sut_url:
             if not o.provider_url:
                 raise ValueError("--sut needs --provider-url: the provider the service under test talks to")
-            return lambda: RemoteWorld(scenario, o.seed, o.provider_url, o.sut_url, dialect)  # type: ignore[arg-type]
+            return lambda: RemoteWorld(scenario, o.seed, o.provider_url, o.sut_url, dialect,  # type: ignore[arg-type]
+                                       adapter=o.adapter, numbers=self._numbers)
         return lambda: InProcessWorld(scenario, o.seed, core_factory=o.core_factory, dialect=dialect)
 
     def _new_loop(self) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -193,7 +293,9 @@ class Runner:
         return lambda: looptime.new_event_loop(noop_cycles=NOOP_CYCLES)
 
     def _attempt(self, scenario: Scenario, log: MachineLog, examples: int, steps: int, *, shrink: bool,
-                 replay: str | None) -> BaseException | None:
+                 replay: str | None = None) -> BaseException | None:
+        """One Hypothesis run; what ended it: None (no failure), a ChaosViolation (or Flaky around one),
+        HarnessAbort, or DidNotReproduce (a replay)."""
         machine = build_machine(scenario, self.options.seed, self._world_factory(scenario), log, self._new_loop())
         machine = hypothesis.seed(self.options.seed)(machine)
         if replay:
@@ -202,29 +304,64 @@ class Runner:
         phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
         config = settings(
             max_examples=examples, stateful_step_count=steps, deadline=None, database=None, phases=phases,
-            suppress_health_check=list(HealthCheck), print_blob=True, report_multiple_bugs=False, derandomize=False,
+            suppress_health_check=SUPPRESSED_HEALTH_CHECKS, print_blob=True, report_multiple_bugs=False,
+            derandomize=False,
         )
+        chatter: list[str] = []  # Hypothesis's own messages: kept for the log, never printed over the summary
         try:
-            run_state_machine_as_test(machine, settings=config)
+            with with_reporter(chatter.append):
+                run_state_machine_as_test(machine, settings=config)
+        except StopSearch:
+            return None  # log.budget.stopped says why
+        except HarnessAbort as exc:
+            return exc
         except BaseException as exc:  # noqa: BLE001 - a failing example is data here
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             return exc
+        finally:
+            for line in chatter:
+                logging.getLogger("scenarios.hypothesis").info("%s", line)
         return None
 
-    def _outcome(self, scenario: Scenario, log: MachineLog, error: BaseException | None, steps: tuple[str, ...],
-                 blob: str | None) -> ScenarioOutcome:
-        replay = self.replay_command(scenario, blob)
-        if error is None:
-            return ScenarioOutcome(scenario, True, log.last_results, replay_command=replay)
-        if isinstance(error, ChaosViolation):
-            failed = {r.name for r in error.results}
-            results = [r for r in log.last_results if r.name not in failed] + error.results
+    def _outcome(self, scenario: Scenario, log: MachineLog, error: BaseException | None) -> ScenarioOutcome:
+        violation = violation_in(error)
+        steps, blob = falsifying_program(error, violation) if error is not None else ((), None)
+        replay = self.replay_command(scenario, blob or self.options.replay)
+        note = log.budget.stopped and f"the search ended after {log.examples} example(s): {log.budget.stopped}"
+        checked = bool(log.last_results) and not any(r.status == "failed" for r in log.last_results)
+        if isinstance(error, DidNotReproduce) and "completed successfully" in str(error):
+            return ScenarioOutcome(scenario, True, log.last_results, replay_command=replay,
+                                   verdict="no longer reproduces",
+                                   note="the replayed example ran and every check held: the failure it recorded "
+                                        "no longer reproduces")
+        if isinstance(error, DidNotReproduce) and "shape" in str(error) and checked:
+            # The example failed part-way before, so its blob ends there; a service that no longer fails goes on
+            # and asks for steps the blob does not have. Every step it has ran, then the final checks held.
+            return ScenarioOutcome(scenario, True, log.last_results, replay_command=replay,
+                                   verdict="no longer reproduces",
+                                   note="every recorded step ran and the checks held afterwards (the example "
+                                        "failed part-way before; now it went on): the failure no longer reproduces")
+        if isinstance(error, DidNotReproduce):
+            return ScenarioOutcome(scenario, False, [], replay_command=replay, verdict="harness error",
+                                   error=f"--replay: the blob does not fit {scenario.source or scenario.name} as it "
+                                         f"is now (was the file, --steps or --examples changed?): {error}")
+        if violation is not None:
+            failed = {r.name for r in violation.results}
+            results = [r for r in log.last_results if r.name not in failed] + violation.results
             if not log.last_results:
-                results = error.results
-            return ScenarioOutcome(scenario, False, results, steps, replay)
-        text = "".join(traceback.format_exception(error))
-        return ScenarioOutcome(scenario, False, [], steps, replay, error=text[-8000:])
+                results = violation.results
+            if violation is not error:  # Hypothesis ran it again and it held: a timing-dependent failure
+                note = "the failing example did not fail again when Hypothesis re-ran it (timing-dependent)"
+            return ScenarioOutcome(scenario, False, results, steps, replay,
+                                   verdict="reproduced" if self.options.replay else "violated", note=note)
+        if error is not None:
+            return ScenarioOutcome(scenario, False, [], (), "", error=cause(error), verdict="harness error")
+        why_vacuous = None if self.options.replay else vacuous(log)
+        if why_vacuous:
+            return ScenarioOutcome(scenario, False, log.last_results, error=f"vacuous run: {why_vacuous}",
+                                   verdict="vacuous", note=note)
+        return ScenarioOutcome(scenario, True, log.last_results, replay_command=replay, verdict="passed", note=note)
 
     def _emit_checks(self, scenario: Scenario, outcome: ScenarioOutcome) -> None:
         for result in outcome.results:
@@ -250,29 +387,6 @@ class Runner:
         if blob:
             parts += ["--replay", blob]
         return shlex.join(parts)
-
-
-def _falsifying_program(error: BaseException) -> tuple[tuple[str, ...], str | None]:
-    """The shrunk rule calls Hypothesis attached to the error, and its reproduction blob as `version:blob`."""
-    notes = list(getattr(error, "__notes__", []) or [])
-    lines: list[str] = []
-    for note in notes:
-        lines.extend(note.splitlines())
-    program: list[str] = []
-    for line in lines:
-        if line.startswith("state = "):
-            program = [line]  # the last printed program is the minimal one
-        elif program and (line.startswith("state.") or line[:1].isspace() or line[:1] in ")]}"):
-            if line.strip() != "state.transitions_legal()":  # the per-step invariant: noise in a replay
-                program.append(line)
-        elif program and line.startswith("You can reproduce"):
-            continue
-    blob = None
-    for line in lines:
-        found = BLOB.search(line)
-        if found:
-            blob = f"{found.group(1)}:{found.group(2)[2:-1]}"
-    return tuple(program), blob
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,8 +2,10 @@
 
 `InProcessWorld` owns everything and can crash and restart the core; the loop
 is the machine's looptime loop, so hours of backoff take milliseconds.
-`RemoteWorld` talks to servers started elsewhere (a team's own service), in
-real time, and can only do what their HTTP APIs offer.
+`RemoteWorld` talks to servers started elsewhere (a team's own service, through
+its adapter), in real time, and can only do what their APIs offer. Examples
+stay apart there: each takes numbers nothing holds (or starts from the
+adapter's reset), and checks only what happened on them since it started.
 """
 
 from __future__ import annotations
@@ -20,13 +22,22 @@ import aiohttp
 from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts at (provider and core agree)
 
 from . import example_log
+from .adapters import CoreApiAdapter, ServiceAdapter, offers
 from .checkers import RetryPolicy
-from .clients import CoreClient, ProviderClient, items
+from .clients import Http, ProviderClient, items
 from .dialect_ops import SETTLE_LOOKUPS, blocks_settling, core_operations, translate_rule, translate_rules
 from .driver import Driver
 from .scenario_file import Scenario
 
 POLL = 0.5  # seconds between quiescence polls
+
+
+class HarnessError(RuntimeError):
+    """The harness cannot go on (a server down, a refusal it cannot work around): exit 2, not a violation."""
+
+
+class NumbersUsedUp(HarnessError):
+    """No more numbers that nothing holds: the run stops there (a bigger provider pool, or an adapter reset)."""
 
 
 def retry_policy(core_table: dict[str, Any], dialect: str = "native") -> RetryPolicy:
@@ -55,6 +66,7 @@ class World:
 
     can_crash = False
     can_switch_gray = True
+    real_time = False  # waiting is real (a service by URL): the machine keeps its waits short
     driver: Driver
 
     def __init__(self, scenario: Scenario, seed: int, dialect: str = "native") -> None:
@@ -91,9 +103,12 @@ class World:
 
     async def pick_numbers(self, count: int) -> list[str]:
         answer = await self.driver.provider.numbers()
+        if not answer.ok:
+            raise HarnessError(f"the provider at {self.driver.provider.base_url} did not list its numbers: "
+                               f"{answer.describe()}")
         numbers = [n["x"] for n in items(answer.body, "numbers") if isinstance(n, dict) and "x" in n]
         if len(numbers) < count:
-            raise RuntimeError(f"the provider lists {len(numbers)} virtual numbers; the scenario needs {count}")
+            raise HarnessError(f"the provider lists {len(numbers)} virtual numbers; the scenario needs {count}")
         return numbers[:count]
 
     # ---- faults -----------------------------------------------------------
@@ -102,7 +117,7 @@ class World:
         rules = [*self.fault_plan, *self.dynamic_faults.values()]
         answer = await self.driver.provider.replace_faults(rules)
         if not answer.ok:
-            raise RuntimeError(f"the provider refused the fault rules: {answer.describe()} {answer.body}")
+            raise HarnessError(f"the provider refused the fault rules: {answer.describe()} {answer.body}")
         for i, rule in enumerate(self.scenario.faults):
             self._installed(f"plan:{rule.get('id', i)}", blocks_settling(dict(rule), self.dialect))
         for rule_id in self.dynamic_faults:
@@ -119,7 +134,7 @@ class World:
         self.dynamic_faults[translated["id"]] = translated
         answer = await self.driver.provider.add_fault(translated)
         if not answer.ok:
-            raise RuntimeError(f"the provider refused fault rule {translated}: {answer.body}")
+            raise HarnessError(f"the provider refused fault rule {translated}: {answer.body}")
         self._installed(translated["id"], self._blocking[translated["id"]])
 
     async def remove_fault(self, rule_id: str) -> None:
@@ -132,7 +147,7 @@ class World:
         """No faults at all: what quiescence is measured under."""
         answer = await self.driver.provider.replace_faults([])
         if not answer.ok:
-            raise RuntimeError(f"the provider refused to clear its faults: {answer.describe()}")
+            raise HarnessError(f"the provider refused to clear its faults: {answer.describe()}")
         for rule_id in list(self._outages):
             self._installed(rule_id, False)
 
@@ -149,9 +164,11 @@ class World:
             self.driver.downtime += self.driver.now() - self._outage_since
 
     async def set_gray(self, all_numbers: bool, numbers: list[str]) -> bool:
+        """Gray switching through the adapter; False (nothing done) when it offers no set_gray()."""
+        if not offers(self.driver.core, "set_gray"):
+            return False
         self.gray_changes.append((self.driver.now(), all_numbers, tuple(numbers)))
-        answer = await self.driver.core.set_gray(all_numbers, numbers)
-        return answer.ok
+        return bool(await self.driver.core.set_gray(all_numbers, numbers))
 
     def telemetry(self) -> dict[str, Any]:
         return {}
@@ -200,7 +217,8 @@ class InProcessWorld(World):
             self.config = self.config.replace(gray=GraySettings(all=False, numbers=()))
         self.core = await self._new_core()
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
-        self.driver = Driver(CoreClient(self.session, self.core.url), ProviderClient(self.session, self.provider.url),
+        self.driver = Driver(CoreApiAdapter(self.core.url, Http(self.session, self.core.url)),
+                             ProviderClient(self.session, self.provider.url),
                              retry_policy(self.scenario.core, self.dialect), loop=asyncio.get_running_loop())
         await self.install_faults()
 
@@ -227,7 +245,7 @@ class InProcessWorld(World):
         self.core = await self._new_core()
         if gray.enabled:
             self.core.parts.gray.set(_gray_settings(gray))
-        self.driver.core.base_url = self.core.url
+        self.driver.core.base_url = self.driver.core.http.base_url = self.core.url
         # Claims the dead process held become free when their lease runs out.
         self.driver.downtime += downtime + self.core.config.lease
 
@@ -296,22 +314,109 @@ class InProcessWorld(World):
         }
 
 
+class NumberChoice:
+    """The numbers a real-time run hands its examples: only numbers nothing holds (no provider binding, the
+    service says NOT_BIND for both modes), those the run used least so far first. Shared by the run's worlds."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}  # number -> examples of this run that took it
+
+    async def candidates(self, driver: Driver) -> list[str]:
+        """The provider's numbers that no active binding holds, least used first (not yet asked of the service)."""
+        ledger = await driver.provider.ledger()
+        if not ledger.ok or not isinstance(ledger.body, dict):
+            raise HarnessError(f"the provider at {driver.provider.base_url} does not show its ledger "
+                               f"(GET /_admin/ledger: {ledger.describe()}); is it `pstnsim provider`?")
+        held = {b.get("x") for b in items(ledger.body, "bindings") if b.get("status", "active") == "active"}
+        numbers = [n["x"] for n in items(ledger.body, "numbers")
+                   if isinstance(n, dict) and n.get("x") and not n.get("locked") and n["x"] not in held]
+        order = {x: i for i, x in enumerate(numbers)}
+        return sorted(numbers, key=lambda x: (self.used.get(x, 0), order[x]))
+
+    async def pick(self, driver: Driver, count: int) -> list[str]:
+        chosen: list[str] = []
+        candidates = await self.candidates(driver)
+        for x in candidates:
+            view = await driver.view(x)
+            if view is not None and all((view.get(m) or {}).get("status") == "NOT_BIND" for m in ("xb", "axb")):
+                chosen.append(x)
+                if len(chosen) == count:
+                    break
+        if len(chosen) < count:
+            raise NumbersUsedUp(
+                f"only {len(chosen)} of the provider's {len(candidates)} unbound numbers are free at the service too; "
+                f"an example needs {count}. Start the provider with a bigger pool ([pool] per_city in its --config) "
+                "or give the adapter a reset()")
+        for x in chosen:
+            self.used[x] = self.used.get(x, 0) + 1
+        return chosen
+
+
 class RemoteWorld(World):
-    """Servers by URL (a team's own binding service and a provider started with `pstnsim provider`), real time."""
+    """Servers by URL (a team's own binding service and a provider started with `pstnsim provider`), real time.
+
+    The service is reached through its adapter (the bundled core's API by default)."""
+
+    real_time = True
 
     def __init__(self, scenario: Scenario, seed: int, provider_url: str, sut_url: str,
-                 dialect: str = "native") -> None:
+                 dialect: str = "native", adapter: type[ServiceAdapter] | None = None,
+                 numbers: NumberChoice | None = None) -> None:
         super().__init__(scenario, seed, dialect)
         self.provider_url, self.sut_url = provider_url, sut_url
+        self.adapter_class = adapter or CoreApiAdapter
+        self.numbers = numbers or NumberChoice()
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
-        self.driver = Driver(CoreClient(self.session, self.sut_url), ProviderClient(self.session, self.provider_url),
+        adapter = self.adapter_class(self.sut_url, Http(self.session, self.sut_url))
+        self.driver = Driver(adapter, ProviderClient(self.session, self.provider_url),
                              retry_policy(self.scenario.core, self.dialect), loop=asyncio.get_running_loop())
-        health = await self.driver.core.health()
-        if health.status is None:
-            raise RuntimeError(f"the service under test at {self.sut_url} does not answer: {health.error}")
+        down = await adapter.health()
+        if down:
+            raise HarnessError(f"the service under test at {self.sut_url} does not answer: {down}")
         await self.install_faults()
+
+    async def collect_telemetry(self, since: float) -> dict[str, Any]:
+        """The example's timeline from what a remote run has: the driver's history, the provider's journal
+        (admin API), and the transitions, operations and alerts the adapter offers (scenarios/example_log.py)."""
+        return await example_log.remote_telemetry(self, since)
+
+    async def pick_numbers(self, count: int) -> list[str]:
+        """With the adapter's reset(): a reset service and provider, the first numbers. Else numbers nothing holds."""
+        if offers(self.driver.core, "reset"):
+            await self.driver.core.reset()
+            answer = await self.driver.provider.reset()
+            if not answer.ok:
+                raise HarnessError(f"the provider refused POST /_admin/reset: {answer.describe()}")
+            await self.install_faults()  # the reset put back the provider's own --faults rules
+            return await super().pick_numbers(count)
+        return await self.numbers.pick(self.driver, count)
+
+    async def preflight(self, count: int) -> None:
+        """Before any example: the service answers, the provider is a pstnsim provider with numbers enough.
+        Raises HarnessError saying what is wrong (the run ends with exit 2, before Hypothesis starts)."""
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
+        try:
+            provider = ProviderClient(self.session, self.provider_url)
+            ledger = await provider.ledger()
+            if ledger.status is None:
+                raise HarnessError(f"the provider at {self.provider_url} does not answer: {ledger.error}")
+            if not ledger.ok:
+                raise HarnessError(f"the provider at {self.provider_url} answered GET /_admin/ledger with "
+                                   f"{ledger.describe()}; --provider-url must be a `pstnsim provider` on loopback")
+            adapter = self.adapter_class(self.sut_url, Http(self.session, self.sut_url))
+            down = await adapter.health()
+            if down:
+                raise HarnessError(f"the service under test at {self.sut_url} does not answer: {down}")
+            if not offers(adapter, "reset"):
+                driver = Driver(adapter, provider, retry_policy(self.scenario.core, self.dialect),
+                                loop=asyncio.get_running_loop())
+                free = await self.numbers.candidates(driver)
+                if len(free) < count:
+                    raise HarnessError(f"the provider has {len(free)} unbound numbers; an example needs {count}")
+        finally:
+            await self.stop()
 
 
 def _gray_settings(gray: Any) -> Any:

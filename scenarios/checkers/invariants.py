@@ -15,9 +15,12 @@ from .observation import MODES, Observation
 from .registry import NotApplicable, Violation, check
 
 
-def _need(value: Any, what: str) -> Any:
+def _need(obs: Observation, name: str, what: str) -> Any:
+    """The observation's field `name`, or skip the check saying why it is missing (never pass it)."""
+    value = getattr(obs, name)
     if value is None:
-        raise NotApplicable(f"{what} not observed in this run")
+        why = obs.unavailable.get(name)
+        raise NotApplicable(f"{what} not observed: {why}" if why else f"{what} not observed in this run")
     return value
 
 
@@ -26,9 +29,9 @@ def _view(row: dict[str, Any], mode: str) -> dict[str, Any]:
 
 
 @check("no_operation_left")
-def no_operation_left(obs: Observation) -> None:
+def no_operation_left(obs: Observation) -> str | None:
     """1. After quiescence no binding is left in OPERATION and no operation is pending or running."""
-    rows = _need(obs.core_numbers, "core status")
+    rows = _need(obs, "core_numbers", "core status")
     stuck = [
         {"x": row["x"], "mode": mode, "version": _view(row, mode).get("version")}
         for row in rows
@@ -42,18 +45,21 @@ def no_operation_left(obs: Observation) -> None:
             f"{len(stuck)} status row(s) still OPERATION and {len(open_ops)} operation(s) not finished after quiescence",
             {"rows": stuck, "operations": open_ops[:20]},
         )
+    if obs.operations is None:
+        return "only the status rows were checked: " + (obs.unavailable.get("operations") or "no operations observed")
+    return None
 
 
 def _provider_by_x_mode(obs: Observation) -> dict[tuple[str, str], list[dict[str, Any]]]:
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for binding in _need(obs.provider_bindings, "provider ledger"):
+    for binding in _need(obs, "provider_bindings", "provider ledger"):
         if binding.get("status", "active") == "active":
             grouped[(binding["x"], binding["mode"])].append(binding)
     return grouped
 
 
 def _mode_matches(obs: Observation, mode: str) -> None:
-    rows = _need(obs.core_numbers, "core status")
+    rows = _need(obs, "core_numbers", "core status")
     provider = _provider_by_x_mode(obs)
     mismatches = []
     for row in rows:
@@ -90,14 +96,14 @@ def axb_matches_provider(obs: Observation) -> None:
 @check("no_orphan_or_duplicate")
 def no_orphan_or_duplicate(obs: Observation) -> None:
     """4. Every provider binding on a managed X is one the core holds as BIND; none is duplicated."""
-    rows = _need(obs.core_numbers, "core status")
+    rows = _need(obs, "core_numbers", "core status")
     provider = _provider_by_x_mode(obs)
-    known = {
-        _view(row, mode).get("binding_id")
-        for row in rows
-        for mode in MODES
-        if _view(row, mode).get("status") == "BIND"
-    }
+    bound = [(row["x"], mode, _view(row, mode)) for row in rows for mode in MODES
+             if _view(row, mode).get("status") == "BIND"]
+    known_ids = {view.get("binding_id") for _, _, view in bound}
+    # A service that does not show the provider's binding ids is matched by its numbers instead.
+    known_numbers = {(x, mode, view.get("a") if mode == "AXB" else None, view.get("b")) for x, mode, view in bound}
+    by_id = all(view.get("binding_id") for _, _, view in bound)
     managed = obs.managed_xs or {row["x"] for row in rows}
     orphans, duplicates = [], []
     for (x, mode), held in provider.items():
@@ -105,7 +111,10 @@ def no_orphan_or_duplicate(obs: Observation) -> None:
             continue
         if len(held) > 1:
             duplicates.append({"x": x, "mode": mode, "bindings": held})
-        orphans.extend(b for b in held if b.get("binding_id") not in known)
+        for binding in held:
+            numbers = (x, mode, binding.get("a") if mode == "AXB" else None, binding.get("b"))
+            if (binding.get("binding_id") not in known_ids) if by_id else (numbers not in known_numbers):
+                orphans.append(binding)
     if orphans or duplicates:
         raise Violation(
             "orphan or duplicate provider binding",
@@ -128,9 +137,9 @@ def provider_agrees_at_each_end(obs: Observation) -> None:
     first attempt made stays at the provider until a sweep deletes it, or an unbind reported done while its
     binding still routes calls. Bindings a late call creates after the end are left to the quiescent checks
     (they must be gone by then)."""
-    transitions = _need(obs.transitions, "core transitions")
-    operations = _need(obs.operations, "core operations")
-    history = _need(obs.provider_history, "provider binding history")
+    transitions = _need(obs, "transitions", "core transitions")
+    operations = _need(obs, "operations", "core operations")
+    history = _need(obs, "provider_history", "provider binding history")
     if any("b" not in op for op in operations):
         raise NotApplicable("the service's operations do not carry their numbers (a, b)")
     if any("at" not in t for t in transitions):
@@ -166,10 +175,10 @@ def provider_agrees_at_each_end(obs: Observation) -> None:
 
 
 @check("liveness")
-def liveness(obs: Observation) -> None:
+def liveness(obs: Observation) -> str | None:
     """5. Every accepted operation ends within attempts x (timeout + max backoff), in virtual time."""
-    policy = _need(obs.policy, "retry policy")
-    history = _need(obs.history, "operation history")
+    policy = _need(obs, "policy", "retry policy")
+    history = _need(obs, "history", "operation history")
     limit = policy.deadline() + obs.downtime
     late = []
     for op in history:
@@ -189,13 +198,17 @@ def liveness(obs: Observation) -> None:
             f"{len(late)} accepted operation(s) took longer than {limit:g} virtual seconds or never ended",
             {"limit": limit, "operations": late[:20]},
         )
+    if obs.operations is None:
+        return (f"checked only that every number left OPERATION within {limit:g} s; per-operation ends: "
+                + (obs.unavailable.get("operations") or "no operations observed"))
+    return None
 
 
 @check("retries_capped")
 def retries_capped(obs: Observation) -> None:
     """5. No operation is attempted more often than the configured maximum."""
-    policy = _need(obs.policy, "retry policy")
-    operations = _need(obs.operations, "core operations")
+    policy = _need(obs, "policy", "retry policy")
+    operations = _need(obs, "operations", "core operations")
     over = [op for op in operations if int(op.get("attempts") or 0) > policy.max_attempts]
     if over:
         raise Violation(
@@ -208,9 +221,9 @@ def retries_capped(obs: Observation) -> None:
 @check("alert_iff_threshold")
 def alert_iff_threshold(obs: Observation) -> None:
     """5. Exactly one alert per operation whose attempts reached the threshold, and none for the others."""
-    policy = _need(obs.policy, "retry policy")
-    operations = _need(obs.operations, "core operations")
-    alerts = _need(obs.alerts, "alerts")
+    policy = _need(obs, "policy", "retry policy")
+    operations = _need(obs, "operations", "core operations")
+    alerts = _need(obs, "alerts", "alerts")
     per_operation = Counter(str(a.get("operation_id")) for a in alerts)
     wrong = []
     for op in operations:
@@ -230,8 +243,8 @@ def alert_iff_threshold(obs: Observation) -> None:
 @check("legal_transitions", phase="step")
 def legal_transitions(obs: Observation) -> None:
     """During the run: every status change is a legal move of the core's transitions table."""
-    transitions = _need(obs.transitions, "transition history")
-    legal = _need(obs.legal_transitions, "legal-move table")
+    transitions = _need(obs, "transitions", "transition history")
+    legal = _need(obs, "legal_transitions", "legal-move table")
     illegal = [t for t in transitions if (t["from"], t["to"]) not in legal]
     if illegal:
         raise Violation(
@@ -244,7 +257,7 @@ def legal_transitions(obs: Observation) -> None:
 @check("versions_step_by_one", phase="step")
 def versions_step_by_one(obs: Observation) -> None:
     """6. Per X and mode, each status change raises the version by exactly one and starts where the last ended."""
-    transitions = _need(obs.transitions, "transition history")
+    transitions = _need(obs, "transitions", "transition history")
     broken = []
     chains: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for t in transitions:
@@ -263,7 +276,8 @@ def versions_step_by_one(obs: Observation) -> None:
         for row in obs.core_numbers:
             for mode in MODES:
                 view, t = _view(row, mode), last.get((row["x"], mode))
-                if t is not None and (view.get("version"), view.get("status")) != (t["version"], t["to"]):
+                shown = view.get("version") if view.get("version") is not None else t and t["version"]
+                if t is not None and (shown, view.get("status")) != (t["version"], t["to"]):
                     broken.append({"x": row["x"], "mode": mode, "row": view, "last_transition": t})
     if broken:
         raise Violation(
@@ -276,7 +290,7 @@ def versions_step_by_one(obs: Observation) -> None:
 @check("linearizable")
 def linearizable(obs: Observation) -> None:
     """6. The client history (invoke/ok/fail/info) is linearizable per X and mode against the binding register."""
-    history = _need(obs.history, "operation history")
+    history = _need(obs, "history", "operation history")
     bad = [v for v in check_history(history, getattr(history, "initial", None)) if v.linearizable is False]
     if bad:
         raise Violation(
@@ -308,7 +322,7 @@ def expected_route(core_row: dict[str, Any], caller: str) -> str | None:
 @check("calls_routed_as_core_says")
 def calls_routed_as_core_says(obs: Observation) -> None:
     """7. Calls placed through the simulator reach whom the core's view says (or are rejected)."""
-    calls = _need(obs.calls, "placed calls")
+    calls = _need(obs, "calls", "placed calls")
     wrong = []
     for probe in calls:
         want = expected_route(probe.core_row, probe.caller)

@@ -79,3 +79,6 @@ class Observation:
     unsettled: list[dict[str, Any]] = field(default_factory=list)
     # Virtual seconds the core was down (crash to restart); added to liveness deadlines.
     downtime: float = 0.0
+    # Why a field above is None (not offered by the service's adapter, or could not be read), by field name:
+    # the skipped checks carry it as their reason.
+    unavailable: dict[str, str] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """Checks are registered functions over plain data that raise a typed `Violation`.
 
 Each check takes an `Observation` (see `observation.py`) and returns normally
-when the property holds. A check whose data is missing (for example the
+when the property holds (a string it returns notes what part it could check). A check whose data is missing (for example the
 transition history of a team's own service reached only by URL) raises
 `NotApplicable` and is reported as skipped, never as passed.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-CheckFunction = Callable[[Any], None]
+CheckFunction = Callable[[Any], "str | None"]
 
 
 class Violation(Exception):
@@ -93,11 +93,11 @@ def run_checks(observation: Any, checks: Iterable[Check]) -> list[CheckResult]:
     results = []
     for item in checks:
         try:
-            item.function(observation)
+            note = item.function(observation)
         except Violation as violation:
             results.append(CheckResult(item.name, "failed", violation))
         except NotApplicable as reason:
             results.append(CheckResult(item.name, "skipped", reason=str(reason)))
-        else:
-            results.append(CheckResult(item.name, "passed"))
+        else:  # a check that could look at only part of its property returns a note saying which part
+            results.append(CheckResult(item.name, "passed", reason=note if isinstance(note, str) else ""))
     return results

@@ -18,7 +18,8 @@ def junit_tree(record: RunRecord) -> ET.ElementTree:
         suite_failures = suite_skipped = 0
         if finished and finished.error:
             case = ET.SubElement(suite, "testcase", classname=f"chaos.{scenario.name}", name="harness")
-            ET.SubElement(case, "error", message="the harness failed").text = finished.error
+            message = "vacuous run: nothing was checked" if finished.verdict == "vacuous" else "the harness failed"
+            ET.SubElement(case, "error", message=message).text = finished.error
             suite_failures += 1
         violations = {v["check"]: v for v in scenario.violations}
         for item in scenario.checks:
@@ -45,6 +46,8 @@ def junit_tree(record: RunRecord) -> ET.ElementTree:
         ET.SubElement(props, "property", name="dialect", value=scenario.dialect)
         if finished:
             ET.SubElement(props, "property", name="virtual_time", value=f"{finished.virtual_time:.3f}")
+            if finished.verdict:
+                ET.SubElement(props, "property", name="verdict", value=finished.verdict)
             if finished.failure_trace:
                 ET.SubElement(props, "property", name="failure_trace", value=finished.failure_trace)
         if scenario.replay is not None:

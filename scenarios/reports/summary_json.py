@@ -16,6 +16,9 @@ def summary(record: RunRecord) -> dict[str, Any]:
         "seed": started.seed if started else None,
         "mode": started.mode if started else None,
         "passed": bool(finished and finished.passed),
+        # What `pstnsim chaos run` exits with: 0 passed, 1 violated, 2 harness error or vacuous, 130 Ctrl-C.
+        "exit_code": finished.exit_code if finished else None,
+        "interrupted": bool(finished and finished.interrupted),
         "violations": sum(len(s.violations) for s in record.scenarios.values()),
         "wall_time": round(finished.wall_time, 3) if finished else None,
         "virtual_time": round(finished.virtual_time, 3) if finished else None,
@@ -25,6 +28,9 @@ def summary(record: RunRecord) -> dict[str, Any]:
                 "seed": s.seed,
                 "dialect": s.dialect,
                 "passed": s.passed,
+                # passed, violated, harness error, vacuous, interrupted; a --replay: reproduced, no longer reproduces
+                "verdict": (s.finished.verdict or ("passed" if s.passed else "violated")) if s.finished else "did not run",
+                "note": s.finished.note if s.finished else "",
                 "error": s.finished.error if s.finished else "did not finish",
                 "examples": s.finished.examples if s.finished else 0,
                 "steps": s.finished.steps if s.finished else 0,

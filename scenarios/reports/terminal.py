@@ -1,10 +1,18 @@
-"""The terminal view: a rich progress bar while scenarios run, then a summary table and each violation."""
+"""The terminal view: progress while scenarios run (a bar with an estimate on a terminal, a line now and then
+in a log), then a summary table and each violation, its replay command on a line of its own.
+
+Whatever the terminal width, a command someone may paste is printed unwrapped and alone on its line, and a
+harness error's cause is the last thing printed.
+"""
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..events import (
     CheckFailed,
@@ -14,8 +22,11 @@ from ..events import (
     RunStarted,
     ScenarioFinished,
     ScenarioStarted,
+    StepDone,
 )
 from .collector import RunRecord
+
+LOG_EVERY = 10.0  # seconds of wall time between progress lines when the output is not a terminal
 
 
 def _console() -> Console:
@@ -26,8 +37,28 @@ def _console() -> Console:
     return console
 
 
+def estimate_left(done: int, total: int | None, elapsed: float, budget: float | None) -> float | None:
+    """Seconds left for a scenario: from the pace of the examples done, capped by what is left of its budget."""
+    guesses = []
+    if done and total:
+        guesses.append(elapsed / done * max(0, total - done))
+    if budget is not None:
+        guesses.append(max(0.0, budget - elapsed))
+    return min(guesses) if guesses else None
+
+
+def _about(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    if seconds <= 0:
+        return "finishing the example in progress"
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
 class TerminalReport:
-    """A subscriber; `quiet` keeps only the summary (no progress bar)."""
+    """A subscriber; `quiet` keeps only the summary (no progress)."""
 
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
         self.console = console or _console()
@@ -35,6 +66,9 @@ class TerminalReport:
         self.record = RunRecord()
         self.progress: Progress | None = None
         self.task = None
+        self.scenario: ScenarioStarted | None = None
+        self.done = 0
+        self.last_line = 0.0
 
     def __call__(self, event: Event) -> None:
         self.record(event)
@@ -42,38 +76,116 @@ class TerminalReport:
             wire = f"dialect {event.dialect}" if event.dialect else "each file's dialect"
             self.console.print(f"[bold]pstnsim chaos[/] run {event.run_id} · seed {event.seed} · {event.mode} · "
                                f"{wire} · {len(event.scenarios)} scenario(s)")
-        elif isinstance(event, ScenarioStarted) and not self.quiet:
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=self.console, transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task(event.scenario, total=event.budget_examples)
-        elif isinstance(event, ExampleDone) and self.progress is not None:
-            self.progress.update(self.task, completed=event.example + 1)
+        elif isinstance(event, ScenarioStarted):
+            self._started(event)
+        elif isinstance(event, (ExampleDone, StepDone)):
+            self._advanced(event)
         elif isinstance(event, CheckFailed):
             self._stop()
             self.console.print(f"[red bold]VIOLATION[/] {event.scenario} · {event.check}: {event.title}\n"
-                               f"  {event.message}\n  replay: [cyan]{event.replay_command}[/]")
+                               f"  {event.message}")
+            self._command("replay (exit 0 once it no longer reproduces):", event.replay_command)
         elif isinstance(event, ScenarioFinished):
-            self._stop()
-            mark = "[green]passed[/]" if event.passed else "[red]FAILED[/]"
-            self.console.print(f"  {event.scenario}: {mark} ({event.examples} examples, "
-                               f"{event.virtual_time:.0f} s virtual, {event.wall_time:.1f} s wall)")
-            if event.error:
-                self.console.print(f"[red]  harness error:[/] {event.error.splitlines()[-1] if event.error else ''}")
-            if event.failure_trace:
-                self.console.print(f"  failure trace: {event.failure_trace}\n  replay without Hypothesis: "
-                                   f"[cyan]pstnsim replay {event.failure_trace}[/]")
+            self._finished(event)
         elif isinstance(event, RunFinished):
-            self._stop()
-            self.console.print(self.summary_table())
-            verdict = "[green bold]PASSED[/]" if event.passed else f"[red bold]FAILED[/] ({event.violations} violation(s))"
-            self.console.print(f"{verdict} in {event.wall_time:.1f} s wall, {event.virtual_time:.0f} s virtual; "
-                               f"reports in {event.report_dir}/")
+            self._run_finished(event)
+
+    # ---- progress ----------------------------------------------------------------
+
+    def _started(self, event: ScenarioStarted) -> None:
+        self.scenario, self.done, self.last_line = event, 0, time.monotonic()
+        if self.quiet:
+            return
+        budget = f", time budget {event.time_budget:.0f} s" if event.time_budget is not None else ""
+        total = "" if event.time_budget is not None and event.budget_examples >= 10**6 else f"up to {event.budget_examples} "
+        if not self.console.is_terminal:
+            self.console.print(f"  {event.scenario}: {total}examples x {event.budget_steps} steps{budget}")
+            return
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[left]}"), console=self.console,
+                                 transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task(event.scenario, total=self._total(event), count="", left=_about(None))
+
+    @staticmethod
+    def _total(event: ScenarioStarted) -> float:
+        return event.time_budget if event.time_budget is not None else float(event.budget_examples)
+
+    def _advanced(self, event: ExampleDone | StepDone) -> None:
+        start = self.scenario
+        if start is None or self.quiet or event.scenario != start.scenario:
+            return
+        if isinstance(event, ExampleDone):
+            self.done = event.example + 1
+        elapsed = event.wall - start.wall
+        limited = start.budget_examples < 10**6
+        left = estimate_left(self.done, start.budget_examples if limited else None, elapsed, start.time_budget)
+        if limited and self.done >= start.budget_examples:
+            left = None  # every example ran; a failure may still be shrinking
+        count = f"{self.done}/{start.budget_examples} examples" if limited else f"{self.done} examples"
+        if self.progress is not None:
+            completed = min(elapsed, start.time_budget) if start.time_budget is not None else self.done
+            self.progress.update(self.task, completed=completed, count=count, left=_about(left))
+        elif (isinstance(event, ExampleDone) and self.done == 1) or time.monotonic() - self.last_line >= LOG_EVERY:
+            self.last_line = time.monotonic()
+            self.console.print(f"  {start.scenario}: {count} · {elapsed:.1f} s · {_about(left)}")
 
     def _stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+    # ---- results -------------------------------------------------------------------
+
+    def _command(self, label: str, command: str) -> None:
+        """A command to paste: its own line, never wrapped, cropped or styled (CI logs keep it whole)."""
+        self.console.print(f"  {label}")
+        self.console.print(Text(command), soft_wrap=True, crop=False, overflow="ignore", no_wrap=True,
+                           highlight=False, markup=False)
+
+    def _finished(self, event: ScenarioFinished) -> None:
+        self._stop()
+        mark = {"passed": "[green]passed[/]", "no longer reproduces": "[green]no longer reproduces[/]",
+                "vacuous": "[red]VACUOUS[/]", "harness error": "[red]HARNESS ERROR[/]",
+                "interrupted": "[yellow]INTERRUPTED[/]", "reproduced": "[red]FAILED (reproduced)[/]"}.get(
+            event.verdict, "[green]passed[/]" if event.passed else "[red]FAILED[/]")
+        self.console.print(f"  {event.scenario}: {mark} ({event.examples} examples, "
+                           f"{event.virtual_time:.0f} s virtual, {event.wall_time:.1f} s wall)")
+        if event.note:
+            self.console.print(f"  note: {event.note}", markup=False, highlight=False)
+        if event.failure_trace:
+            self._command("the failing example's provider trace replays without Hypothesis (any version):",
+                          f"pstnsim replay {event.failure_trace}")
+
+    def _run_finished(self, event: RunFinished) -> None:
+        self._stop()
+        self.console.print(self.summary_table())
+        replayed = [s for s in self.record.scenarios.values() if s.finished and s.finished.verdict ==
+                    "no longer reproduces"]
+        if event.interrupted:
+            verdict = "[yellow bold]INTERRUPTED[/] (Ctrl-C): partial reports"
+        elif event.passed and replayed:
+            verdict = "[green bold]NO LONGER REPRODUCES[/] (the replayed failure did not happen; every check held)"
+        elif event.passed:
+            verdict = "[green bold]PASSED[/]"
+        elif event.violations:
+            verdict = f"[red bold]FAILED[/] ({event.violations} violation(s))"
+        else:
+            verdict = "[red bold]HARNESS ERROR[/] (no check failed; the run could not go on: the cause is below)"
+        code = f"; exit {event.exit_code}" if event.exit_code is not None else ""
+        self.console.print(f"{verdict} in {event.wall_time:.1f} s wall, {event.virtual_time:.0f} s virtual; "
+                           f"reports in {event.report_dir}/{code}")
+        commands = [v["replay_command"] for s in self.record.scenarios.values() for v in s.violations
+                    if "--replay" in v["replay_command"]]
+        if commands:
+            self.console.print(f"  replay: sh {event.report_dir}/replay.sh  (or the command above)",
+                               markup=False, highlight=False)
+        # The cause of a harness error comes last, so it is what a log's tail shows.
+        for s in self.record.scenarios.values():
+            if s.finished and s.finished.error:
+                cause = s.finished.error.strip().splitlines()[-1]
+                self.console.print(Text(f"{s.finished.verdict or 'harness error'} in {s.name}: {cause}",
+                                        style="red"), soft_wrap=True)
 
     def summary_table(self) -> Table:
         table = Table(title="chaos summary")
@@ -82,10 +194,13 @@ class TerminalReport:
         for s in self.record.scenarios.values():
             f = s.finished
             passed = sum(1 for c in s.checks if c["status"] == "passed")
+            skipped = sum(1 for c in s.checks if c["status"] == "skipped")
             counts = f.counts if f else {}
+            verdict = f.verdict if f and f.verdict else ("passed" if s.passed else "FAILED")
+            colour = "green" if s.passed else ("yellow" if verdict == "interrupted" else "red")
             table.add_row(
-                s.name, str(s.seed), s.dialect, "[green]passed[/]" if s.passed else "[red]FAILED[/]",
-                f"{passed}/{len(s.checks)}", str(len(s.violations)),
+                s.name, str(s.seed), s.dialect, f"[{colour}]{verdict}[/]",
+                f"{passed}/{len(s.checks)}" + (f" ({skipped} skipped)" if skipped else ""), str(len(s.violations)),
                 f"{counts.get('ok', 0)}/{counts.get('fail', 0)}/{counts.get('info', 0)}",
                 f"{f.virtual_time:.0f}s" if f else "-", f"{f.wall_time:.1f}s" if f else "-",
             )

@@ -89,9 +89,9 @@ def test_the_file_chooses_the_dialect_and_the_flag_overrides_it(tmp_path):
     text = text.replace("provider = { timeout = 2.0,", 'provider = { dialect = "tencent", timeout = 2.0,')
     path = tmp_path / "ghost_tencent.toml"
     path.write_text(text)
-    by_file = Runner(RunOptions(report_dir=tmp_path, examples=2, steps=6)).run([path]).outcomes[0]
-    by_flag = Runner(RunOptions(report_dir=tmp_path, examples=2, steps=6, dialect="aliyun")).run([path]).outcomes[0]
-    assert by_file.passed and by_flag.passed
+    by_file = Runner(RunOptions(report_dir=tmp_path, examples=3, steps=8)).run([path]).outcomes[0]
+    by_flag = Runner(RunOptions(report_dir=tmp_path, examples=3, steps=8, dialect="aliyun")).run([path]).outcomes[0]
+    assert by_file.passed and by_flag.passed, (by_file.error, by_flag.error)
     assert "--dialect tencent" in by_file.replay_command
     assert "--dialect aliyun" in by_flag.replay_command
 
