@@ -374,8 +374,10 @@ def main() -> int:
                         help="seconds of the RSS soak (default 60; the aim is stated for 300; 0 skips it)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--client-procs", type=int, default=1, help="processes of the Python generator")
-    parser.add_argument("--server-core", type=int, default=0, help="core the server is pinned to (-1: none)")
-    parser.add_argument("--client-core", type=int, default=1, help="core the load generator is pinned to (-1: none)")
+    parser.add_argument("--server-core", type=int, default=None,
+                        help="core the server is pinned to (-1: none; default 0 on a machine with 2+ cores)")
+    parser.add_argument("--client-core", type=int, default=None,
+                        help="core the load generator is pinned to (-1: none; default 1 on a machine with 2+ cores)")
     parser.add_argument("--no-wrk", action="store_true", help="use the Python generator even if wrk is installed")
     parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (must be installed)")
     parser.add_argument("--only", default="", help="rows to run, comma-separated: bare, native400, native100k, "
@@ -383,8 +385,10 @@ def main() -> int:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     cores = os.cpu_count() or 1
-    for flag in ("server_core", "client_core"):
+    for flag, default in (("server_core", 0), ("client_core", 1)):
         value = getattr(args, flag)
+        if value is None:
+            value = default if cores >= 2 else -1
         if value >= cores:
             print(f"--{flag.replace('_', '-')} {value}: this machine has cores 0..{cores - 1}", file=sys.stderr)
             return 2
