@@ -338,9 +338,9 @@ class Ledger:
         if extra:
             changed.extra.update(extra)
         self._check_conflicts(binding.x, changed, ignore=binding_id)
-        self._deactivated(binding)
+        self._unindex_parties(binding)  # same X, same mode: only the parties' index changes (order kept)
         binding.a, binding.b, binding.expires_at, binding.extra = changed.a, changed.b, changed.expires_at, changed.extra
-        self._activated(binding)
+        self._index_parties(binding)
         if expires_at is not None:
             self._watch_expiry(binding)
         self._shadow(binding_id, before)
@@ -568,11 +568,24 @@ class Ledger:
         self._active_by_x.setdefault(x, {})[binding.binding_id] = None
         if binding.mode in SINGLE_MODES:
             self._singles[x] = self._singles.get(x, 0) + 1
+        self._index_parties(binding)
+        self._refresh(x)
+
+    def _index_parties(self, binding: Binding) -> None:
         if binding.mode in PARTY_MODES:
             for party in binding.numbers():
                 on = self._party_xs.setdefault(party, {})
-                on[x] = on.get(x, 0) + 1
-        self._refresh(x)
+                on[binding.x] = on.get(binding.x, 0) + 1
+
+    def _unindex_parties(self, binding: Binding) -> None:
+        if binding.mode in PARTY_MODES:
+            for party in binding.numbers():
+                on = self._party_xs[party]
+                on[binding.x] -= 1
+                if not on[binding.x]:
+                    del on[binding.x]
+                    if not on:
+                        del self._party_xs[party]
 
     def _deactivated(self, binding: Binding) -> None:
         x = binding.x
@@ -586,14 +599,7 @@ class Ledger:
             self._singles[x] -= 1
             if not self._singles[x]:
                 del self._singles[x]
-        if binding.mode in PARTY_MODES:
-            for party in binding.numbers():
-                on = self._party_xs[party]
-                on[x] -= 1
-                if not on[x]:
-                    del on[x]
-                    if not on:
-                        del self._party_xs[party]
+        self._unindex_parties(binding)
         self._refresh(x)
 
     def _watch_expiry(self, binding: Binding) -> None:

@@ -222,6 +222,8 @@ def test_indexed_ledger_chooses_as_the_plain_model_does(operations) -> None:
         assert got == want, f"{op}: ledger {got}, plain model {want}"
         seen = {(b.binding_id, b.mode, b.x, b.a, b.b) for b in ledger.bindings(pool_key=POOL)}
         assert seen == model.active(), f"after {op}"
+        for x in {b[2] for b in seen}:  # each X lists its bindings in creation order, updates included
+            assert [b.binding_id for b in ledger.bindings(x=x)] == [b.binding_id for b in model.active_on(x)]
 
 
 def test_history_is_bounded_and_keeps_the_newest_ended_bindings() -> None:
