@@ -2,9 +2,10 @@
 
 Hypothesis has no "stop at this time" setting, so the machine asks the budget
 before each example starts. While no example has failed, a spent budget ends
-the search (`StopSearch`, which Hypothesis lets through); once one has failed,
-later examples are rejected at once, so the shrinker keeps the smallest failing
-example found so far and finishes quickly. Shrinking always ends well before
+the search (`StopSearch`, which Hypothesis lets through); once one has failed
+and its shrinking time is over, later examples only draw their steps and pass at
+once (machine.py, "dry"), so the shrinker keeps the smallest failing example
+found so far and finishes quickly. Shrinking always ends well before
 Hypothesis's own five-minute limit (and its warning).
 """
 
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-
-from hypothesis import reject
 
 # Shrinking stops this long after the first failure at the latest (Hypothesis gives up at 300 s, with a warning).
 MAX_SHRINK_SECONDS = 240.0
@@ -54,22 +53,21 @@ class SearchBudget:
             return None
         return self.failed_at + min(self.seconds if self.seconds is not None else MAX_SHRINK_SECONDS, MAX_SHRINK_SECONDS)
 
-    def before_example(self) -> None:
-        """Raise StopSearch (searching) or reject the example (shrinking) once time is up. Hypothesis's final
-        run of the failing example (and a --replay) always runs."""
+    def before_example(self) -> bool:
+        """Whether this example should only draw (shrinking is over); raises StopSearch once the search's time
+        is spent. Hypothesis's final run of the failing example (and a --replay) always runs for real."""
         now = time.perf_counter()
         if self.failed_at is None:
             if self.seconds is not None and now - self.started >= self.seconds:
                 self.stop(f"its {self.seconds:.1f} s of the time budget were spent")
-        elif now >= (self.shrink_deadline() or now + 1) and not _final_run():
-            reject()
+            return False
+        return now >= (self.shrink_deadline() or now + 1) and not _final_run()
 
     def stop(self, reason: str) -> None:
-        """End the search here: StopSearch while searching; while shrinking, this example is rejected."""
+        """End the search here (StopSearch) while searching; while shrinking, nothing (the example runs dry)."""
         if self.failed_at is None:
             self.stopped = reason
             raise StopSearch(reason)
-        reject()
 
     def failure(self) -> None:
         if self.failed_at is None:

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--adapter", metavar="FILE.py[:CLASS]",
                      help="how to reach the --sut service: a ServiceAdapter subclass in a file or module:CLASS "
                           "(default: the bundled core's API; see docs/harness.md, Adapters)")
+    run.add_argument("--numbers", metavar="X[,X...]",
+                     help="with --sut: the virtual numbers every example takes (a real-time replay command names "
+                          "the failing example's; default: numbers nothing holds, least used first)")
     run.add_argument("--time-budget", type=float, metavar="SECONDS",
                      help="wall-clock seconds for the run, shared among its scenarios: examples run until it is "
                           "spent (with --examples too, whichever comes first)")
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, report_dir=args.report_dir, provider_url=args.provider_url, sut_url=args.sut,
         examples=args.examples, steps=args.steps, shrink=not args.no_shrink, replay=args.replay,
         checks=tuple(args.checks) if args.checks else None, run_id=args.run_id, dialect=args.dialect,
-        time_budget=args.time_budget, adapter=adapter,
+        time_budget=args.time_budget, adapter=adapter, adapter_spec=args.adapter,
+        numbers=tuple(n for n in args.numbers.split(",") if n) if args.numbers else None,
     )
     files = ReportFiles()
     bus = EventBus([files, TerminalReport(quiet=args.quiet)])
@@ -115,6 +119,10 @@ def _validate(args: argparse.Namespace) -> list[str]:
             problems.append(problem)
     if args.adapter and not args.sut:
         problems.append("--adapter only goes with --sut (in-process runs drive the bundled core)")
+    if args.numbers and not args.sut:
+        problems.append("--numbers only goes with --sut (in-process runs use a fresh provider's numbers)")
+    if args.numbers and not all(n.isdigit() for n in args.numbers.split(",") if n):
+        problems.append(f"--numbers takes virtual numbers separated by commas, got {args.numbers!r}")
     if args.time_budget is not None and not args.time_budget > 0:
         problems.append("--time-budget must be a number of seconds > 0")
     return problems

@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from .budget import SearchBudget
 from .checkers import CHECKS, CheckResult, run_checks
+from .dialect_ops import translate_rule
 from .driver import Step
 from .example_log import machine_telemetry
 from .fault_library import fault_rules
@@ -153,6 +154,7 @@ def build_machine(
             self.settled_at = 0
             self.violated: list[str] = []  # the checks the failing step violated
             self.aborted = False  # a harness error ended this example
+            self.dry = False  # shrinking is over: this example only draws (see _dry_start)
             # Per step: (rule, virtual end, operations, crashes and gray changes so far): a failing example's
             # trace keeps the rule boundaries, since a replay must wait where the machine waited.
             self.step_log: list[tuple[str, float, int, int, int]] = []
@@ -167,14 +169,16 @@ def build_machine(
 
         @initialize()
         def start_world(self) -> None:
-            log.budget.before_example()
+            if log.budget.before_example():
+                return self._dry_start()
             self.run(self.world.start())
             self.started = True
             try:
                 self.xs = self.loop.run_until_complete(self.world.pick_numbers(w.numbers))
             except NumbersUsedUp as exc:
                 self.started = False  # nothing ran: nothing to account for
-                log.budget.stop(str(exc))
+                log.budget.stop(str(exc))  # while searching, the search ends here
+                return self._dry_start()
             except Exception as exc:  # noqa: BLE001
                 self.aborted = True
                 raise HarnessAbort(exc) from exc
@@ -185,11 +189,21 @@ def build_machine(
             if w.gray == "switch":
                 self.run(self.world.set_gray(False, self.xs[: len(self.xs) // 2 + 1]))
 
+        def _dry_start(self) -> None:
+            """Shrinking is over (or no numbers are left while shrinking): this example only draws its steps and
+            keeps the state the preconditions read, touching no system, so it ends at once and passes. (Rejecting
+            it instead would make Hypothesis see a known prefix behave differently, and call the run flaky.)"""
+            self.dry = True
+            self.xs = [f"dry-{i}" for i in range(w.numbers)]
+            self.parties = [f"dry-party-{i}" for i in range(w.parties)]
+
         def _elapsed(self) -> float:
             return self.world.driver.now() - self.t0
 
         def _stepped(self, name: str) -> None:
             self.step_count += 1
+            if self.dry:
+                return
             self.step_log.append((name, self._elapsed(), len(self.world.driver.history), len(self.world.crashes),
                                   len(self.world.gray_changes)))
             self.run(self.world.driver.refresh_tracked())
@@ -209,12 +223,16 @@ def build_machine(
 
         @rule(ops=burst_steps)
         def burst(self, ops: list[tuple[tuple[str, str], int, int, int, int]]) -> None:
+            if self.dry:
+                return self._stepped("burst")
             self.run(self.world.driver.run_burst(self._steps(ops)))
             self._stepped("burst")
 
         @rule(ops=burst_steps, x=st.integers(0, w.numbers - 1))
         def burst_one_number(self, ops: list[tuple[tuple[str, str], int, int, int, int]], x: int) -> None:
             """Every operation of the burst on one X: the most contention."""
+            if self.dry:
+                return self._stepped("burst_one_number")
             self.run(self.world.driver.run_burst(self._steps(ops, only_x=x)))
             self._stepped("burst_one_number")
 
@@ -223,6 +241,8 @@ def build_machine(
             """Let time pass; past the scenario's [run] duration, not at all. (A precondition on the elapsed
             time would make a replay's rule choices depend on how the service behaved: a fixed service would
             no longer fit the recorded blob.) In real time the wait also stops at the duration."""
+            if self.dry:
+                return self._stepped("advance_time")
             if self._elapsed() >= scenario.duration:
                 seconds = 0.0
             elif self.world.real_time:
@@ -240,6 +260,11 @@ def build_machine(
                 candidate = {"id": f"chaos-{self.fault_serial}", **rule}
                 if "x" in rule.get("match", {}):
                     candidate["match"] = {**rule["match"], "x": self.xs[rule["match"]["x"]]}
+                if self.dry:  # what remove_fault's precondition reads, without the provider
+                    translated = translate_rule(candidate, self.world.dialect)
+                    if translated is not None:
+                        self.world.dynamic_faults[translated["id"]] = translated
+                    return self._stepped("add_fault")
                 self.run(self.world.add_fault(candidate))
                 self._stepped("add_fault")
 
@@ -247,6 +272,9 @@ def build_machine(
             @rule(index=st.integers(0, 20))
             def remove_fault(self, index: int) -> None:
                 ids = sorted(self.world.dynamic_faults)
+                if self.dry:
+                    self.world.dynamic_faults.pop(ids[index % len(ids)])
+                    return self._stepped("remove_fault")
                 self.run(self.world.remove_fault(ids[index % len(ids)]))
                 self._stepped("remove_fault")
 
@@ -256,6 +284,8 @@ def build_machine(
                   downtime=st.sampled_from((0.0, 1.0, 30.0)))
             def crash_during_burst(self, ops: list[Any], crash_at: float, downtime: float) -> None:
                 """Kill the core `crash_at` seconds into a burst (mid-request, mid-call or mid-backoff), restart it."""
+                if self.dry:
+                    return self._stepped("crash_during_burst")
 
                 async def crash_later() -> None:
                     await asyncio.sleep(crash_at)
@@ -271,6 +301,8 @@ def build_machine(
             @rule(wait=st.sampled_from((0.5, 2.0, 5.0)), downtime=st.sampled_from((0.0, 1.0, 30.0)))
             def crash_during_backoff(self, wait: float, downtime: float) -> None:
                 """Let retries wait a while (backoff, calls in flight), then kill and restart the core."""
+                if self.dry:
+                    return self._stepped("crash_during_backoff")
                 self.run(asyncio.sleep(wait))
                 self.run(self.world.crash_and_restart(downtime))
                 self._stepped("crash_during_backoff")
@@ -279,12 +311,16 @@ def build_machine(
             @rule(x=st.integers(0, w.numbers - 1), mode=st.sampled_from(w.modes))
             def expire_at_provider(self, x: int, mode: str) -> None:
                 """The provider expires a binding by itself; the business reacts to the notice with an unbind."""
+                if self.dry:
+                    return self._stepped("expire_at_provider")
                 self.run(self.world.driver.expire_and_unbind(self.xs[x], mode))
                 self._stepped("expire_at_provider")
 
         if w.gray == "switch":
             @rule(all_numbers=st.booleans(), mask=st.integers(0, 2 ** w.numbers - 1))
             def switch_gray(self, all_numbers: bool, mask: int) -> None:
+                if self.dry:
+                    return self._stepped("switch_gray")
                 chosen = [x for i, x in enumerate(self.xs) if mask >> i & 1]
                 self.run(self.world.set_gray(all_numbers, chosen))
                 self._stepped("switch_gray")
@@ -293,6 +329,8 @@ def build_machine(
         @rule()
         def settle(self) -> None:
             self.settled_at = self.step_count
+            if self.dry:
+                return self._stepped("settle")
             self._settle_and_check()
             self.run(self.world.install_faults())
             self._stepped("settle")

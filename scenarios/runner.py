@@ -80,8 +80,13 @@ class RunOptions:
     core_factory: Callable[..., Any] | None = None
     # Wall seconds for the whole run, shared out among the scenarios (None: the example counts bound it).
     time_budget: float | None = None
-    # How `--sut` is reached: a scenarios.adapters.ServiceAdapter subclass (None: the bundled core's API).
+    # How `--sut` is reached: a scenarios.adapters.ServiceAdapter subclass (None: the bundled core's API), and
+    # the --adapter argument that named it (the replay command carries it).
     adapter: Any = None
+    adapter_spec: str | None = None
+    # Real time: the numbers every example takes (a replay uses the failing example's own: the provider's fault
+    # decisions follow the number). None: numbers nothing holds, least used first.
+    numbers: tuple[str, ...] | None = None
 
     @property
     def mode(self) -> str:
@@ -124,6 +129,7 @@ class Runner:
         self._failures: dict[str, Any] = {}  # scenario name -> replay.capture.FailureMaterial
         self._active_log: MachineLog | None = None  # the attempt in progress (Ctrl-C tells it to stop)
         self._numbers = NumberChoice()  # real time: which numbers the run's examples took
+        self._failing_numbers: dict[str, list[str]] = {}  # scenario -> the last failing example's numbers
 
     def wall(self) -> float:
         return time.perf_counter() - self._wall0
@@ -256,6 +262,8 @@ class Runner:
         def on_failure(machine: Any) -> None:
             from .replay.capture import capture
 
+            self._failing_numbers[scenario.name] = list(getattr(machine, "xs", []))
+
             try:
                 material = capture(machine, scenario, self.options.seed, self.dialect(scenario),
                                    self.options.checks or (scenario.checks or None))
@@ -282,7 +290,7 @@ class Runner:
             if not o.provider_url:
                 raise ValueError("--sut needs --provider-url: the provider the service under test talks to")
             return lambda: RemoteWorld(scenario, o.seed, o.provider_url, o.sut_url, dialect,  # type: ignore[arg-type]
-                                       adapter=o.adapter, numbers=self._numbers)
+                                       adapter=o.adapter, numbers=self._numbers, fixed_numbers=o.numbers)
         return lambda: InProcessWorld(scenario, o.seed, core_factory=o.core_factory, dialect=dialect)
 
     def _new_loop(self) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -384,6 +392,11 @@ class Runner:
             parts += ["--steps", str(o.steps)]
         if o.sut_url:
             parts += ["--sut", o.sut_url, "--provider-url", o.provider_url or ""]
+            if o.adapter_spec:
+                parts += ["--adapter", o.adapter_spec]
+            numbers = self._failing_numbers.get(scenario.name) if blob else None
+            if numbers or o.numbers:
+                parts += ["--numbers", ",".join(numbers or o.numbers or ())]
         if blob:
             parts += ["--replay", blob]
         return shlex.join(parts)

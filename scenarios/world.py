@@ -333,6 +333,18 @@ class NumberChoice:
         order = {x: i for i, x in enumerate(numbers)}
         return sorted(numbers, key=lambda x: (self.used.get(x, 0), order[x]))
 
+    async def take(self, driver: Driver, wanted: list[str], count: int) -> list[str]:
+        """Exactly these numbers (--numbers, as a real-time replay names them), if nothing holds them."""
+        if len(wanted) < count:
+            raise HarnessError(f"--numbers names {len(wanted)} number(s); the scenario needs {count}")
+        free = set(await self.candidates(driver))
+        for x in wanted[:count]:
+            view = await driver.view(x) if x in free else None
+            if view is None or any((view.get(m) or {}).get("status") != "NOT_BIND" for m in ("xb", "axb")):
+                raise HarnessError(f"--numbers: {x} is not free (the provider does not list it unbound, or the "
+                                   "service does not say NOT_BIND for both modes)")
+        return wanted[:count]
+
     async def pick(self, driver: Driver, count: int) -> list[str]:
         chosen: list[str] = []
         candidates = await self.candidates(driver)
@@ -361,11 +373,12 @@ class RemoteWorld(World):
 
     def __init__(self, scenario: Scenario, seed: int, provider_url: str, sut_url: str,
                  dialect: str = "native", adapter: type[ServiceAdapter] | None = None,
-                 numbers: NumberChoice | None = None) -> None:
+                 numbers: NumberChoice | None = None, fixed_numbers: tuple[str, ...] | None = None) -> None:
         super().__init__(scenario, seed, dialect)
         self.provider_url, self.sut_url = provider_url, sut_url
         self.adapter_class = adapter or CoreApiAdapter
         self.numbers = numbers or NumberChoice()
+        self.fixed_numbers = tuple(fixed_numbers or ())  # --numbers: these, in every example
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
@@ -383,14 +396,17 @@ class RemoteWorld(World):
         return await example_log.remote_telemetry(self, since)
 
     async def pick_numbers(self, count: int) -> list[str]:
-        """With the adapter's reset(): a reset service and provider, the first numbers. Else numbers nothing holds."""
+        """Numbers nothing holds, those the run used least first; with the adapter's reset(), after resetting the
+        service and the provider. (Other numbers each time: the provider's fault decisions follow the number, and
+        a reset restarts their counts, so the same numbers would meet the same faults in every example.)"""
         if offers(self.driver.core, "reset"):
             await self.driver.core.reset()
             answer = await self.driver.provider.reset()
             if not answer.ok:
                 raise HarnessError(f"the provider refused POST /_admin/reset: {answer.describe()}")
             await self.install_faults()  # the reset put back the provider's own --faults rules
-            return await super().pick_numbers(count)
+        if self.fixed_numbers:
+            return await self.numbers.take(self.driver, list(self.fixed_numbers), count)
         return await self.numbers.pick(self.driver, count)
 
     async def preflight(self, count: int) -> None:

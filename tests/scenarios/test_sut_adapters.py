@@ -220,3 +220,57 @@ def test_an_accepted_operation_without_operations_is_unknown_not_late():
     op = obs.history.operations[0]
     assert op.outcome is Outcome.INFO and "offers no operations()" in op.detail
     assert run_checks(obs, CHECKS.select(["liveness"]))[0].status == "passed"
+
+
+def test_a_bug_in_a_teams_service_is_found_shrunk_in_time_and_its_replay_reproduces_until_fixed(tmp_path):
+    """A blind retry (no idempotency key, no lookup) after a lost create: the service forgets a binding the
+    provider holds. Found in real time, shrunk within the budget, replayed on the failing example's own numbers;
+    replayed against the fixed service it no longer reproduces."""
+    import subprocess
+    import sys
+
+    buggy = tmp_path / "buggy_mask_service.py"
+    text = MASK_SERVICE.read_text()
+    retry = 'status, answer = self._call("POST", "/v1/bindings", body, {"Idempotency-Key": key})'
+    lookup = "found = self._lookup(virtual, MODES[kind], staff, customer)"
+    assert retry in text and lookup in text
+    buggy.write_text(text.replace(retry, 'status, answer = self._call("POST", "/v1/bindings", body, {})')
+                     .replace(lookup, "found = None"))
+    scenario = tmp_path / "ghost_first.toml"
+    plan = 'action = { kind = "status", status = 503 }\nwhen = { probability = 0.2 }'
+    assert plan in (EXAMPLE / "mask_scenario.toml").read_text()
+    scenario.write_text((EXAMPLE / "mask_scenario.toml").read_text().replace(
+        plan, 'action = { kind = "ghost_success", then = "status", status = 503 }\nwhen = { first = 1 }'))
+    with provider() as provider_url:
+        with server([sys.executable, str(buggy), "--provider-url", provider_url, "--port", "0"]) as buggy_url:
+            found = pstnsim("chaos", "run", scenario, "--sut", buggy_url, "--provider-url", provider_url,
+                            "--adapter", EXAMPLE / "mask_adapter.py", "--time-budget", "6", "--seed", "1",
+                            "--report-dir", tmp_path, "--run-id", "found", timeout=180)
+            assert found.returncode == 1, found.stdout + found.stderr
+            assert "PLEASE REPORT" not in found.stdout + found.stderr
+            violation = json.loads((tmp_path / "found" / "summary.json").read_text())["scenarios"][0]["violations"][0]
+            assert violation["check"] in ("xb_matches_provider", "axb_matches_provider", "no_orphan_or_duplicate")
+            assert "--numbers" in violation["replay_command"] and "--adapter" in violation["replay_command"]
+            script = tmp_path / "found" / "replay.sh"
+            again = subprocess.run(["sh", str(script), "--report-dir", str(tmp_path), "--run-id", "again"],
+                                   capture_output=True, text=True, timeout=120)
+            assert again.returncode == 1, again.stdout + again.stderr  # the same numbers meet the same faults
+        with server([sys.executable, str(MASK_SERVICE), "--provider-url", provider_url, "--port", "0"]) as fixed_url:
+            fixed = subprocess.run(["sh", str(script), "--sut", fixed_url, "--report-dir", str(tmp_path),
+                                    "--run-id", "fixed"], capture_output=True, text=True, timeout=120)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "NO LONGER REPRODUCES" in fixed.stdout
+
+
+def test_numbers_named_for_a_replay_must_be_free():
+    service = LongLivedService({"X2": NumberStatus(xb=ModeStatus("BIND", b="B"))})
+
+    async def take(wanted: list[str]) -> list[str]:
+        driver = Driver(service, FakeProvider(["X1", "X2", "X3"]), POLICY)  # type: ignore[arg-type]
+        return await NumberChoice().take(driver, wanted, 2)
+
+    assert run(take(["X3", "X1"])) == ["X3", "X1"]
+    from scenarios.world import HarnessError
+
+    with pytest.raises(HarnessError, match="X2 is not free"):
+        run(take(["X1", "X2"]))
