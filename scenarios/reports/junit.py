@@ -21,6 +21,10 @@ def junit_tree(record: RunRecord) -> ET.ElementTree:
             message = "vacuous run: nothing was checked" if finished.verdict == "vacuous" else "the harness failed"
             ET.SubElement(case, "error", message=message).text = finished.error
             suite_failures += 1
+        if finished and finished.verdict == "interrupted":
+            case = ET.SubElement(suite, "testcase", classname=f"chaos.{scenario.name}", name="interrupted")
+            ET.SubElement(case, "skipped", message=finished.note or "interrupted (Ctrl-C)")
+            suite_skipped += 1
         violations = {v["check"]: v for v in scenario.violations}
         for item in scenario.checks:
             case = ET.SubElement(suite, "testcase", classname=f"chaos.{scenario.name}", name=item["name"])

@@ -78,3 +78,5 @@ def test_ctrl_c_writes_a_partial_report_marked_interrupted_and_exits_130(tmp_pat
     assert len(summary["scenarios"]) == 1, "scenarios after the interrupted one did not start"
     html = (tmp_path / "cut" / "report.html").read_text()
     assert "INTERRUPTED" in html and "exit code 130" in html
+    junit = (tmp_path / "cut" / "junit.xml").read_text()
+    assert 'name="interrupted"' in junit and "<skipped" in junit
