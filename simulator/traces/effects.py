@@ -38,6 +38,12 @@ TENCENT_CONFLICT = "-106"
 # Tencent gateway errors that mean "not served": throttled is a refusal, the rest leave the outcome unknown.
 TENCENT_UNKNOWN_GATEWAY = ("InternalError", "ServiceUnavailable")
 NATIVE_NOT_FOUND = ("BINDING_NOT_FOUND",)
+VOLCENGINE_CREATES = {"BindAXB": "AXB", "SelectNumberAndBindAXB": "AXB", "BindAXN": "AXN",
+                      "SelectNumberAndBindAXN": "AXN"}
+VOLCENGINE_DELETES = frozenset({"UnbindAXB", "UnbindAXN"})
+VOLCENGINE_NOT_FOUND = ("SubIdNotExist",)
+# Gateway answers after which the provider may or may not have acted.
+VOLCENGINE_UNKNOWN = ("InternalError", "ServiceUnavailableTemp")
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,17 @@ def answer_outcome(dialect: str, answer: Mapping[str, Any] | None) -> str:
         if code == "0":
             return OK
         return NOT_FOUND if code in TENCENT_NOT_FOUND else REFUSED
+    if dialect == "volcengine":
+        meta = body.get("ResponseMetadata") if isinstance(body, dict) else None
+        if status >= 500 or not isinstance(meta, dict):
+            return UNKNOWN
+        error = meta.get("Error")
+        if not error:
+            return OK if 200 <= status < 300 else UNKNOWN
+        code = str(error.get("Code")) if isinstance(error, dict) else ""
+        if code in VOLCENGINE_UNKNOWN:
+            return UNKNOWN
+        return NOT_FOUND if code in VOLCENGINE_NOT_FOUND else REFUSED
     return UNKNOWN
 
 
@@ -252,7 +269,25 @@ def _tencent_effect(action: str, params: Mapping[str, Any], body: Any, answered_
     return None
 
 
-_EFFECTS = {"native": _native_effect, "aliyun": _aliyun_effect, "tencent": _tencent_effect}
+def _volcengine_effect(action: str, params: Mapping[str, Any], body: Any, answered_at: float) -> Effect | None:
+    """vms: AXB binds are ledger AXBs; an AXN (every caller reaches A) is a ledger XB whose b is PhoneNoA."""
+    result = body.get("Result") if isinstance(body, dict) else None
+    pool_key = _str(params.get("pool_key"))
+    if action in VOLCENGINE_CREATES and isinstance(result, dict) and result.get("SubId"):
+        x = national(str(result.get("PhoneNoX") or params.get("x") or "")) or None
+        expires_in = _until(_float(params.get("expiration")), answered_at)
+        a, b = _str(params.get("a")), _str(params.get("b"))
+        if VOLCENGINE_CREATES[action] == "AXB":
+            return CreateBinding(str(result["SubId"]), "AXB", x, a, b, pool_key, expires_in)
+        return CreateBinding(str(result["SubId"]), "XB", x, None, a, pool_key, expires_in,
+                             extra={"volcengine": {"phone_no_b": b}} if b else {})
+    if action in VOLCENGINE_DELETES and params.get("binding_id"):
+        return DeleteBinding(str(params["binding_id"]))
+    return None
+
+
+_EFFECTS = {"native": _native_effect, "aliyun": _aliyun_effect, "tencent": _tencent_effect,
+            "volcengine": _volcengine_effect}
 
 
 # ---- what a call asks for and names ----------------------------------------------
@@ -268,6 +303,10 @@ def requested(exchange: Exchange) -> Requested | None:
     if dialect == "tencent" and action == "GetVirtualNum":
         a = _str(p.get("a"))
         return Requested("AXB" if a else "XB", _str(p.get("x")), a, _str(p.get("b")))
+    if dialect == "volcengine" and action in VOLCENGINE_CREATES:
+        if VOLCENGINE_CREATES[action] == "AXB":
+            return Requested("AXB", _str(p.get("x")), _str(p.get("a")), _str(p.get("b")))
+        return Requested("XB", _str(p.get("x")), None, _str(p.get("a")))
     return None
 
 
@@ -294,7 +333,8 @@ def is_conflict(exchange: Exchange) -> bool:
 
 def is_delete(exchange: Exchange) -> bool:
     return (exchange.dialect, exchange.action) in {("native", "delete_binding"), ("tencent", "DelVirtualNum")} or (
-        exchange.dialect == "aliyun" and exchange.action in ALIYUN_DELETES)
+        exchange.dialect == "aliyun" and exchange.action in ALIYUN_DELETES) or (
+        exchange.dialect == "volcengine" and exchange.action in VOLCENGINE_DELETES)
 
 
 def bindings_shown(exchange: Exchange, said: str | None = None) -> list[ShownBinding]:

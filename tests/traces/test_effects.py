@@ -168,3 +168,29 @@ def test_tencent_outcomes() -> None:
     assert said(200, npp(Error={"Code": "InternalError", "Message": "m"})) == UNKNOWN
     assert said(503, npp(Error={"Code": "ServiceUnavailable", "Message": "m"})) == UNKNOWN
     assert outcome(exchange("tencent", "GetVirtualNum", {}, None, failure=Failure("reset"))) == UNKNOWN
+
+
+# ---- volcengine -------------------------------------------------------------------------------------
+
+
+def vms_ok(result: Any) -> dict[str, Any]:
+    return {"ResponseMetadata": {"RequestId": "r", "Action": "BindAXB", "Version": "2022-01-01"}, "Result": result}
+
+
+def test_volcengine_binds_and_unbinds_as_the_dialect_keeps_them() -> None:
+    pool = {"pool_key": "NP000000000000000001", "expiration": STARTED + 3610}
+    axb = effect_of(exchange("volcengine", "BindAXB", {"x": X, "a": A, "b": B, **pool}, 200,
+                             vms_ok({"SubId": "S1", "PhoneNoX": X})), STARTED)
+    assert axb == CreateBinding("S1", "AXB", X, A, B, "NP000000000000000001", 3600.0)
+    axn = effect_of(exchange("volcengine", "SelectNumberAndBindAXN", {"a": A, "b": B, **pool}, 200,
+                             vms_ok({"SubId": "S2", "PhoneNoX": X})), STARTED)
+    assert (axn.mode, axn.x, axn.a, axn.b) == ("XB", X, None, A)  # every caller reaches A: the ledger's b
+    assert effect_of(exchange("volcengine", "UnbindAXB", {"binding_id": "S1"}, 200, vms_ok(True)), STARTED) == \
+        DeleteBinding("S1")
+    refused = {"ResponseMetadata": {"RequestId": "r", "Error": {"Code": "SubIdNotExist", "Message": "no"}}}
+    assert outcome(exchange("volcengine", "UnbindAXB", {"binding_id": "S9"}, 400, refused)) == NOT_FOUND
+    busy = {"ResponseMetadata": {"RequestId": "r", "Error": {"Code": "InternalError", "Message": "oops"}}}
+    assert outcome(exchange("volcengine", "BindAXB", {"x": X}, 500, busy)) == UNKNOWN
+    ghost = exchange("volcengine", "BindAXB", {"x": X, "a": A, "b": B}, 503, busy, applied=True,
+                     hidden={"status": 200, "body": vms_ok({"SubId": "S3", "PhoneNoX": X})})
+    assert effect_of(ghost, STARTED).binding_id == "S3"  # the binding a lost answer made
