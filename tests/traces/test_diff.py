@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from simulator.journal import _replace_strings
 from simulator.traces import Failure, Trace, read_trace
 from simulator.traces.diff import business_code, diff_traces, render_text, to_json
 from simulator.traces.har import import_har_file
@@ -162,14 +163,9 @@ def _index(calls: list, action: str, nth: int) -> int:
 
 
 def _swapper(pairs: dict[str, str]):
-    def swap(value: Any) -> Any:
-        if isinstance(value, str):
-            for old, new in pairs.items():
-                value = value.replace(old, new)
-            return value
-        if isinstance(value, dict):
-            return {k: swap(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [swap(v) for v in value]
-        return value
-    return swap
+    def replace(text: str) -> str:
+        for old, new in pairs.items():
+            text = text.replace(old, new)
+        return text
+
+    return lambda value: _replace_strings(value, replace)

@@ -19,6 +19,7 @@ from simulator.traces import Trace, read_trace
 from simulator.traces.diff import ABSENT
 from simulator.traces.fidelity import check_trace, render_text, seed_of, to_json
 from simulator.traces.har import import_har_file
+from simulator.journal import _replace_strings
 
 DATA = Path(__file__).parent / "data"
 A, B, B2 = "13900000001", "13800000002", "13800000003"
@@ -170,15 +171,11 @@ def test_the_seed_is_the_one_given_else_the_recording_simulators_else_0():
 
 def _rewritten(trace: Trace, pairs: dict[str, str]) -> Trace:
     def swap(value: Any) -> Any:
-        if isinstance(value, str):
+        def replace(text: str) -> str:
             for old, new in pairs.items():
-                value = value.replace(old, new)
-            return value
-        if isinstance(value, dict):
-            return {k: swap(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [swap(v) for v in value]
-        return value
+                text = text.replace(old, new)
+            return text
+        return _replace_strings(value, replace)
 
     exchanges = [dataclasses.replace(e, params=swap(e.params), request=swap(e.request), response=swap(e.response),
                                      provider_response=swap(e.provider_response)) for e in trace.exchanges]
