@@ -47,10 +47,9 @@ async def _slowloris(served: Served, budget: float) -> tuple[bytes, float]:
 @pytest.mark.parametrize("kind", ["provider", "core"])
 async def test_a_slowloris_client_is_cut_off_at_the_header_timeout(serve, kind) -> None:
     served = serve(kind, {"header_timeout": 1})
-    answer, took = await _slowloris(served, budget=6.0)
+    answer, _ = await _slowloris(served, budget=6.0)  # a 408 before the client's budget is the cut-off
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "REQUEST_TIMEOUT"
-    assert took < 6.0
 
 
 async def _real_requests_while_held(served: Served, kind: str) -> tuple[int, int]:
@@ -105,9 +104,7 @@ async def test_an_idle_kept_alive_connection_is_closed_after_the_keepalive_timeo
         assert head.startswith(b"HTTP/1.1 200")
         length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
         await reader.readexactly(length)
-        started = time.monotonic()
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server, idle
-        assert time.monotonic() - started < 5
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server, idle (else TimeoutError)
         writer.close()
 
 

@@ -34,11 +34,9 @@ def test_a_spent_budget_stops_the_search_and_ends_shrinking_early():
 
 
 def test_a_time_budget_bounds_an_in_process_run(tmp_path):
-    started = time.perf_counter()
     result = Runner(RunOptions(report_dir=tmp_path, time_budget=1.0)).run([EXAMPLES_DIR / "xb_storm_5xx.toml"])
     outcome = result.outcomes[0]
-    assert result.passed and "time budget" in outcome.note, outcome.note
-    assert time.perf_counter() - started < 60  # generous: the point is that it stops, not how fast
+    assert result.passed and "time budget" in outcome.note, outcome.note  # the budget, not the file's, ended it
 
 
 def test_the_estimate_comes_from_the_pace_and_the_budget():
