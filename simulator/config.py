@@ -31,6 +31,10 @@ class VolcengineCredentials:
     secret_access_key: str = "pstnsim-secret"
     # The vms number pool this key binds in; it names the provider's pool (every seeded number).
     number_pool_no: str = "NP000000000000000001"
+    # Where call status events and call records are POSTed (vms's privacy-number callback); None: no push.
+    callback_url: str | None = None
+    # The console's AuthToken: each callback's URL carries authCode = SHA256(timestamp + SHA256(body) + token).
+    auth_token: str = "pstnsim-token"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ HTTP_KEYS = ("header_timeout", "keepalive_timeout", "max_connections", "admin_to
 POOL_KEYS = ("per_city", "stock_per_city", "cities", "prefixes", "pool_key")
 ALIYUN_KEYS = ("access_key_id", "access_key_secret", "pool_key", "report_url")
 TENCENT_KEYS = ("secret_id", "secret_key", "biz_app_id")
-VOLCENGINE_KEYS = ("access_key_id", "secret_access_key", "number_pool_no")
+VOLCENGINE_KEYS = ("access_key_id", "secret_access_key", "number_pool_no", "callback_url", "auth_token")
 MAX_PER_CITY = 100_000  # a bigger pool is a typo, and generating it would take minutes
 # A prefix some 11-digit national number can start with (numbers.NATIONAL_NUMBER): `1`, `1[3-9]...` or `0...`.
 _PREFIX = re.compile(r"^(1|1[3-9]\d{0,8}|0\d{0,9})$")
@@ -167,6 +167,8 @@ def _volcengine(row: Mapping[str, Any], where: str) -> VolcengineCredentials:
         access_key_id=_str(row, "access_key_id", f"{where}.access_key_id", default.access_key_id),
         secret_access_key=_str(row, "secret_access_key", f"{where}.secret_access_key", default.secret_access_key),
         number_pool_no=_str(row, "number_pool_no", f"{where}.number_pool_no", default.number_pool_no),
+        callback_url=_url(row, "callback_url", f"{where}.callback_url", default.callback_url),
+        auth_token=_str(row, "auth_token", f"{where}.auth_token", default.auth_token),
     )
 
 

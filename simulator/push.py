@@ -60,6 +60,11 @@ def _scrubbed_json(body: Any) -> Any:
     return scrub_body(json.dumps(body, ensure_ascii=False).encode(), "application/json")
 
 
+def _receiver(url: str) -> str:
+    """Messages queue for reordering per receiver: the URL without its query (vms signs each one there)."""
+    return url.split("?", 1)[0]
+
+
 def native_webhook_body(event: LedgerEvent) -> dict[str, Any]:
     """The native webhook's JSON: `{"event", "at", "data"}` with the ledger's record as data."""
     return {"event": event.kind, "at": iso(event.at), "data": event.payload}
@@ -151,7 +156,7 @@ class Pusher:
         chosen = self.state.faults.decide_push(info, self.state.elapsed())
         delivery = self._new_delivery(dialect_name, message, info.x)
         # A message held for reordering goes out after this one's first attempt.
-        released = self._held.pop(message.url, [])
+        released = self._held.pop(_receiver(message.url), [])
         if chosen is None:
             self._spawn(delivery, message)
         else:
@@ -176,7 +181,7 @@ class Pusher:
             elif kind == "reorder":
                 self._count("reordered", message.kind)
                 gate: asyncio.Future = asyncio.get_running_loop().create_future()
-                self._held.setdefault(message.url, []).append((delivery, gate))
+                self._held.setdefault(_receiver(message.url), []).append((delivery, gate))
                 hold = float(action.get("seconds", DEFAULT_REORDER_HOLD))
                 self._spawn(delivery, message, gate=gate, hold=hold)
         for held, gate in released:
@@ -231,10 +236,10 @@ class Pusher:
         try:
             successor: Delivery = await asyncio.wait_for(asyncio.shield(gate), hold)
         except TimeoutError:
-            held = self._held.get(message.url, [])
-            self._held[message.url] = [(d, g) for d, g in held if d is not delivery]
-            if not self._held[message.url]:
-                del self._held[message.url]
+            held = self._held.get(_receiver(message.url), [])
+            self._held[_receiver(message.url)] = [(d, g) for d, g in held if d is not delivery]
+            if not self._held[_receiver(message.url)]:
+                del self._held[_receiver(message.url)]
             return
         try:
             await asyncio.wait_for(successor.first_attempt_done.wait(), self.timeout * 2)

@@ -16,13 +16,14 @@ from aiohttp import web
 
 from ...config import ProviderConfig
 from ...errors import LedgerError, short_repr
-from ...ledger import Ledger
+from ...ledger import CallRecord, Ledger, LedgerEvent
 from ...middleware import INFO
-from ..base import Dialect, RequestInfo, read_body
+from ..base import Dialect, PushMessage, RequestInfo, read_body
 from . import errors as codes
 from .actions import ACTIONS, ActionContext
 from .auth import Authenticator
 from .errors import VolcError, business_error, fault_error
+from .push import call_pushes
 from .wire import API_VERSION, RequestIds, WireRequest, check_params, envelope, error_envelope, looks_volcengine, number, parse_request
 
 _WIRE = "pstnsim.volcengine.wire"  # per-request cache: describe and handle read the body once
@@ -155,6 +156,18 @@ class VolcengineDialect(Dialect):
         if retry_after is not None:
             response.headers["Retry-After"] = f"{retry_after:g}"
         return response
+
+    # ---- pushes ----------------------------------------------------------
+
+    def push_messages(self, event: LedgerEvent) -> list[PushMessage]:
+        """A call on a vms binding: its status events and call record to the owning key's callback URL."""
+        if event.kind != "call" or not any(acc.callback_url for acc in self.config.volcengine):
+            return []
+        call = CallRecord(**event.payload)
+        if not call.binding_id:
+            return []
+        binding = next((b for b in self.ledger.bindings(x=call.x, status=None) if b.binding_id == call.binding_id), None)
+        return call_pushes(call, binding, list(self.config.volcengine), event.at)
 
 
 def _tell_journal_x(request: web.Request, result: Any) -> None:
