@@ -12,6 +12,7 @@ checks every invariant. Legal transitions are checked after every step.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
@@ -77,6 +78,9 @@ class MachineLog:
     # Writes sent to the service and BIND statuses seen, over every example: none means nothing was checked.
     writes: int = 0
     binds_seen: int = 0
+    # When a list: every rule call as (example, rule, its drawn arguments), in order. Two runs at one seed must
+    # draw the same (tests/scenarios/test_determinism.py).
+    drawn: list[tuple[int, str, str]] | None = None
 
 
 # Distributions are pooled over every example; the timeline shows one example (the failing one, else the busiest).
@@ -140,6 +144,16 @@ def build_machine(
                   st.integers(0, w.parties - 2), st.integers(0, OFFSET_SLOTS)),
         min_size=w.burst[0], max_size=w.burst[1],
     )
+
+    def traced(function: Callable[..., None]) -> Callable[..., None]:
+        """Record the rule call and its drawn arguments in `log.drawn` (when it is a list) before running it."""
+        @functools.wraps(function)
+        def run_rule(self: Any, **arguments: Any) -> None:
+            if log.drawn is not None:
+                log.drawn.append((self.example, function.__name__, repr(sorted(arguments.items()))))
+            return function(self, **arguments)
+
+        return run_rule
 
     class ChaosMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -222,6 +236,7 @@ def build_machine(
             return steps
 
         @rule(ops=burst_steps)
+        @traced
         def burst(self, ops: list[tuple[tuple[str, str], int, int, int, int]]) -> None:
             if self.dry:
                 return self._stepped("burst")
@@ -229,6 +244,7 @@ def build_machine(
             self._stepped("burst")
 
         @rule(ops=burst_steps, x=st.integers(0, w.numbers - 1))
+        @traced
         def burst_one_number(self, ops: list[tuple[tuple[str, str], int, int, int, int]], x: int) -> None:
             """Every operation of the burst on one X: the most contention."""
             if self.dry:
@@ -237,6 +253,7 @@ def build_machine(
             self._stepped("burst_one_number")
 
         @rule(seconds=st.sampled_from(ADVANCE_CHOICES))
+        @traced
         def advance_time(self, seconds: float) -> None:
             """Let time pass; past the scenario's [run] duration, not at all. (A precondition on the elapsed
             time would make a replay's rule choices depend on how the service behaved: a fixed service would
@@ -254,6 +271,7 @@ def build_machine(
 
         if w.fault_kinds:
             @rule(rule=fault_rules(w.fault_kinds, list(range(w.numbers))))
+            @traced
             def add_fault(self, rule: dict[str, Any]) -> None:
                 """`rule` is in the provider's format; a match on `x` holds an index into the machine's numbers."""
                 self.fault_serial += 1
@@ -270,6 +288,7 @@ def build_machine(
 
             @precondition(lambda self: bool(self.world.dynamic_faults))
             @rule(index=st.integers(0, 20))
+            @traced
             def remove_fault(self, index: int) -> None:
                 ids = sorted(self.world.dynamic_faults)
                 if self.dry:
@@ -282,6 +301,7 @@ def build_machine(
             @precondition(lambda self: self.world.can_crash)
             @rule(ops=st.one_of(st.just([]), burst_steps), crash_at=st.sampled_from((0.0, 0.3, 1.0, 2.5)),
                   downtime=st.sampled_from((0.0, 1.0, 30.0)))
+            @traced
             def crash_during_burst(self, ops: list[Any], crash_at: float, downtime: float) -> None:
                 """Kill the core `crash_at` seconds into a burst (mid-request, mid-call or mid-backoff), restart it."""
                 if self.dry:
@@ -299,6 +319,7 @@ def build_machine(
 
             @precondition(lambda self: self.world.can_crash)
             @rule(wait=st.sampled_from((0.5, 2.0, 5.0)), downtime=st.sampled_from((0.0, 1.0, 30.0)))
+            @traced
             def crash_during_backoff(self, wait: float, downtime: float) -> None:
                 """Let retries wait a while (backoff, calls in flight), then kill and restart the core."""
                 if self.dry:
@@ -309,6 +330,7 @@ def build_machine(
 
         if w.expiries:
             @rule(x=st.integers(0, w.numbers - 1), mode=st.sampled_from(w.modes))
+            @traced
             def expire_at_provider(self, x: int, mode: str) -> None:
                 """The provider expires a binding by itself; the business reacts to the notice with an unbind."""
                 if self.dry:
@@ -318,6 +340,7 @@ def build_machine(
 
         if w.gray == "switch":
             @rule(all_numbers=st.booleans(), mask=st.integers(0, 2 ** w.numbers - 1))
+            @traced
             def switch_gray(self, all_numbers: bool, mask: int) -> None:
                 if self.dry:
                     return self._stepped("switch_gray")
@@ -327,6 +350,7 @@ def build_machine(
 
         @precondition(lambda self: self.step_count - self.settled_at >= SETTLE_EVERY)
         @rule()
+        @traced
         def settle(self) -> None:
             self.settled_at = self.step_count
             if self.dry:

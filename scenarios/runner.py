@@ -36,6 +36,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from .budget import SearchBudget, StopSearch
 from .checkers import CHECKS, CheckResult
+from .determinism import seed_only_draws
 from .events import (
     CheckFailed, CheckPassed, EventBus, ExampleDone, RunFinished, RunStarted, ScenarioFinished, ScenarioStarted,
     StepDone,
@@ -87,6 +88,8 @@ class RunOptions:
     # Real time: the numbers every example takes (a replay uses the failing example's own: the provider's fault
     # decisions follow the number). None: numbers nothing holds, least used first.
     numbers: tuple[str, ...] | None = None
+    # Keep every rule call and its drawn arguments in each scenario's MachineLog.drawn (determinism tests).
+    record_draws: bool = False
 
     @property
     def mode(self) -> str:
@@ -274,7 +277,8 @@ class Runner:
                 self._failures[scenario.name] = material  # the last failing example is the reported one
 
         log = MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks,
-                         on_failure=on_failure, budget=SearchBudget(share))
+                         on_failure=on_failure, budget=SearchBudget(share),
+                         drawn=[] if self.options.record_draws else None)
         log.budget.start()
         self._active_log = log
         return log
@@ -317,7 +321,7 @@ class Runner:
         )
         chatter: list[str] = []  # Hypothesis's own messages: kept for the log, never printed over the summary
         try:
-            with with_reporter(chatter.append):
+            with with_reporter(chatter.append), seed_only_draws():
                 run_state_machine_as_test(machine, settings=config)
         except StopSearch:
             return None  # log.budget.stopped says why
