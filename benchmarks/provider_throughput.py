@@ -1,19 +1,24 @@
-"""Throughput of the provider against a bare aiohttp JSON handler, in one run, with a load generator that is
-not the bottleneck.
+"""Throughput of the provider against a bare aiohttp JSON handler and the stub servers users pick instead
+(WireMock, mountebank), in one run, with a load generator that is not the bottleneck.
 
 Each server runs in its own process pinned to one core (--server-core), the load generator on the other
-(--client-core). Load: create+delete cycles over keep-alive connections. `wrk` drives the bare handler and
-the native API when it is installed (a Lua script deletes each binding a create returned); the vendor
-dialects need a fresh signature per request, so a raw-socket Python client (one or more processes) drives
-them, and drives everything when `wrk` is missing or --no-wrk is given. Every row shows how busy the
-server's core was (server CPU seconds / wall seconds): near 100% means the server, not the generator, set
-the pace; the bare handler's row is the proof that the generator reaches the handler's own limit.
+(--client-core; `taskset` for wrk and the stub servers). Load: create+delete cycles over keep-alive connections.
+`wrk` drives the bare handler, WireMock, mountebank and the native API when it is installed (a Lua script,
+benchmarks/wrk/create_delete.lua, deletes each binding a create returned); the vendor dialects need a fresh
+signature per request, so a raw-socket Python client (one or more processes) drives them, and drives everything
+when `wrk` is missing or --no-wrk is given. Every row shows how busy the server's core was (server CPU seconds /
+wall seconds): near 100% means the server, not the generator, set the pace; the bare handler's row is the proof
+that the generator reaches the handler's own limit.
 
-Rows: bare handler; provider native API with a 400-number and a 100,000-number pool; Aliyun
-BindAxb/UnbindSubscription (RPC signatures checked); Tencent GetVirtualNum/DelVirtualNum (TC3 signatures
-checked). Every provider has its fault engine loaded with rules none of which match, journal and metrics on.
-Then a soak (--soak seconds, default 60; the issue's aim is stated for 300) on the native API: RSS at the
-start, after 30 s and at the end. Figures only: nothing here asserts a speed.
+Rows: bare handler; WireMock (standalone, tuned as its docs advise for load tests, warmed up) and mountebank
+serving the same fixed stub (create returns a binding, delete returns 200), installed from npm at pinned
+versions into .bench-cache/ on first use and shown as `skipped: <reason>` when java, node or npm is missing;
+provider native API with a 400-number and a 100,000-number pool; Aliyun BindAxb/UnbindSubscription (RPC
+signatures checked); Tencent GetVirtualNum/DelVirtualNum (TC3 signatures checked). Every provider has its fault
+engine loaded with rules none of which match, journal and metrics on. Then a soak (--soak seconds, default 60;
+300 gives the issue's five-minute figure) on the native API: RSS at the start, after 30 s and at the end.
+The figures also go to reports/bench/provider_throughput.json (--json) so runs can be compared. Figures only:
+nothing here asserts a speed.
 
     python benchmarks/provider_throughput.py [--duration 10] [--soak 60] [--connections 50] [--no-wrk]
 """
@@ -22,21 +27,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
+import math
 import multiprocessing
 import os
-import re
+import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from load_generators import python_load, wrk_load  # noqa: E402  (this script's own folder)
+from stub_servers import COMPETITORS, Unavailable  # noqa: E402
 
 NON_MATCHING_RULES = [
     {"id": "aliyun-only", "match": {"dialect": "aliyun", "operation": "QueryCallStatus"},
@@ -45,28 +53,9 @@ NON_MATCHING_RULES = [
     {"id": "other-path", "match": {"path": "/nowhere/*"}, "action": {"kind": "latency", "seconds": 1}},
     {"id": "push-only", "match": {"operation": "push:call"}, "action": {"kind": "drop"}},
 ]
-BENCH_PATH = "/_bench/stats"
 CITIES = ("Beijing", "Shanghai", "Hangzhou", "Shenzhen")
-
-WRK_SCRIPT = r"""
--- create+delete XB cycles: each create's binding id is deleted by the next request on any connection
-local ids, n, seq = {}, 0, 0
-request = function()
-  if n > 0 then
-    local id = ids[n]; ids[n] = nil; n = n - 1
-    return wrk.format("DELETE", "/v1/bindings/" .. id)
-  end
-  seq = seq + 1
-  return wrk.format("POST", "/v1/bindings", {["Content-Type"] = "application/json"},
-                    string.format('{"mode":"XB","b":"139%08d"}', seq % 100000000))
-end
-response = function(status, headers, body)
-  if status == 201 then
-    local id = body:match('"binding_id":%s*"([^"]+)"')
-    if id then n = n + 1; ids[n] = id end
-  end
-end
-"""
+DEFAULT_JSON = ROOT / "reports" / "bench" / "provider_throughput.json"
+DEFAULT_CACHE = ROOT / ".bench-cache"
 
 
 # ---- servers (each in its own process) ------------------------------------------------------------
@@ -90,15 +79,6 @@ def serve(kind: str, pool_size: int, core: int | None, use_uvloop: bool, ready, 
         asyncio.run(_serve(kind, pool_size, ready, stop))
 
 
-async def stats(request):
-    """The server process's CPU seconds and RSS: read before and after a load."""
-    from aiohttp import web
-
-    with open("/proc/self/statm") as f:
-        rss_pages = int(f.read().split()[1])
-    return web.json_response({"cpu": time.process_time(), "rss_mb": rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20})
-
-
 async def _serve(kind: str, pool_size: int, ready, stop) -> None:
     from aiohttp import web
 
@@ -108,7 +88,6 @@ async def _serve(kind: str, pool_size: int, ready, stop) -> None:
 
         provider = Provider(ProviderConfig(seed=1, pool=pool_of(pool_size)))
         provider.faults.replace(NON_MATCHING_RULES)
-        provider.app.router.add_get(BENCH_PATH, stats)
         await provider.start()
         ready.put(provider.port)
         while not stop.is_set():
@@ -129,7 +108,6 @@ async def _serve(kind: str, pool_size: int, ready, stop) -> None:
     app = web.Application()
     app.router.add_post("/v1/bindings", create)
     app.router.add_delete("/v1/bindings/{id}", delete)
-    app.router.add_get(BENCH_PATH, stats)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -141,6 +119,8 @@ async def _serve(kind: str, pool_size: int, ready, stop) -> None:
 
 
 class Server:
+    """The bare handler or the provider in a spawned Python process."""
+
     def __init__(self, kind: str, pool_size: int, core: int | None, use_uvloop: bool) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.ready, self.stop = ctx.Queue(), ctx.Event()
@@ -151,6 +131,7 @@ class Server:
         self.process.start()
         self.port = self.ready.get(timeout=120)
         self.url = f"http://127.0.0.1:{self.port}"
+        self.pid = self.process.pid
         return self
 
     def __exit__(self, *exc) -> None:
@@ -159,165 +140,17 @@ class Server:
         if self.process.is_alive():
             self.process.kill()
 
-    def stats(self) -> dict[str, float]:
-        import urllib.request
 
-        with urllib.request.urlopen(self.url + BENCH_PATH, timeout=60) as response:
-            return json.loads(response.read())
-
-
-# ---- load generators ----------------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-def wrk_load(url: str, seconds: float, connections: int, core: int | None) -> Load:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script.name, url]
-    if core is not None and shutil.which("taskset"):
-        command = ["taskset", "-c", str(core), *command]
+def usage(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system, all threads) and RSS in MB of process `pid`, read from /proc (nan without it)."""
     try:
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(script.name)
-    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),", out)
-    if total is None:
-        raise RuntimeError(f"wrk printed no totals:\n{out}")
-    elapsed = float(total.group(2)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[total.group(3)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Load(int(total.group(1)), elapsed, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"),
-                int(errors.group(1)) if errors else 0)
-
-
-def _wrk_ms(out: str, label: str) -> float:
-    found = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    if found is None:
-        return float("nan")
-    return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
-
-
-class Cycle:
-    """Requests of one create+delete cycle for one connection, as raw HTTP/1.1 bytes (signed afresh)."""
-
-    def __init__(self, dialect: str, host: str, index: int) -> None:
-        self.dialect, self.host, self.index = dialect, host, index
-        self.nonce = 0
-        self.a, self.b = f"138{index:08d}", f"139{index:08d}"
-
-    def create(self) -> bytes:
-        if self.dialect == "native":
-            body = json.dumps({"mode": "XB", "b": self.b}).encode()
-            return self._post("/v1/bindings", body, {"Content-Type": "application/json"})
-        if self.dialect == "aliyun":
-            return self._aliyun("BindAxb", {"PoolKey": "FC100000000000001", "PhoneNoA": self.a, "PhoneNoB": self.b,
-                                            "Expiration": "2099-01-01 00:00:00"})
-        return self._tencent("GetVirtualNum", {"BizAppId": "pstnsim", "Dst": "0086" + self.b})
-
-    def delete(self, answer: dict) -> bytes:
-        if self.dialect == "native":
-            return (f"DELETE /v1/bindings/{answer['binding_id']} HTTP/1.1\r\nHost: {self.host}\r\n"
-                    "Content-Length: 0\r\n\r\n").encode()
-        if self.dialect == "aliyun":
-            bound = answer["SecretBindDTO"]
-            return self._aliyun("UnbindSubscription", {"PoolKey": "FC100000000000001", "SubsId": bound["SubsId"],
-                                                       "SecretNo": bound["SecretNo"]})
-        return self._tencent("DelVirtualNum", {"BizAppId": "pstnsim", "BindId": answer["Response"]["BindId"]})
-
-    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        return (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}Content-Length: {len(body)}\r\n\r\n").encode() + body
-
-    def _aliyun(self, action: str, params: dict[str, str]) -> bytes:
-        from simulator.dialects.aliyun import signing
-
-        self.nonce += 1
-        query = signing.sign_rpc(method="GET", action=action, version="2017-05-25", params=params,
-                                 access_key_id="pstnsim-ak", secret="pstnsim-secret",
-                                 nonce=f"bench-{os.getpid()}-{self.index}-{self.nonce}", at=time.time())
-        return f"GET /?{urlencode(query)} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
-
-    def _tencent(self, action: str, params: dict[str, str]) -> bytes:
-        from simulator.dialects.tencent import signing
-
-        body = json.dumps(params).encode()
-        timestamp = int(time.time())
-        canonical = signing.tc3_canonical_request("POST", "", {"content-type": "application/json", "host": self.host},
-                                                  ("content-type", "host"), body)
-        return self._post("/", body, {
-            "Content-Type": "application/json", "X-TC-Action": action, "X-TC-Version": "2019-08-23",
-            "X-TC-Timestamp": str(timestamp),
-            "Authorization": signing.tc3_authorization("pstnsim-id", "pstnsim-secret", timestamp, canonical)})
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    body = await reader.readexactly(int(length.group(1))) if length else b""
-    return status, body
-
-
-async def _python_load(port: int, dialect: str, seconds: float, connections: int, first: int) -> tuple[int, list[float], int]:
-    host = f"127.0.0.1:{port}"
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def connection(index: int) -> None:
-        nonlocal errors
-        cycle = Cycle(dialect, host, index)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                status, body = await _exchange(reader, writer, cycle.create())
-                middle = time.perf_counter()
-                answer = json.loads(body)
-                if status >= 300 or "Error" in answer.get("Response", {}) or answer.get("Code", "OK") != "OK":
-                    errors += 1
-                    continue
-                status, _ = await _exchange(reader, writer, cycle.delete(answer))
-                errors += status >= 300
-                latencies.extend((middle - started, time.perf_counter() - middle))
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(connection(first + i) for i in range(connections)))
-    return len(latencies), latencies, errors
-
-
-def _python_worker(port: int, dialect: str, seconds: float, connections: int, first: int, core: int | None, out) -> None:
-    if core is not None:
-        os.sched_setaffinity(0, {core})
-    out.put(asyncio.run(_python_load(port, dialect, seconds, connections, first)))
-
-
-def python_load(port: int, dialect: str, seconds: float, connections: int, processes: int, core: int | None) -> Load:
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    share = max(1, connections // processes)
-    workers = [ctx.Process(target=_python_worker, args=(port, dialect, seconds, share, i * share, core, out))
-               for i in range(processes)]
-    started = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    results = [out.get(timeout=seconds + 120) for _ in workers]
-    elapsed = time.perf_counter() - started
-    for worker in workers:
-        worker.join(10)
-    latencies = sorted(t for _, ts, _ in results for t in ts)
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-    return Load(sum(r for r, _, _ in results), min(elapsed, seconds + 1.0), cuts[49] * 1000, cuts[98] * 1000,
-                sum(e for _, _, e in results))
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/statm") as f:
+            rss_pages = int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return math.nan, math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -325,35 +158,74 @@ def python_load(port: int, dialect: str, seconds: float, connections: int, proce
 
 @dataclass
 class Row:
+    key: str
     name: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    busy: float  # server CPU seconds per wall second
-    cpu_us: float  # server CPU per request
-    errors: int
-    generator: str
+    rps: float = math.nan
+    p50_ms: float = math.nan
+    p99_ms: float = math.nan
+    busy: float = math.nan  # server CPU seconds per wall second
+    cpu_us: float = math.nan  # server CPU per request
+    rss_mb: float = math.nan  # server RSS after the load
+    errors: int = 0
+    generator: str = ""
+    skipped: str = ""  # why the row was not measured (a competitor that cannot run here)
+    ratio: float = math.nan  # req/s over the bare handler's
+    ratio_cpu: float = math.nan  # the bare handler's CPU per request over this row's
 
 
-def measure(name: str, kind: str, dialect: str, pool_size: int, args, use_wrk: bool) -> Row:
-    with Server(kind, pool_size, args.server_core, args.uvloop) as server:
-        drive = (lambda s: wrk_load(server.url, s, args.connections, args.client_core)) if use_wrk and dialect == "native" \
-            else (lambda s: python_load(server.port, dialect, s, args.connections, args.client_procs, args.client_core))
-        drive(args.warmup)
-        before, wall = server.stats(), time.perf_counter()
-        load = drive(args.duration)
-        after, wall = server.stats(), time.perf_counter() - wall
-    cpu = after["cpu"] - before["cpu"]
-    return Row(name, load.requests / load.seconds, load.p50_ms, load.p99_ms, cpu / wall,
-               cpu / max(1, load.requests) * 1e6, load.errors,
-               "wrk" if use_wrk and dialect == "native" else f"python x{args.client_procs}")
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    kind: str  # bare, provider, or a key of stub_servers.COMPETITORS
+    dialect: str
+    pool_size: int = 400
+
+
+PLAN = {
+    "bare": Plan("bare aiohttp handler", "bare", "native", 0),
+    "wiremock": Plan(f"{COMPETITORS['wiremock'].name}, tuned, warm", "wiremock", "native", 0),
+    "mountebank": Plan(f"{COMPETITORS['mountebank'].name}, warm", "mountebank", "native", 0),
+    "native400": Plan("pstnsim native, 400 numbers", "provider", "native", 400),
+    "native100k": Plan("pstnsim native, 100,000 numbers", "provider", "native", 100_000),
+    "aliyun": Plan("pstnsim aliyun Bind/Unbind, signed", "provider", "aliyun"),
+    "tencent": Plan("pstnsim tencent Get/DelVirtualNum, signed", "provider", "tencent"),
+}
+
+
+def start_server(plan: Plan, args):
+    if plan.kind in COMPETITORS:
+        return COMPETITORS[plan.kind](args.cache_dir, args.server_core)
+    return Server(plan.kind, plan.pool_size, args.server_core, args.uvloop)
+
+
+def measure(key: str, plan: Plan, args, use_wrk: bool, name: str | None = None) -> Row:
+    wrk = use_wrk and plan.dialect == "native"
+    row = Row(key, name or plan.name, generator="wrk" if wrk else f"python x{args.client_procs}")
+    warmup = args.stub_warmup if plan.kind in COMPETITORS else args.warmup
+    try:
+        with start_server(plan, args) as server:
+            drive = (lambda s: wrk_load(server.url, s, args.connections, args.client_core)) if wrk \
+                else (lambda s: python_load(server.port, plan.dialect, s, args.connections, args.client_procs,
+                                            args.client_core))
+            if warmup > 0:
+                drive(warmup)
+            cpu_before, wall = usage(server.pid)[0], time.perf_counter()
+            load = drive(args.duration)
+            (cpu_after, row.rss_mb), wall = usage(server.pid), time.perf_counter() - wall
+    except Unavailable as reason:
+        row.skipped = str(reason)
+        return row
+    cpu = cpu_after - cpu_before
+    row.rps, row.p50_ms, row.p99_ms, row.errors = load.requests / load.seconds, load.p50_ms, load.p99_ms, load.errors
+    row.busy, row.cpu_us = cpu / wall, cpu / max(1, load.requests) * 1e6
+    return row
 
 
 def soak(args, use_wrk: bool) -> list[tuple[float, float]]:
     """RSS of the provider (native API, 400 numbers) at the start, after 30 s and at the end of --soak s of load."""
     samples = []
     with Server("provider", 400, args.server_core, args.uvloop) as server:
-        samples.append((0.0, server.stats()["rss_mb"]))
+        samples.append((0.0, usage(server.pid)[1]))
         started = time.perf_counter()
         for mark in sorted({min(30.0, args.soak), args.soak}):
             left = mark - (time.perf_counter() - started)
@@ -362,16 +234,50 @@ def soak(args, use_wrk: bool) -> list[tuple[float, float]]:
                     wrk_load(server.url, left, args.connections, args.client_core)
                 else:
                     python_load(server.port, "native", left, args.connections, args.client_procs, args.client_core)
-            samples.append((time.perf_counter() - started, server.stats()["rss_mb"]))
+            samples.append((time.perf_counter() - started, usage(server.pid)[1]))
     return samples
+
+
+def print_table(rows: list[Row]) -> None:
+    print(f"\n{'server':<42}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'x bare':>8}{'by CPU':>8}{'busy':>6}"
+          f"{'CPU us/req':>11}{'RSS MB':>8}{'errors':>7}  generator")
+    for r in rows:
+        if r.skipped:
+            print(f"{r.name:<42}skipped: {r.skipped}")
+            continue
+        print(f"{r.name:<42}{r.rps:>8.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}{_x(r.ratio):>8}{_x(r.ratio_cpu):>8}"
+              f"{r.busy:>6.0%}{r.cpu_us:>11.0f}{r.rss_mb:>8.0f}{r.errors:>7}  {r.generator}")
+
+
+def _x(ratio: float) -> str:
+    return "" if math.isnan(ratio) else f"{ratio:.2f}x"
+
+
+def machine() -> dict:
+    """What the figures were measured on: they only compare within one run on one machine."""
+    model = ""
+    try:
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), "")
+    except OSError:
+        pass
+    tools = {}
+    for tool, command in (("wrk", ["wrk", "-v"]), ("java", ["java", "-version"]), ("node", ["node", "--version"])):
+        if shutil.which(command[0]):
+            done = subprocess.run(command, capture_output=True, text=True)
+            tools[tool] = ((done.stdout + done.stderr).strip().splitlines() or [""])[0]
+    return {"cpu": model, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "tools": tools}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per row (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each measurement")
+    parser.add_argument("--stub-warmup", type=float, default=10.0,
+                        help="seconds of load warming WireMock's JIT and mountebank up before theirs (default 10)")
     parser.add_argument("--soak", type=float, default=60.0,
-                        help="seconds of the RSS soak (default 60; the aim is stated for 300; 0 skips it)")
+                        help="seconds of the RSS soak (default 60; 300 gives the issue's five-minute figure; 0 skips it)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--client-procs", type=int, default=1, help="processes of the Python generator")
     parser.add_argument("--server-core", type=int, default=None,
@@ -379,9 +285,12 @@ def main() -> int:
     parser.add_argument("--client-core", type=int, default=None,
                         help="core the load generator is pinned to (-1: none; default 1 on a machine with 2+ cores)")
     parser.add_argument("--no-wrk", action="store_true", help="use the Python generator even if wrk is installed")
-    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (must be installed)")
-    parser.add_argument("--only", default="", help="rows to run, comma-separated: bare, native400, native100k, "
-                        "aliyun, tencent (default: all)")
+    parser.add_argument("--uvloop", action="store_true", help="serve the Python servers on uvloop (must be installed)")
+    parser.add_argument("--only", default="", help=f"rows to run, comma-separated: {', '.join(PLAN)} (default: all)")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
+                        help="where WireMock and mountebank are installed from npm on first use (default .bench-cache/)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
+                        help="file the figures are written to (default reports/bench/provider_throughput.json)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     cores = os.cpu_count() or 1
@@ -399,52 +308,71 @@ def main() -> int:
         except ImportError:
             print("--uvloop: uvloop is not installed (pip install uvloop)", file=sys.stderr)
             return 2
-    use_wrk = shutil.which("wrk") is not None and not args.no_wrk
-    plan = {
-        "bare": ("bare aiohttp handler", "bare", "native", 0),
-        "native400": ("native, 400 numbers", "provider", "native", 400),
-        "native100k": ("native, 100,000 numbers", "provider", "native", 100_000),
-        "aliyun": ("aliyun BindAxb/Unbind (signed)", "provider", "aliyun", 400),
-        "tencent": ("tencent Get/DelVirtualNum (signed)", "provider", "tencent", 400),
-    }
-    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-    unknown = [w for w in wanted if w not in plan]
-    if unknown:
-        print(f"--only {','.join(unknown)}: rows are {', '.join(plan)}", file=sys.stderr)
+    for flag in ("duration", "warmup", "stub_warmup", "soak"):
+        if getattr(args, flag) < 0:
+            print(f"--{flag.replace('_', '-')} {getattr(args, flag):g}: seconds cannot be negative", file=sys.stderr)
+            return 2
+    if args.duration < 1 or args.connections < 1 or args.client_procs < 1:
+        print("--duration must be at least 1 s, --connections and --client-procs at least 1", file=sys.stderr)
         return 2
-    print(f"load: {'wrk (bare, native)' if use_wrk else 'no wrk: Python generator for every row'}; "
-          f"{args.connections} connections; server on core {args.server_core}, generator on core {args.client_core}; "
-          f"{args.duration:g} s per row after {args.warmup:g} s warm-up; loop: {'uvloop' if args.uvloop else 'asyncio'}")
-    print(f"uptime: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min load)")
+    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in PLAN]
+    if unknown:
+        print(f"--only {','.join(unknown)}: rows are {', '.join(PLAN)}", file=sys.stderr)
+        return 2
+    use_wrk = shutil.which("wrk") is not None and not args.no_wrk
+    pinning = "taskset" if shutil.which("taskset") else "sched_setaffinity for Python servers only (no taskset)"
+    started_at = datetime.datetime.now(datetime.timezone.utc)
+    load_before = os.getloadavg()
+    print(f"{started_at:%Y-%m-%d %H:%M} UTC; load: {'wrk (bare, stubs, native)' if use_wrk else 'no wrk: Python generator for every row'}; "
+          f"{args.connections} connections; server on core {args.server_core}, generator on core {args.client_core} "
+          f"({pinning if args.server_core is not None else 'not pinned'}); {args.duration:g} s per row after "
+          f"{args.warmup:g} s warm-up ({args.stub_warmup:g} s for WireMock and mountebank); "
+          f"loop: {'uvloop' if args.uvloop else 'asyncio'}")
+    print(f"uptime: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min load)")
     rows = []
-    for key, (name, kind, dialect, pool_size) in plan.items():
+    for key, plan in PLAN.items():
         if wanted and key not in wanted:
             continue
-        rows.append(measure(name, kind, dialect, pool_size, args, use_wrk))
-        if use_wrk and kind == "bare":  # the same handler under the Python generator: what it can reach
-            rows.append(measure("bare, Python generator", kind, dialect, pool_size, args, False))
-    print(f"\n{'server':<36}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server busy':>13}{'CPU us/req':>12}"
-          f"{'errors':>8}  generator")
+        rows.append(measure(key, plan, args, use_wrk))
+        print(f"  measured: {rows[-1].name}" + (f" (skipped: {rows[-1].skipped})" if rows[-1].skipped else
+                                                f" {rows[-1].rps:.0f} req/s"))
+        if use_wrk and key == "bare":  # the same handler under the Python generator: what that generator can reach
+            rows.append(measure("bare_python", plan, args, False, name="bare aiohttp handler, Python generator"))
+            print(f"  measured: {rows[-1].name} {rows[-1].rps:.0f} req/s")
+    bare = next((r for r in rows if r.key == "bare" and not r.skipped), None)
     for r in rows:
-        print(f"{r.name:<36}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.busy:>12.0%}{r.cpu_us:>12.0f}"
-              f"{r.errors:>8}  {r.generator}")
-    bare = next((r for r in rows if r.name.startswith("bare aiohttp")), None)
-    if bare is not None:
-        print("\nratio to the bare handler (req/s; by server CPU per request in brackets):")
-        for r in rows:
-            if r is not bare and not r.name.startswith("bare"):
-                print(f"  {r.name:<36}{r.rps / bare.rps:>6.2f}x  ({bare.cpu_us / r.cpu_us:.2f}x)")
-    by_name = {r.name: r for r in rows}
-    if "native, 400 numbers" in by_name and "native, 100,000 numbers" in by_name:
-        big, small = by_name["native, 100,000 numbers"], by_name["native, 400 numbers"]
-        print(f"  100,000-number pool / 400-number pool: {big.rps / small.rps:.2f}x req/s, "
+        if bare is not None and not r.skipped:
+            r.ratio, r.ratio_cpu = r.rps / bare.rps, bare.cpu_us / r.cpu_us if r.cpu_us else math.nan
+    print_table(rows)
+    by_key = {r.key: r for r in rows if not r.skipped}
+    if "native400" in by_key and "native100k" in by_key:
+        big, small = by_key["native100k"], by_key["native400"]
+        print(f"100,000-number pool / 400-number pool: {big.rps / small.rps:.2f}x req/s, "
               f"{small.cpu_us / big.cpu_us:.2f}x by CPU per request")
+    samples: list[tuple[float, float]] = []
     if args.soak > 0:
         samples = soak(args, use_wrk)
-        print(f"\nsoak, native API, 400 numbers, {args.soak:g} s: RSS "
-              + ", ".join(f"{mb:.1f} MB at {t:.0f} s" for t, mb in samples))
+        note = "the issue's five-minute figure" if args.soak >= 300 else "a shorter soak; --soak 300 gives the issue's five-minute figure"
+        print(f"\nsoak, pstnsim native API, 400 numbers, {args.soak:g} s ({note}):")
+        print("  RSS " + ", ".join(f"{mb:.1f} MB at {t:.0f} s" for t, mb in samples))
         if len(samples) >= 3:
             print(f"  growth from 30 s to the end: {samples[-1][1] - samples[1][1]:+.1f} MB")
+    load_after = os.getloadavg()
+    print(f"uptime at the end: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    report = {
+        "benchmark": "provider_throughput", "started_at": started_at.isoformat(timespec="seconds"),
+        "machine": machine(), "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in load_after]},
+        "settings": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                     "generator": "wrk" if use_wrk else "python"},
+        "rows": [{k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in asdict(r).items()}
+                 for r in rows],
+        "soak": {"seconds": args.soak, "rss_mb": [{"at_s": round(t, 1), "rss_mb": round(mb, 1)} for t, mb in samples],
+                 "growth_from_30s_mb": round(samples[-1][1] - samples[1][1], 1) if len(samples) >= 3 else None},
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"figures written to {args.json}")
     return 0
 
 
