@@ -25,12 +25,12 @@ from .numbers import InvalidNumber, normalize
 from .provider.breaker import GuardedClient
 from .service import Accepted, BindingService, Finished, Unsettled
 from .records import Operation, StateConflict
-from .store import Store
+from .storage import OperationStore, StoreUnavailable
 
 log = logging.getLogger("binding_core.api")
 
 SERVICE = web.AppKey("service", BindingService)
-STORE = web.AppKey("store", Store)
+STORE = web.AppKey("store", OperationStore)
 GRAY = web.AppKey("gray", GrayRouter)
 PROVIDER = web.AppKey("provider", GuardedClient)
 ADMIN_GATE = web.AppKey("admin_gate", AdminGate)
@@ -125,7 +125,7 @@ def _no_body(request: web.Request) -> None:
 # ---- answers ---------------------------------------------------------------
 
 
-def _answer(result: Accepted | Finished | Unsettled, store: Store) -> web.Response:
+def _answer(result: Accepted | Finished | Unsettled, store: OperationStore) -> web.Response:
     op = result.operation
     mode_view = store.view(op.x)[op.mode.lower()]
     body = {
@@ -157,7 +157,7 @@ async def _change(request: web.Request, mode: str, kind: str, a: str | None = No
         result = await request.app[SERVICE].request(x, mode, kind, a=a, b=b)
     except StateConflict as exc:
         raise ApiError(409, "STATE_CONFLICT", str(exc), current=exc.view[mode.lower()]) from None
-    except sqlite3.OperationalError as exc:  # e.g. another process holds the write lock too long: nothing written
+    except (sqlite3.OperationalError, StoreUnavailable) as exc:  # e.g. another process holds the write lock too long: nothing written
         raise ApiError(503, "STORE_BUSY", f"the database refused the change, try again: {exc}") from None
     return _answer(result, request.app[STORE])
 

@@ -29,7 +29,7 @@ from .provider.base import ProviderClient
 from .provider.breaker import GuardedClient
 from .queue import RetryPolicy
 from .service import BindingService
-from .store import Store
+from .storage import OperationStore, open_store
 from .worker import Worker
 
 log = logging.getLogger("binding_core")
@@ -43,7 +43,7 @@ class Parts:
     """What one running core is made of (tests and the harness reach in through this)."""
 
     config: CoreConfig
-    store: Store
+    store: OperationStore
     provider: GuardedClient
     worker: Worker
     gray: GrayRouter
@@ -64,7 +64,8 @@ def create_app(
     provider: ProviderClient | None = None,
     sinks: list[AlertSink] | None = None,
 ) -> web.Application:
-    """The core as an aiohttp app. `db_path` None: an in-memory database (gone with the app).
+    """The core as an aiohttp app. `db_path`: a SQLite file (or `sqlite:///path`), a `postgresql://` URL
+    (storage.open_store), or None: an in-memory SQLite database (gone with the app).
 
     `provider` replaces the client `[provider] dialect` would make (it is still
     wrapped in the circuit breaker); `sinks` are added to the configured ones.
@@ -111,7 +112,7 @@ def build_parts(
     sinks: list[AlertSink] | None = None,
 ) -> Parts:
     client = make_client(config.provider, clock)  # an unknown dialect fails here, before any file is made
-    store = Store.open(db_path)
+    store = open_store(db_path)
     if provider is not None:
         client = GuardedClient(provider, client.breaker)
     memory = MemorySink()
@@ -204,7 +205,7 @@ class Core:
         return self.app[PARTS]
 
     @property
-    def store(self) -> Store:
+    def store(self) -> OperationStore:
         return self.parts.store
 
     @property

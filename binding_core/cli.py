@@ -1,4 +1,4 @@
-"""`pstnsim core`: serve the binding core over HTTP against a provider URL, with a SQLite database file."""
+"""`pstnsim core`: serve the binding core over HTTP against a provider URL, on a SQLite file or a PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import logging
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from simulator.arguments import port_number
 
 from .app import Core
 from .config import ConfigError, CoreConfig, load_config, url_problem
+from .storage import STORE_ERRORS, is_postgres_url, postgres_driver_problem, redacted, sqlite_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -47,10 +47,28 @@ def database_file(text: str) -> str:
     return text
 
 
+def database_target(text: str) -> str:
+    """argparse type for --db: a SQLite file (a bare path or sqlite:///path) or a postgresql:// URL.
+
+    A postgresql URL needs the postgres extra (psycopg); without it the core refuses to start (exit 2)."""
+    if is_postgres_url(text):
+        problem = postgres_driver_problem()
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return text
+    try:
+        path = sqlite_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    database_file(path)
+    return path
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider-url", type=provider_url, help="the provider's base URL (overrides [provider] url)")
-    parser.add_argument("--db", required=True, type=database_file,
-                        help="SQLite database file (created if missing; its folder must exist)")
+    parser.add_argument("--db", required=True, type=database_target, metavar="FILE|URL",
+                        help="SQLite database file or sqlite:///FILE (created if missing; its folder must exist), "
+                             "or postgresql://user@host:port/dbname (needs the postgres extra; replicas may share it)")
     parser.add_argument("--config", help="TOML config file; its [gray] section is re-read when it changes")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0 picks a free one)")
@@ -89,14 +107,14 @@ async def _serve(config: CoreConfig, args: argparse.Namespace) -> int:
     try:
         core = Core(config, provider_url=args.provider_url, db_path=args.db, host=args.host, port=args.port)
         await core.start()
-    except sqlite3.Error as exc:  # unreadable, locked or corrupt past its header
-        print(f"pstnsim core: cannot open the database {args.db}: {exc}", file=sys.stderr)
+    except STORE_ERRORS as exc:  # unreadable, locked or corrupt past its header; a server down or refusing us
+        print(f"pstnsim core: cannot open the database {redacted(args.db)}: {exc}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as exc:
         print(f"pstnsim core: cannot start: {exc}", file=sys.stderr)
         return 2
     # One line tools and tests wait for (the port is real even with --port 0).
-    print(f"pstnsim core listening on {core.url} (provider {core.config.provider.url}, db {args.db})", flush=True)
+    print(f"pstnsim core listening on {core.url} (provider {core.config.provider.url}, db {redacted(args.db)})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,7 +14,6 @@ land (the in-doubt window), so it never stays OPERATION.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from .clock import Clock
 from .gray import GrayRouter
 from .provider.base import NOT_FOUND_CODES, AuthFailed, NotSent, Ok, ProviderClient, Refused, Unknown
 from .records import LostClaim, Operation
-from .store import Store
+from .storage import STORE_ERRORS, OperationStore
 from .transitions import BIND, NOT_BIND
 from .worker import Worker
 
@@ -54,7 +53,7 @@ class Unsettled:
 
 
 class BindingService:
-    def __init__(self, store: Store, worker: Worker, provider: ProviderClient, gray: GrayRouter, clock: Clock) -> None:
+    def __init__(self, store: OperationStore, worker: Worker, provider: ProviderClient, gray: GrayRouter, clock: Clock) -> None:
         self.store = store
         self.worker = worker
         self.provider = provider
@@ -109,7 +108,7 @@ class BindingService:
                     return Unsettled(finished, f"the provider refused the core's credentials: {error}", 502,
                                      "PROVIDER_AUTH_FAILED")
                 return Finished(finished, self.store.view(op.x), outcome)
-        except (sqlite3.Error, LostClaim) as exc:
+        except (*STORE_ERRORS, LostClaim) as exc:
             outcome = Unknown(f"commit failed: {exc}", may_apply=False)
         assert isinstance(outcome, Unknown)
         # Unknown outcome: the worker settles the row by asking the provider.
@@ -119,7 +118,7 @@ class BindingService:
                 op, worker.owner, next_attempt_at=in_doubt_until or now, error=outcome.describe(), now=now,
                 count_attempt=True, phase="settle", in_doubt_until=in_doubt_until,
             )
-        except (sqlite3.Error, LostClaim):
+        except (*STORE_ERRORS, LostClaim):
             pass  # the claim's lease expires and the worker settles it then
         worker.wake()
         return Unsettled(op, outcome.describe(), 504 if outcome.timed_out else 502)

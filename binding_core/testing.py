@@ -5,6 +5,9 @@
         async with aiohttp.ClientSession() as s:
             await s.post(f"{core.url}/v1/numbers/{x}/xb", json={"b": "13800000000"})
 
+`pstnsim_postgres_url` is the URL of a new, empty PostgreSQL database of the test's own, dropped after it
+(for `db_path=` or `pstnsim core --db`); it needs the postgres extra and a server (see docs/core.md).
+
 `pstnsim_core` is a core against the `pstnsim_provider` fixture's provider, with
 a database in the test's tmp_path. Start servers inside the test body when the
 test runs under looptime (a fixture-started server anchors in real time).
@@ -12,10 +15,14 @@ test runs under looptime (a fixture-started server anchors in real time).
 
 from __future__ import annotations
 
+import os
 import random
+import uuid
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
 
+import pytest
 import pytest_asyncio
 
 from .app import Core
@@ -49,3 +56,40 @@ async def pstnsim_core_factory(tmp_path: Path) -> AsyncIterator[CoreFactory]:
 async def pstnsim_core(pstnsim_core_factory: CoreFactory, pstnsim_provider: Any) -> Core:
     """A started core on 127.0.0.1 (ephemeral port) bound to the `pstnsim_provider` fixture's provider."""
     return await pstnsim_core_factory(pstnsim_provider.url)
+
+
+# The server the PostgreSQL fixture creates its databases on (a role allowed to CREATE DATABASE).
+POSTGRES_ADMIN_ENV = "PSTNSIM_TEST_POSTGRES"
+POSTGRES_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+
+def _postgres_missing(reason: str) -> None:
+    """Skip, or under CI=true fail: CI must never pass by skipping the backend tests."""
+    message = (f"PostgreSQL is not usable: {reason}. Start it (Debian/Ubuntu: {POSTGRES_START_HINT}) or point "
+               f"{POSTGRES_ADMIN_ENV} at a server where this role may CREATE DATABASE.")
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pstnsim_postgres_url() -> Iterator[str]:
+    """A new database pstnsim_t_<uuid> on $PSTNSIM_TEST_POSTGRES (default the local server's `test` database),
+    dropped afterwards even if connections are left open; several test runs can share one server."""
+    admin_url = os.environ.get(POSTGRES_ADMIN_ENV, POSTGRES_ADMIN_DEFAULT)
+    try:
+        import psycopg
+    except ImportError:
+        _postgres_missing("the psycopg driver is not installed (pip install 'pstnsim[postgres]')")
+    name = f"pstnsim_t_{uuid.uuid4().hex}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+    except psycopg.Error as exc:
+        _postgres_missing(f"cannot create a database through {admin_url}: {str(exc).strip()}")
+    try:
+        yield urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

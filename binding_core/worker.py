@@ -29,7 +29,6 @@ import asyncio
 import logging
 import os
 import signal
-import sqlite3
 from typing import Any
 
 from .alerts import AlertOutbox, AlertSink, alert_json
@@ -40,7 +39,7 @@ from .provider.base import (
 )
 from .queue import RetryPolicy
 from .records import LostClaim, Operation
-from .store import Store
+from .storage import STORE_ERRORS, OperationStore
 from .transitions import BIND, NOT_BIND, OPERATION
 
 log = logging.getLogger("binding_core.worker")
@@ -53,7 +52,7 @@ CRASHPOINTS = ("before_provider_call", "after_provider_response", "after_resched
 class Worker:
     def __init__(
         self,
-        store: Store,
+        store: OperationStore,
         provider: ProviderClient,
         policy: RetryPolicy,
         clock: Clock,
@@ -105,7 +104,7 @@ class Worker:
         for op in list(self._claimed.values()):
             try:
                 self.store.release(op, self.owner, now=now, in_doubt_until=now + self.in_doubt_window)
-            except sqlite3.Error as exc:
+            except STORE_ERRORS as exc:
                 log.error("could not release %s on stop (its lease will expire): %s", op.id, exc)
         self._claimed.clear()
 
@@ -166,7 +165,7 @@ class Worker:
                 if wakeup is not None and wakeup > now:
                     delay = min(delay, wakeup - now)
                 delay = min(delay, self._retry_alerts())
-            except sqlite3.Error as exc:
+            except STORE_ERRORS as exc:
                 log.error("queue scan failed, trying again in %ss: %s", self.poll_interval, exc)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -193,7 +192,7 @@ class Worker:
         try:
             now = self.clock.now()
             op = self.store.claim(op_id, self.owner, now=now, lease=self.lease, doubt_until=now + self.in_doubt_window)
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.warning("claim of %s failed: %s", op_id, exc)
             return
         if op is None:
@@ -360,7 +359,7 @@ class Worker:
                 op, self.owner, status=status, binding_id=binding_id, outcome=outcome, state=state,
                 error=error, now=self.clock.now(),
             )
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             # Retried like a failed call: the next attempt asks the provider before doing anything again.
             await self._failed(op, Unknown(f"commit failed: {exc}", may_apply=False))
 
@@ -416,7 +415,7 @@ class Worker:
                 alert_at=0 if alert_now else (self.policy.alert_at if count else None),
                 in_doubt_until=now + self.in_doubt_window if in_doubt else None,
             )
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.error("could not re-queue %s (its lease will expire and it will run again): %s", op.id, exc)
             return None
         self._wake.set()
@@ -426,7 +425,7 @@ class Worker:
         """Raise the operation's one alert now (the old path's refusal of our credentials)."""
         try:
             alert = self.store.raise_alert(op, reason, now=self.clock.now())
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.error("could not record the alert for %s: %s", op.id, exc)
             return
         if alert is not None:
@@ -438,7 +437,7 @@ class Worker:
     def _mark_delivered(self, seq: int) -> None:
         try:
             self.store.mark_delivered(seq)
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.error("alert %s sent but not marked delivered (sent again after a restart): %s", seq, exc)
 
     def _retry_alerts(self) -> float:

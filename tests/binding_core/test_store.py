@@ -1,4 +1,7 @@
-"""The store on its own: CAS per mode, versions +1 per change, legal history, leased claims, exactly-once alerts."""
+"""The store on its own: CAS per mode, versions +1 per change, legal history, leased claims, exactly-once alerts.
+
+The contract runs on both backends (SQLite and PostgreSQL, each test on a database of its own); the
+PostgreSQL runs skip without a server, except under CI=true where they fail (binding_core.testing)."""
 
 from __future__ import annotations
 
@@ -7,17 +10,31 @@ import random
 import pytest
 
 from binding_core.records import LostClaim, StateConflict
+from binding_core.storage import open_store
 from binding_core.store import Store
 from binding_core.transitions import check_history
 
 X, B, A = "17100000001", "13800000001", "13900000001"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_shared(request, tmp_path):
+    """`open_shared()`: one more store (connection) on this test's database, closed at teardown."""
+    target = tmp_path / "core.db" if request.param == "sqlite" else request.getfixturevalue("pstnsim_postgres_url")
+    opened = []
+
+    def open_():
+        opened.append(open_store(target))
+        return opened[-1]
+
+    yield open_
+    for s in opened:
+        s.close()
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = Store.open(tmp_path / "core.db")
-    yield s
-    s.close()
+def store(open_shared):
+    return open_shared()
 
 
 def test_an_unseen_number_is_not_bound_in_both_modes(store):
@@ -77,8 +94,8 @@ def test_only_the_claim_holder_can_complete(store):
     assert len(store.transitions()) == 1
 
 
-def test_two_processes_claim_by_compare_and_set_and_a_dead_holder_s_lease_expires(tmp_path):
-    first, second = Store.open(tmp_path / "shared.db"), Store.open(tmp_path / "shared.db")
+def test_two_processes_claim_by_compare_and_set_and_a_dead_holder_s_lease_expires(open_shared):
+    first, second = open_shared(), open_shared()
     op = first.begin(X, "XB", "bind", b=B, now=1.0)
     assert first.due(1.0, 10) == [op.id]
     assert first.claim(op.id, "w1", now=1.0, lease=10) is not None
@@ -89,12 +106,10 @@ def test_two_processes_claim_by_compare_and_set_and_a_dead_holder_s_lease_expire
         first.complete(op, "w1", status="BIND", binding_id="bnd_1", outcome="bound", now=12.0)
     second.complete(taken, "w2", status="BIND", binding_id="bnd_1", outcome="bound", now=12.0)
     assert first.view(X)["xb"]["status"] == "BIND"
-    first.close()
-    second.close()
 
 
-def test_begins_from_four_connections_on_one_file_let_exactly_one_in(tmp_path):
-    stores = [Store.open(tmp_path / "shared.db") for _ in range(4)]
+def test_begins_from_four_connections_on_one_database_let_exactly_one_in(open_shared):
+    stores = [open_shared() for _ in range(4)]
     wins, conflicts = 0, 0
     for i, s in enumerate(stores):
         try:
@@ -103,8 +118,6 @@ def test_begins_from_four_connections_on_one_file_let_exactly_one_in(tmp_path):
         except StateConflict:
             conflicts += 1
     assert (wins, conflicts) == (1, 3)
-    for s in stores:
-        s.close()
 
 
 def test_reschedule_counts_attempts_and_raises_exactly_one_alert(store):
@@ -128,15 +141,14 @@ def test_release_gives_an_operation_back_without_counting_an_attempt(store):
     assert back.in_doubt_until == 62.0  # its call may have been cut off on the wire
 
 
-def test_reopening_applies_no_migration_twice_and_keeps_data(tmp_path):
-    s = Store.open(tmp_path / "core.db")
+def test_reopening_applies_no_migration_twice_and_keeps_data(open_shared):
+    s = open_shared()
     s.begin(X, "XB", "bind", b=B, now=1.0)
     ident = s.database_id(random.Random(1), now=1.0)
     s.close()
-    again = Store.open(tmp_path / "core.db")
+    again = open_shared()
     assert again.view(X)["xb"]["status"] == "OPERATION"
     assert again.database_id(random.Random(2), now=2.0) == ident
-    again.close()
 
 
 def test_fresh_databases_with_the_same_seed_get_different_tags_when_made_at_different_times():

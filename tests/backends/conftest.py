@@ -1,0 +1,148 @@
+"""Fixtures for the backend tests: real PostgreSQL (a database per test, from binding_core.testing's
+`pstnsim_postgres_url`), and real processes: the simulator and core replicas on one database.
+
+Without a reachable server these tests skip with the reason; under CI=true they fail instead."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import psycopg
+import pytest_asyncio
+from psycopg.rows import dict_row
+
+DEADLINE = 30.0  # seconds of wall time any one wait may take before the test fails
+
+# The provider answers 504 to anything it held 2 s, so no call lands later than that.
+PROVIDER_TOML = "request_deadline = 2\n"
+# A replica's claims last 2 s; the others look for work every 0.1 s.
+CORE_TOML = """
+[provider]
+timeout = 1
+connect_timeout = 1
+in_doubt_window = 1
+[retry]
+max_attempts = 6
+base_delay = 0.2
+max_delay = 0.5
+alert_threshold = 3
+[worker]
+lease = 2
+poll_interval = 0.1
+"""
+
+
+async def poll(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait for a condition with a deadline, looking every 20 ms (no fixed sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+    while not await predicate():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+def query(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    """Rows from the test's database, through a connection of the test's own."""
+    with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+@dataclass
+class Replica:
+    proc: asyncio.subprocess.Process
+    url: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class Cluster:
+    """The simulator and core replicas as processes, all on the test's PostgreSQL database."""
+
+    tmp: Path
+    db_url: str
+    http: aiohttp.ClientSession
+    provider_url: str = ""
+    procs: list[asyncio.subprocess.Process] = field(default_factory=list)
+
+    async def spawn(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
+        """Start `python -m ...`; return it with the URL from its 'listening on' line."""
+        with open(log, "ab") as stderr:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", *args, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+                env={**os.environ, **(env or {})},
+            )
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        while True:
+            line = (await asyncio.wait_for(proc.stdout.readline(), DEADLINE)).decode()
+            assert line, f"{args[0]} exited before listening (see {log})"
+            if "listening on " in line:
+                return proc, line.split("listening on ")[1].split()[0]
+
+    async def start_provider(self) -> str:
+        (self.tmp / "provider.toml").write_text(PROVIDER_TOML)
+        _, self.provider_url = await self.spawn(
+            ["scenarios.cli", "provider", "--port", "0", "--seed", "3", "--config", str(self.tmp / "provider.toml")],
+            self.tmp / "provider.log")
+        return self.provider_url
+
+    async def replica(self, name: str, env: dict[str, str] | None = None) -> Replica:
+        config = self.tmp / "core.toml"
+        config.write_text(CORE_TOML)
+        log = self.tmp / f"{name}.log"
+        proc, url = await self.spawn(["binding_core.cli", "--provider-url", self.provider_url, "--db", self.db_url,
+                                      "--config", str(config), "--port", "0", "--seed", str(len(self.procs))],
+                                     log, env)
+        return Replica(proc, url, log)
+
+    async def numbers(self, count: int) -> list[str]:
+        async with self.http.get(f"{self.provider_url}/v1/numbers") as response:
+            return [n["x"] for n in (await response.json())["numbers"][:count]]
+
+    async def add_fault(self, rule: dict[str, Any]) -> None:
+        async with self.http.post(f"{self.provider_url}/_admin/faults", json=rule) as response:
+            assert response.status == 201, await response.text()
+
+    async def active_bindings(self, x: str) -> list[dict[str, Any]]:
+        async with self.http.get(f"{self.provider_url}/_admin/ledger") as response:
+            return [b for b in (await response.json())["bindings"] if b["status"] == "active" and b["x"] == x]
+
+    async def provider_calls(self, operation: str, x: str) -> list[dict[str, Any]]:
+        async with self.http.get(f"{self.provider_url}/_admin/journal",
+                                 params={"operation": operation, "x": x, "limit": "1000"}) as response:
+            return (await response.json())["entries"]
+
+    def operations(self, x: str) -> list[dict[str, Any]]:
+        return query(self.db_url, "SELECT * FROM operations WHERE x = %s ORDER BY seq", [x])
+
+    def transitions(self, x: str) -> list[dict[str, Any]]:
+        return query(self.db_url, "SELECT * FROM transitions WHERE x = %s ORDER BY seq", [x])
+
+
+@pytest_asyncio.fixture
+async def cluster(tmp_path: Path, pstnsim_postgres_url: str) -> AsyncIterator[Cluster]:
+    """Every process started is stopped (SIGCONT, then SIGTERM, then SIGKILL) before the database is dropped."""
+    async with aiohttp.ClientSession() as http:
+        c = Cluster(tmp_path, pstnsim_postgres_url, http)
+        try:
+            yield c
+        finally:
+            for proc in reversed(c.procs):
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGCONT)
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(proc.wait(), DEADLINE)
+                    except asyncio.TimeoutError:
+                        proc.kill()
+                        await proc.wait()
