@@ -4,8 +4,9 @@ The rule (docs/traces.md states it for users):
 
 - Only binding creates and deletes count; lookups, listings and calls never make a business operation.
   Creates: native `create_binding`; Aliyun `BindAxb`, `BindXB`, `BindAXBCall`; Tencent `GetVirtualNum`
-  (AXB with `Src`, XB without). Deletes: native `delete_binding`; Aliyun `UnbindSubscription`,
-  `UnBindXB`, `UnBindAXB`; Tencent `DelVirtualNum`.
+  (AXB with `Src`, XB without); Volcengine `BindAXB`, `SelectNumberAndBindAXB` (AXB) and `BindAXN`,
+  `SelectNumberAndBindAXN` (XB whose B is PhoneNoA). Deletes: native `delete_binding`; Aliyun
+  `UnbindSubscription`, `UnBindXB`, `UnBindAXB`; Tencent `DelVirtualNum`; Volcengine `UnbindAXB`, `UnbindAXN`.
 - A create and its retries are ONE business bind, at the first attempt's offset: a create with the same
   mode, A and B, and the same X when both name one, while no delete of the binding it made came in
   between. A create answered with a binding an earlier create already made (a retry that got the lost
@@ -34,14 +35,19 @@ CREATES: dict[str, frozenset[str]] = {
     "native": frozenset({"create_binding"}),
     "aliyun": frozenset({"BindAxb", "BindXB", "BindAXBCall"}),
     "tencent": frozenset({"GetVirtualNum"}),
+    "volcengine": frozenset({"BindAXB", "SelectNumberAndBindAXB", "BindAXN", "SelectNumberAndBindAXN"}),
 }
 DELETES: dict[str, frozenset[str]] = {
     "native": frozenset({"delete_binding"}),
     "aliyun": frozenset({"UnbindSubscription", "UnBindXB", "UnBindAXB"}),
     "tencent": frozenset({"DelVirtualNum"}),
+    "volcengine": frozenset({"UnbindAXB", "UnbindAXN"}),
 }
 ALIYUN_MODES = {"BindAxb": "AXB", "BindXB": "XB", "BindAXBCall": "AXB", "UnbindSubscription": "AXB",
                 "UnBindXB": "XB", "UnBindAXB": "AXB"}
+# vms: AXB as given; an AXN (every caller reaches A) is the business XB whose B is PhoneNoA.
+VOLCENGINE_MODES = {"BindAXB": "AXB", "SelectNumberAndBindAXB": "AXB", "UnbindAXB": "AXB",
+                    "BindAXN": "XB", "SelectNumberAndBindAXN": "XB", "UnbindAXN": "XB"}
 MODES = ("XB", "AXB")
 # Seconds between a GetVirtualNum's answer and the DelVirtualNum that gives its binding back, under which
 # the pair is a lookup probe rather than a bind and an unbind.
@@ -99,7 +105,17 @@ def create_mode(exchange: Exchange) -> str | None:
         return ALIYUN_MODES.get(exchange.action)
     if exchange.dialect == "tencent":
         return "AXB" if exchange.params.get("a") else "XB"
+    if exchange.dialect == "volcengine":
+        return VOLCENGINE_MODES.get(exchange.action)
     return None
+
+
+def create_parties(exchange: Exchange) -> tuple[str | None, str | None, str | None]:
+    """(A, B, X) a create asks for, in the business's terms (a vms AXN's PhoneNoA is the XB's B)."""
+    p = exchange.params
+    if exchange.dialect == "volcengine" and create_mode(exchange) == "XB":
+        return None, p.get("a"), p.get("x")
+    return p.get("a"), p.get("b"), p.get("x")
 
 
 def answer_body(exchange: Exchange) -> dict[str, Any] | None:
@@ -119,6 +135,11 @@ def answer_body(exchange: Exchange) -> dict[str, Any] | None:
             continue
         if isinstance(body.get("Response"), dict):  # Tencent's envelope
             body = body["Response"]
+        meta = body.get("ResponseMetadata")
+        if isinstance(meta, dict):  # Volcengine's envelope: an error is ResponseMetadata.Error
+            if meta.get("Error"):
+                continue
+            return body
         if "Error" in body or str(body.get("ErrorCode", "0")) not in ("0", "00000"):
             continue
         if exchange.dialect == "aliyun" and str(body.get("Code", "OK")) not in ("OK", "0000"):
@@ -153,10 +174,31 @@ def answered_bindings(exchange: Exchange) -> list[Binding]:
         if exchange.action == "QuerySubsId" and body.get("SubsId"):
             return [Binding(str(body["SubsId"]), "AXB", p.get("x"))]
         return []
+    if exchange.dialect == "volcengine":
+        return _vms_bindings(exchange, body.get("Result"))
     if exchange.dialect == "tencent" and exchange.action == "GetVirtualNum" and body.get("BindId"):
         return [Binding(str(body["BindId"]), create_mode(exchange), national(body.get("VirtualNum")) or p.get("x"),
                         p.get("a"), p.get("b"))]
     return []
+
+
+def _vms_bindings(exchange: Exchange, result: Any) -> list[Binding]:
+    """A bind's Result, QuerySubscription's Subscription, QuerySubscriptionForList's Records, as business
+    bindings: both parties -> AXB; A alone -> the XB an AXN is (B = PhoneNoA)."""
+    if not isinstance(result, dict):
+        return []
+    rows = result.get("Records") if isinstance(result.get("Records"), list) else [result]
+    found = []
+    for row in rows:
+        if not isinstance(row, dict) or not row.get("SubId"):
+            continue
+        a, b, x = national(row.get("PhoneNoA") or None), national(row.get("PhoneNoB") or None), national(
+            row.get("PhoneNoX") or exchange.params.get("x") or None)
+        mode = create_mode(exchange) if kind_of(exchange) == "create" else ("AXB" if a and b else "XB")
+        if mode == "XB":
+            a, b = None, a
+        found.append(Binding(str(row["SubId"]), mode, x, a, b))
+    return found
 
 
 def references_left(exchange: Exchange) -> int | None:
@@ -218,7 +260,7 @@ def _create(ex: Exchange, answered: list[Binding], drafts: list[_Draft], known: 
         notes.append(f"exchange seq {ex.seq}: {ex.action} creates no XB or AXB binding: not a business bind")
         return
     p = ex.params
-    a, b, x = p.get("a"), p.get("b"), p.get("x")
+    a, b, x = create_parties(ex)
     if ex.dialect == "aliyun" and ex.action == "BindAXBCall":  # B and X are the work number's (AuthId)
         work = known.get(str(p.get("binding_id")))
         b, x = (work.b, work.x) if work else (None, None)
@@ -273,7 +315,8 @@ def _delete(ex: Exchange, drafts: list[_Draft], known: dict[str, Binding], bind_
         open_unbind.exchanges.append(ex.seq)
         return
     binding = known.get(binding_id)
-    mode = binding.mode if binding and binding.mode in MODES else ALIYUN_MODES.get(ex.action)
+    mode = binding.mode if binding and binding.mode in MODES else (
+        ALIYUN_MODES.get(ex.action) or (VOLCENGINE_MODES.get(ex.action) if ex.dialect == "volcengine" else None))
     x = (binding.x if binding else None) or ex.params.get("x")
     if mode not in MODES or not x:
         notes.append(f"exchange seq {ex.seq}: {ex.action} of binding {binding_id or '?'}, which the trace never "

@@ -28,7 +28,7 @@ from .id_map import IdMap
 VOLATILE_NAMES = frozenset({
     "binding_id", "x", "expiration", "call_id", "request_id", "idempotency_key",
     "RequestId", "ReqId", "OutId", "SubsId", "BindId", "AuthId", "CallId", "SecretNo", "PhoneNoX", "TelX", "VirtualNum",
-    "AssignVirtualNum", "Nonce", "SignatureNonce", "Timestamp", "Extension",
+    "AssignVirtualNum", "Nonce", "SignatureNonce", "Timestamp", "Extension", "SubId",
 })
 _VOLATILE_SUFFIX = re.compile(r"(_at|_time|Time|Date|Timestamp|Nonce|RequestId|request_id|GmtCreate)$")
 # Free text: the wording may differ between providers while the code says the same thing.
@@ -41,7 +41,8 @@ def is_volatile(name: str) -> bool:
 
 
 def business_code(dialect: str, body: Any) -> str | None:
-    """Aliyun `Code`, Tencent `Response.Error.Code` or `Response.ErrorCode`, native `code` (errors only)."""
+    """Aliyun `Code`, Tencent `Response.Error.Code` or `Response.ErrorCode`, Volcengine
+    `ResponseMetadata.Error.Code`, native `code` (errors only)."""
     if not isinstance(body, dict):
         return None
     if dialect == "aliyun":
@@ -52,6 +53,10 @@ def business_code(dialect: str, body: Any) -> str | None:
             return None
         error = response.get("Error")
         code = error.get("Code") if isinstance(error, dict) else response.get("ErrorCode")
+    elif dialect == "volcengine":
+        meta = body.get("ResponseMetadata")
+        error = meta.get("Error") if isinstance(meta, dict) else None
+        code = error.get("Code") if isinstance(error, dict) else None
     else:
         code = body.get("code")
     return None if code is None else str(code)
@@ -286,7 +291,8 @@ def _param_changes(a: Exchange, b: Exchange, include_volatile: bool) -> list[Cha
 
 def _code_paths(dialect: str) -> tuple[str, ...]:
     """Body paths already compared as the business code."""
-    return {"aliyun": ("Code",), "tencent": ("Response.Error.Code", "Response.ErrorCode")}.get(dialect, ("code",))
+    return {"aliyun": ("Code",), "tencent": ("Response.Error.Code", "Response.ErrorCode"),
+            "volcengine": ("ResponseMetadata.Error.Code",)}.get(dialect, ("code",))
 
 
 def _difference_order(difference: Difference) -> tuple[float, int]:

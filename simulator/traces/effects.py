@@ -41,6 +41,8 @@ NATIVE_NOT_FOUND = ("BINDING_NOT_FOUND",)
 VOLCENGINE_CREATES = {"BindAXB": "AXB", "SelectNumberAndBindAXB": "AXB", "BindAXN": "AXN",
                       "SelectNumberAndBindAXN": "AXN"}
 VOLCENGINE_DELETES = frozenset({"UnbindAXB", "UnbindAXN"})
+VOLCENGINE_UPDATES = frozenset({"UpdateAXB", "UpdateAXN"})
+VOLCENGINE_CONFLICT = "BindConflict"
 VOLCENGINE_NOT_FOUND = ("SubIdNotExist",)
 # Gateway answers after which the provider may or may not have acted.
 VOLCENGINE_UNKNOWN = ("InternalError", "ServiceUnavailableTemp")
@@ -272,18 +274,45 @@ def _tencent_effect(action: str, params: Mapping[str, Any], body: Any, answered_
 def _volcengine_effect(action: str, params: Mapping[str, Any], body: Any, answered_at: float) -> Effect | None:
     """vms: AXB binds are ledger AXBs; an AXN (every caller reaches A) is a ledger XB whose b is PhoneNoA."""
     result = body.get("Result") if isinstance(body, dict) else None
-    pool_key = _str(params.get("pool_key"))
     if action in VOLCENGINE_CREATES and isinstance(result, dict) and result.get("SubId"):
         x = national(str(result.get("PhoneNoX") or params.get("x") or "")) or None
         expires_in = _until(_float(params.get("expiration")), answered_at)
         a, b = _str(params.get("a")), _str(params.get("b"))
+        # NumberPoolNo names the vms key's pool, not a ledger pool: the binding lives in the replaying
+        # provider's own pool (pool_key None), where the dialect's lookups find it.
         if VOLCENGINE_CREATES[action] == "AXB":
-            return CreateBinding(str(result["SubId"]), "AXB", x, a, b, pool_key, expires_in)
-        return CreateBinding(str(result["SubId"]), "XB", x, None, a, pool_key, expires_in,
-                             extra={"volcengine": {"phone_no_b": b}} if b else {})
+            return CreateBinding(str(result["SubId"]), "AXB", x, a, b, None, expires_in, extra=_vms_kept(params))
+        return CreateBinding(str(result["SubId"]), "XB", x, None, a, None, expires_in,
+                             extra=_vms_kept(params, phone_no_b=b))
     if action in VOLCENGINE_DELETES and params.get("binding_id"):
         return DeleteBinding(str(params["binding_id"]))
+    if action in VOLCENGINE_UPDATES and result is True and params.get("binding_id"):
+        binding_id, kind = str(params["binding_id"]), params.get("UpdateType")
+        if kind == "updateExpireTime":
+            return UpdateBinding(binding_id, expires_in=_until(_float(params.get("expiration")), answered_at))
+        if kind == "updatePhoneNoA":  # an AXN's A is the ledger's b
+            a = _str(params.get("a"))
+            return UpdateBinding(binding_id, a=a) if action == "UpdateAXB" else UpdateBinding(binding_id, b=a)
+        if kind == "updatePhoneNoB":
+            b = _str(params.get("b"))
+            if action == "UpdateAXB":
+                return UpdateBinding(binding_id, b=b)
+            return UpdateBinding(binding_id, extra={"volcengine": {"phone_no_b": b}})
+        if kind == "updateUserData":
+            return UpdateBinding(binding_id, extra={"volcengine": {"user_data": params.get("UserData")}})
+        if kind == "updateAudioRecordFlag":
+            return UpdateBinding(binding_id, extra={"volcengine": {
+                "audio_record_flag": _int(params.get("AudioRecordFlag"), 1)}})
     return None
+
+
+def _vms_kept(params: Mapping[str, Any], phone_no_b: str | None = None) -> dict[str, Any]:
+    """What the vms dialect keeps with a binding (simulator/dialects/volcengine/actions.py), from the request."""
+    kept = {"number_pool_no": _str(params.get("pool_key")), "user_data": params.get("UserData"),
+            "out_id": params.get("OutId"), "phone_no_b": phone_no_b}
+    if params.get("AudioRecordFlag") not in (None, ""):
+        kept["audio_record_flag"] = _int(params.get("AudioRecordFlag"), 1)
+    return {"volcengine": {k: v for k, v in kept.items() if v is not None}}
 
 
 _EFFECTS = {"native": _native_effect, "aliyun": _aliyun_effect, "tencent": _tencent_effect,
@@ -327,8 +356,16 @@ def is_conflict(exchange: Exchange) -> bool:
         return body.get("code") == "BIND_CONFLICT"
     if exchange.dialect == "aliyun":
         return body.get("Code") == "isv.BIND_CONFLICT"
+    if exchange.dialect == "volcengine":
+        return _vms_error_code(body) == VOLCENGINE_CONFLICT
     reply = body.get("Response")
     return isinstance(reply, dict) and str(reply.get("ErrorCode")) == TENCENT_CONFLICT
+
+
+def _vms_error_code(body: Mapping[str, Any]) -> str | None:
+    meta = body.get("ResponseMetadata")
+    error = meta.get("Error") if isinstance(meta, dict) else None
+    return str(error.get("Code")) if isinstance(error, dict) and error.get("Code") is not None else None
 
 
 def is_delete(exchange: Exchange) -> bool:
@@ -350,6 +387,8 @@ def bindings_shown(exchange: Exchange, said: str | None = None) -> list[ShownBin
         return _aliyun_shown(exchange.action, p, body)
     if exchange.dialect == "tencent" and exchange.action == "DelVirtualNum" and p.get("binding_id"):
         return [ShownBinding(str(p["binding_id"]))]
+    if exchange.dialect == "volcengine":
+        return _vms_shown(exchange.action, p, body)
     return []
 
 
@@ -376,6 +415,31 @@ def _aliyun_shown(action: str, p: Mapping[str, Any], body: Any) -> list[ShownBin
     return []
 
 
+def _vms_shown(action: str, p: Mapping[str, Any], body: Any) -> list[ShownBinding]:
+    """vms lookups show Subscriptions (Status 1 bound); an unbind or update names a binding that stood."""
+    result = body.get("Result") if isinstance(body, dict) else None
+    if action == "QuerySubscription" and isinstance(result, dict):
+        return [shown for shown in (_subscription(result),) if shown is not None]
+    if action == "QuerySubscriptionForList" and isinstance(result, dict):
+        rows = result.get("Records") if isinstance(result.get("Records"), list) else []
+        return [shown for row in rows if isinstance(row, dict) and (shown := _subscription(row)) is not None]
+    if action in VOLCENGINE_DELETES | VOLCENGINE_UPDATES and p.get("binding_id"):
+        return [ShownBinding(str(p["binding_id"]), "AXB" if action.endswith("AXB") else "XB")]
+    return []
+
+
+def _subscription(row: Mapping[str, Any]) -> ShownBinding | None:
+    """A bound Subscription as the ledger holds it: both parties -> AXB; A alone -> the XB an AXN is (b = A).
+    (An AXN made with a PhoneNoB reads as AXB here: the Subscription does not say its family.)"""
+    if not row.get("SubId") or str(row.get("Status", 1)) != "1":
+        return None
+    a, b = _number(row.get("PhoneNoA")), _number(row.get("PhoneNoB"))
+    expires_at = _float(row.get("ExpireTime"))
+    if a and b:
+        return ShownBinding(str(row["SubId"]), "AXB", _number(row.get("PhoneNoX")), a, b, None, expires_at)
+    return ShownBinding(str(row["SubId"]), "XB", _number(row.get("PhoneNoX")), None, a, None, expires_at)
+
+
 def numbers_shown(exchange: Exchange) -> list[str]:
     """X numbers an exchange names: its `x` parameter, and the numbers a pool listing answers with."""
     found = [n for n in (_number(exchange.params.get("x")),) if n]
@@ -383,6 +447,9 @@ def numbers_shown(exchange: Exchange) -> list[str]:
     if exchange.dialect == "aliyun" and exchange.action == "ListXTelephones" and isinstance(body, dict):
         data = body.get("Data") if isinstance(body.get("Data"), dict) else body
         found += [n for row in data.get("List") or [] if isinstance(row, dict) and (n := _number(row.get("Telephone")))]
+    if exchange.dialect == "volcengine" and exchange.action == "NumberList" and isinstance(body, dict):
+        result = body.get("Result") if isinstance(body.get("Result"), dict) else {}
+        found += [n for row in result.get("Records") or [] if isinstance(row, dict) and (n := _number(row.get("Number")))]
     if exchange.dialect == "native" and exchange.action == "list_numbers" and isinstance(body, dict):
         found += [n for row in body.get("numbers") or [] if isinstance(row, dict) and (n := _number(row.get("x")))]
     return found

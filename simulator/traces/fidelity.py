@@ -24,7 +24,7 @@ import aiohttp
 from yarl import URL
 
 from ..clock import ManualClock
-from ..config import AliyunCredentials, ProviderConfig, TencentCredentials
+from ..config import AliyunCredentials, ProviderConfig, TencentCredentials, VolcengineCredentials
 from ..numbers import DEFAULT_POOL_KEY, PoolSpec
 from ..server import Provider
 from .diff import Change, describe_exchange, ordered, outcome_changes
@@ -99,14 +99,18 @@ def seed_of(trace: Trace, seed: int | None) -> int:
 
 
 def fresh_config(trace: Trace, seed: int) -> ProviderConfig:
-    """Default credentials, but the pool key and BizAppId the trace uses, so its requests are this pool's."""
+    """Default credentials, but the pool key, BizAppId and NumberPoolNo the trace uses, so its requests are
+    this pool's."""
     aliyun_keys = [e.params.get("pool_key") for e in trace.exchanges if e.dialect == "aliyun"]
     tencent_apps = [e.params.get("pool_key") for e in trace.exchanges if e.dialect == "tencent"]
     pool_key = next((k for k in aliyun_keys if isinstance(k, str) and k), DEFAULT_POOL_KEY)
     app = next((k for k in tencent_apps if isinstance(k, str) and k), TencentCredentials().biz_app_id)
+    vms_pools = [e.params.get("pool_key") for e in trace.exchanges if e.dialect == "volcengine"]
+    vms_pool = next((k for k in vms_pools if isinstance(k, str) and k), VolcengineCredentials().number_pool_no)
     return ProviderConfig(
         host="127.0.0.1", port=0, seed=seed, pool=PoolSpec(seed=seed, pool_key=pool_key),
         aliyun=(AliyunCredentials(pool_key=pool_key),), tencent=(TencentCredentials(biz_app_id=app),),
+        volcengine=(VolcengineCredentials(number_pool_no=vms_pool),),
     )
 
 
@@ -188,7 +192,8 @@ async def _send(session: aiohttp.ClientSession, base_url: str, host: str, exchan
         headers = {k: v for k, v in headers.items() if "***" not in v and k.lower() != "authorization"}
     else:
         assert resign is not None
-        credentials = config.aliyun[0] if exchange.dialect == "aliyun" else config.tencent[0]
+        credentials = {"aliyun": config.aliyun, "tencent": config.tencent,
+                       "volcengine": config.volcengine}[exchange.dialect][0]
         query, headers, body = resign(exchange.dialect, method, path, query, headers, body,
                                       credentials=credentials, host=host, now=now)
     url = URL(base_url + path + (f"?{query}" if query else ""), encoded=True)

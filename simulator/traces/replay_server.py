@@ -48,6 +48,7 @@ HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "k
 BINDING_READS = {
     "native": frozenset({"list_bindings", "get_binding"}),
     "aliyun": frozenset({"QuerySubscriptionDetail", "QuerySubsId"}),
+    "volcengine": frozenset({"QuerySubscription", "QuerySubscriptionForList"}),
 }
 MAX_LISTED_UNRECORDED = 1000  # /_admin/replay lists at most this many unrecorded requests (all are counted)
 

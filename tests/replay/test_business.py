@@ -108,3 +108,34 @@ def test_what_cannot_be_driven_is_left_out_and_said():
     assert inferred.operations == []
     assert any("never shows its X" in n for n in inferred.notes)
     assert any("bnd_unknown" in n and "never describes" in n for n in inferred.notes)
+
+
+def vms_ok(result: Any) -> dict[str, Any]:
+    return {"ResponseMetadata": {"RequestId": "r", "Action": "x", "Version": "2022-01-01"}, "Result": result}
+
+
+def vms_error(code: str) -> dict[str, Any]:
+    return {"ResponseMetadata": {"RequestId": "r", "Error": {"Code": code, "Message": "..."}}}
+
+
+def test_volcengine_axb_ghost_then_conflict_is_one_bind_and_an_axn_is_an_xb_whose_b_is_phone_no_a():
+    made = {"PhoneNoX": X, "SubId": "bnd_1", "Status": 1, "PhoneNoA": A, "PhoneNoB": B}
+    trace = [
+        exchange(1, 1.0, "BindAXB", {"x": X, "a": A, "b": B}, status=503, dialect="volcengine",
+                 body=vms_error("InternalError"), hidden={"status": 200, "body": vms_ok(made)}),
+        exchange(2, 1.5, "QuerySubscriptionForList", {"x": X, "Status": "1"}, dialect="volcengine",
+                 body=vms_ok({"Records": [{**made, "ExpireTime": 1}], "Total": 1})),
+        exchange(3, 1.6, "BindAXB", {"x": X, "a": A, "b": B}, status=400, dialect="volcengine",
+                 body=vms_error("BindConflict")),
+        exchange(4, 5.0, "UnbindAXB", {"binding_id": "bnd_1"}, dialect="volcengine", body=vms_ok(True)),
+        exchange(5, 6.0, "BindAXN", {"x": "13300000001", "a": B}, dialect="volcengine",
+                 body=vms_ok({"PhoneNoX": "13300000001", "SubId": "bnd_2", "Status": 1, "PhoneNoA": B,
+                              "PhoneNoB": ""})),
+        exchange(6, 7.0, "UnbindAXN", {"binding_id": "bnd_2"}, status=400, dialect="volcengine",
+                 body=vms_error("SubIdNotExist")),
+    ]
+    assert ops(trace) == [("bind", "AXB", X, A, B, 1.0), ("unbind", "AXB", X, None, None, 5.0),
+                          ("bind", "XB", "13300000001", None, B, 6.0),
+                          ("unbind", "XB", "13300000001", None, None, 7.0)]
+    assert infer_business(trace).exchanges_of == {1: [1, 3], 2: [4], 3: [5], 4: [6]}
+    assert infer_business(trace).notes == []

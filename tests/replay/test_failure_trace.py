@@ -66,3 +66,28 @@ def test_a_crash_incident_replays_with_its_crashes(tmp_path: Path) -> None:
         again = replay_trace(outcome.failure_trace, ReplayOptions(report_dir=tmp_path, run_id="with-bug"))
     assert set(again.violations) == violated
     assert replay_trace(outcome.failure_trace, ReplayOptions(report_dir=tmp_path, run_id="fixed")).exit_code == 0
+
+
+def test_a_vms_sdk_retry_incident_no_longer_reproduces_against_the_fixed_core(tmp_path: Path) -> None:
+    """The fixed core settles the lost BindAXB by looking (QuerySubscriptionForList, not in the recording):
+    the replay answers it from the ledger, which holds the binding the ghost success made in the provider's
+    own pool, so the core finds it bound and the incident is gone."""
+    bug = BY_NAME["trusts_sdk_retrying_bind"]
+    with bug.applied():
+        chaos = Runner(RunOptions(report_dir=tmp_path, run_id="chaos", shrink=False, examples=5,
+                                  dialect="volcengine")).run([bug.scenario])
+    outcome = chaos.outcomes[0]
+    violated = [r.name for r in outcome.results if r.status == "failed"]
+    assert violated and outcome.failure_trace
+    assert read_trace(outcome.failure_trace).header.dialects == ("volcengine",)
+
+    with bug.applied():
+        again = replay_trace(outcome.failure_trace, ReplayOptions(report_dir=tmp_path, run_id="with-bug"))
+    assert again.exit_code == 1 and set(again.violations) == set(violated)
+
+    fixed = replay_trace(outcome.failure_trace, ReplayOptions(report_dir=tmp_path, run_id="fixed"))
+    assert fixed.exit_code == 0 and not fixed.violations
+    assert fixed.message() == f"the incident no longer reproduces (recorded: {', '.join(violated)})"
+    assert fixed.comparison is not None
+    looked = [s for s in fixed.comparison.unrecorded if s["action"] == "QuerySubscriptionForList"]
+    assert looked  # the fix's own lookups, answered from the ledger

@@ -142,6 +142,9 @@ def test_json_output_lists_every_difference_with_both_sides(recorded):
     ("native", {"code": "BINDING_NOT_FOUND"}, "BINDING_NOT_FOUND"),
     ("native", {"binding_id": "bnd_1"}, None),
     ("aliyun", "<html>gateway</html>", None),
+    ("volcengine", {"ResponseMetadata": {"RequestId": "r", "Error": {"CodeN": 100018, "Code": "FlowLimitExceeded",
+                                                                     "Message": "slow down"}}}, "FlowLimitExceeded"),
+    ("volcengine", {"ResponseMetadata": {"RequestId": "r"}, "Result": {"SubId": "bnd_1"}}, None),
 ])
 def test_business_code_per_dialect(dialect, body, code):
     assert business_code(dialect, body) == code

@@ -9,7 +9,8 @@ import pytest
 
 from simulator.traces import Exchange, Failure
 from simulator.traces.effects import (
-    NOT_FOUND, OK, REFUSED, UNKNOWN, CreateBinding, DeleteBinding, UpdateBinding, bindings_shown, effect_of, outcome,
+    NOT_FOUND, OK, REFUSED, UNKNOWN, CreateBinding, DeleteBinding, UpdateBinding, bindings_shown, effect_of,
+    is_conflict, outcome,
 )
 
 STARTED = 1_767_225_600.0  # 2026-01-01T00:00:00Z; the exchanges below are answered at STARTED + 10
@@ -181,7 +182,10 @@ def test_volcengine_binds_and_unbinds_as_the_dialect_keeps_them() -> None:
     pool = {"pool_key": "NP000000000000000001", "expiration": STARTED + 3610}
     axb = effect_of(exchange("volcengine", "BindAXB", {"x": X, "a": A, "b": B, **pool}, 200,
                              vms_ok({"SubId": "S1", "PhoneNoX": X})), STARTED)
-    assert axb == CreateBinding("S1", "AXB", X, A, B, "NP000000000000000001", 3600.0)
+    # NumberPoolNo is the vms key's pool, not a ledger pool: the binding goes to the replaying provider's own
+    # pool (None), where the dialect's lookups see it.
+    assert axb == CreateBinding("S1", "AXB", X, A, B, None, 3600.0,
+                                extra={"volcengine": {"number_pool_no": "NP000000000000000001"}})
     axn = effect_of(exchange("volcengine", "SelectNumberAndBindAXN", {"a": A, "b": B, **pool}, 200,
                              vms_ok({"SubId": "S2", "PhoneNoX": X})), STARTED)
     assert (axn.mode, axn.x, axn.a, axn.b) == ("XB", X, None, A)  # every caller reaches A: the ledger's b
@@ -194,3 +198,23 @@ def test_volcengine_binds_and_unbinds_as_the_dialect_keeps_them() -> None:
     ghost = exchange("volcengine", "BindAXB", {"x": X, "a": A, "b": B}, 503, busy, applied=True,
                      hidden={"status": 200, "body": vms_ok({"SubId": "S3", "PhoneNoX": X})})
     assert effect_of(ghost, STARTED).binding_id == "S3"  # the binding a lost answer made
+
+
+def test_volcengine_updates_lookups_and_conflicts() -> None:
+    assert effect_of(exchange("volcengine", "UpdateAXN", {"binding_id": "S2", "UpdateType": "updatePhoneNoA",
+                                                          "a": B}, 200, vms_ok(True)), STARTED) == \
+        UpdateBinding("S2", b=B)  # an AXN's A is the ledger's b
+    assert effect_of(exchange("volcengine", "UpdateAXB", {"binding_id": "S1", "UpdateType": "updateExpireTime",
+                                                          "expiration": STARTED + 7210}, 200, vms_ok(True)),
+                     STARTED) == UpdateBinding("S1", expires_in=7200.0)
+    row = {"SubId": "S1", "PhoneNoX": X, "PhoneNoA": A, "PhoneNoB": B, "Status": 1, "ExpireTime": STARTED + 60}
+    axn_row = {**row, "SubId": "S2", "PhoneNoB": ""}
+    gone = {**row, "SubId": "S3", "Status": 2}
+    listed = exchange("volcengine", "QuerySubscriptionForList", {"x": X}, 200,
+                      vms_ok({"Records": [row, axn_row, gone], "Total": 3}))
+    assert [(s.binding_id, s.mode, s.x, s.a, s.b) for s in bindings_shown(listed)] == [
+        ("S1", "AXB", X, A, B), ("S2", "XB", X, None, A)]  # the expired one is not shown
+    assert bindings_shown(exchange("volcengine", "QuerySubscription", {"binding_id": "S1"}, 200, vms_ok(row)))[0] \
+        .expires_at == STARTED + 60
+    conflict = {"ResponseMetadata": {"RequestId": "r", "Error": {"Code": "BindConflict", "Message": "taken"}}}
+    assert is_conflict(exchange("volcengine", "BindAXB", {"x": X, "a": A, "b": B}, 400, conflict))

@@ -183,3 +183,40 @@ def _rewritten(trace: Trace, pairs: dict[str, str]) -> Trace:
 
 
 pytestmark = pytest.mark.timeout(60)
+
+
+async def vms_story(session: aiohttp.ClientSession, provider: Provider, clock: ManualClock) -> None:
+    """vms through its own V4 signature: an AXB bind, its lookup, a refused duplicate, an unbind, a 'not there'."""
+    from urllib.parse import urlencode
+
+    from binding_core.provider.volcengine import v4_headers
+
+    async def call(action: str, form: dict[str, str]) -> dict[str, Any]:
+        body = urlencode(form).encode()
+        headers = v4_headers(action, body, f"127.0.0.1:{provider.port}", clock.now(), "pstnsim-ak", "pstnsim-secret")
+        async with session.post(f"{provider.url}/?Action={action}&Version=2022-01-01", data=body,
+                                headers=headers) as r:
+            return await r.json()
+
+    pool = "NP000000000000000001"
+    bind = {"NumberPoolNo": pool, "PhoneNoA": A, "PhoneNoB": B, "ExpireTime": str(int(clock.now()) + 3600)}
+    made = (await call("SelectNumberAndBindAXB", bind))["Result"]
+    clock.advance(1)
+    await call("QuerySubscriptionForList", {"NumberPoolNo": pool, "PhoneNoX": made["PhoneNoX"], "Status": "1"})
+    refused = await call("BindAXB", {**bind, "PhoneNoX": made["PhoneNoX"]})
+    assert refused["ResponseMetadata"]["Error"]["Code"] == "BindConflict"
+    await call("UnbindAXB", {"NumberPoolNo": pool, "SubId": made["SubId"]})
+    await call("QuerySubscription", {"NumberPoolNo": pool, "SubId": made["SubId"]})
+
+
+async def test_a_vms_recording_is_re_signed_and_agrees_and_another_error_code_is_caught(tmp_path):
+    trace = await record(tmp_path, vms_story)
+    assert {e.dialect for e in trace.exchanges} == {"volcengine"}
+    report = await check_trace(trace, seed=3)
+    assert report.count("agree") == 5 and report.all_agree, render_text(report)
+    calls = copy.deepcopy(trace.exchanges)
+    conflict = next(e for e in calls if e.action == "BindAXB")
+    conflict.response["body"]["ResponseMetadata"]["Error"]["Code"] = "NumberAlreadyBound"  # a provider's own word
+    report = await check_trace(Trace(trace.header, calls), seed=3)
+    [verdict] = [v for v in report.verdicts if v.verdict == "differ"]
+    assert [(c.field, c.a, c.b) for c in verdict.changes] == [("code", "NumberAlreadyBound", "BindConflict")]

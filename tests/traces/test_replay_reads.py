@@ -59,3 +59,60 @@ async def test_a_lookup_sent_after_a_late_landing_sees_it_though_the_recording_s
                 [entry] = [e for e in replay.journal.entries() if e.operation == "list_bindings"]
                 assert entry.fault == (f"replay:seq={looked.seq}" if wait == 1 else f"replay:seq={looked.seq}+ledger")
                 await asyncio.sleep(10)
+
+
+# ---- Volcengine vms: its lookups (QuerySubscriptionForList, QuerySubscription) too --------------------------
+
+A = "13900000003"
+POOL = "NP000000000000000001"
+
+
+async def vms(session: aiohttp.ClientSession, provider: Provider, action: str, form: dict, timeout: float = 5) -> Any:
+    """A signed vms form POST as the bundled core sends it; the parsed answer, or "timeout"."""
+    from urllib.parse import urlencode
+
+    from binding_core.provider.volcengine import v4_headers
+
+    body = urlencode(form).encode()
+    host = f"127.0.0.1:{provider.port}"
+    headers = v4_headers(action, body, host, provider.ledger.clock.now(), "pstnsim-ak", "pstnsim-secret")
+    try:
+        async with session.post(f"{provider.url}/?Action={action}&Version=2022-01-01", data=body, headers=headers,
+                                timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            return await response.json()
+    except asyncio.TimeoutError:
+        return "timeout"
+
+
+async def vms_lookup(session: aiohttp.ClientSession, provider: Provider) -> list[str]:
+    reply = await vms(session, provider, "QuerySubscriptionForList", {"NumberPoolNo": POOL, "PhoneNoA": A,
+                                                                      "Status": "1"})
+    return [row["SubId"] for row in reply["Result"]["Records"]]
+
+
+async def test_a_vms_lookup_after_a_late_landing_is_answered_from_the_ledger(tmp_path):
+    trace = tmp_path / "late-vms.jsonl"
+    async with aiohttp.ClientSession() as session:
+        async with Provider(ProviderConfig(seed=7, epoch=FIXED_EPOCH, trace_file=trace)) as recorder:
+            expire = str(int(recorder.ledger.clock.now()) + 3600)
+            bind = {"NumberPoolNo": POOL, "PhoneNoA": A, "PhoneNoB": B, "ExpireTime": expire}
+            async with session.post(f"{recorder.admin_url}/faults", json={
+                    "match": {"dialect": "volcengine", "operation": "SelectNumberAndBindAXB"},
+                    "action": {"kind": "latency", "seconds": 10}}) as r:
+                assert r.status == 201
+            late = asyncio.ensure_future(vms(session, recorder, "SelectNumberAndBindAXB", bind, 3))
+            assert await late == "timeout"
+            await asyncio.sleep(1)
+            assert await vms_lookup(session, recorder) == []  # recorded: not there yet
+            await asyncio.sleep(10)
+        looked = next(e for e in read_trace(trace).exchanges if e.action == "QuerySubscriptionForList")
+
+        for wait, expected in ((1, []), (12, ["bnd_00000001"])):
+            async with Provider(ProviderConfig(seed=7, epoch=FIXED_EPOCH, replay_file=trace)) as replay:
+                sent = asyncio.ensure_future(vms(session, replay, "SelectNumberAndBindAXB", bind, 3))
+                assert await sent == "timeout"
+                await asyncio.sleep(wait)
+                assert await vms_lookup(session, replay) == expected
+                [entry] = [e for e in replay.journal.entries() if e.operation == "QuerySubscriptionForList"]
+                assert entry.fault == (f"replay:seq={looked.seq}" if wait == 1 else f"replay:seq={looked.seq}+ledger")
+                await asyncio.sleep(10)

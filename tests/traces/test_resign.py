@@ -232,3 +232,27 @@ def test_native_requests_only_change_host():
                                                                              "Content-Length": "30"},
                                   body, credentials=None, host=UPSTREAM, now=NOW)
     assert (query, headers, json.loads(sent)) == ("a=1", {"Host": UPSTREAM, "Idempotency-Key": "k"}, body)
+
+
+# ---- Volcengine -------------------------------------------------------------------------------------------
+
+
+def test_a_recorded_vms_request_is_re_signed_v4_for_the_host_key_and_pool_and_the_dialect_accepts_it():
+    from simulator.config import VolcengineCredentials
+    from simulator.dialects.volcengine.auth import Authenticator as VmsAuthenticator
+    from simulator.dialects.volcengine.wire import parse_request as parse_vms
+
+    form = urlencode({"NumberPoolNo": "NP-recorded", "PhoneNoA": "13900000001", "PhoneNoB": "13800000002",
+                      "ExpireTime": "1767229200"})
+    recorded = {"Content-Type": "application/x-www-form-urlencoded", "X-Date": "20260101T000000Z",
+                "X-Content-Sha256": "***", "Authorization": "***"}
+    key = VolcengineCredentials(access_key_id="AKLTup", secret_access_key="up-secret", number_pool_no="NP42")
+    now = 1_767_225_600.0 + 3600
+    query, headers, body = resign("volcengine", "POST", "/", "Action=SelectNumberAndBindAXB&Version=2022-01-01",
+                                  recorded, form, credentials=key, host="127.0.0.1:9", now=now)
+    assert dict(parse_qsl(body.decode()))["NumberPoolNo"] == "NP42"  # the key's pool, as for Aliyun's PoolKey
+    wire = parse_vms("POST", "/", {k.lower(): v for k, v in headers.items()}, query, body)
+    assert VmsAuthenticator([key], lambda: now).authenticate(wire) == key
+    assert headers["X-Date"] == "20260101T010000Z" and headers["Host"] == "127.0.0.1:9"
+    with pytest.raises(ResignError, match="Action"):
+        resign("volcengine", "POST", "/", "", recorded, form, credentials=key, host="h", now=now)
