@@ -143,3 +143,18 @@ def test_the_config_file_sets_the_callback_url_and_token_and_refuses_a_url_that_
     assert (account.callback_url, account.auth_token) == ("https://example.invalid/vms", "0123456789")
     with pytest.raises(ConfigFileError, match="callback_url"):
         parse_provider_config({"volcengine": {"credentials": [{**row, "callback_url": "ftp://x"}]}})
+
+
+def test_push_faults_match_the_vms_push_kinds(tp: Any, receiver: Receiver) -> None:
+    import requests
+
+    rule = {"match": {"dialect": "volcengine", "operation": "push:volcengine.record"}, "action": {"kind": "drop"}}
+    assert requests.post(f"{tp.url}/_admin/faults", json=rule, timeout=5).status_code == 201
+    made = result(vms(tp).select_number_and_bind_axb({
+        "NumberPoolNo": POOL, "PhoneNoA": A, "PhoneNoB": B, "ExpireTime": expire()}))
+    tp.call(lambda: tp.provider.ledger.place_call(A, made["PhoneNoX"]))
+    tp.run(tp.provider.pusher.drain())
+    deliveries = tp.call(lambda: tp.provider.pusher.deliveries())
+    assert sorted((d.kind, d.result) for d in deliveries) == [("volcengine.record", "dropped")] + [
+        ("volcengine.status", "delivered")] * 4
+    assert [verified(m)["messageType"] for m in receiver.received] == [1, 1, 1, 1]
