@@ -297,6 +297,11 @@ class ReplaySession:
             body = {"Response": {"Error": {"Code": "FailedOperation.Unrecorded", "Message": message},
                                  "RequestId": request_id}}
             return _json(body, 200, "application/json")  # Tencent's gateway errors are HTTP 200
+        if meaning.dialect == "volcengine":
+            body = {"ResponseMetadata": {"RequestId": request_id, "Action": meaning.action, "Version": "2022-01-01",
+                                         "Service": "vms", "Region": "cn-north-1",
+                                         "Error": {"Code": "Replay.Unrecorded", "Message": message}}}
+            return _json(body, 400, "application/json")
         body = {"code": UNRECORDED, "message": message, "action": meaning.action, "params": meaning.params}
         return _json(body, 400, "application/json")
 

@@ -116,3 +116,17 @@ async def test_a_vms_lookup_after_a_late_landing_is_answered_from_the_ledger(tmp
                 [entry] = [e for e in replay.journal.entries() if e.operation == "QuerySubscriptionForList"]
                 assert entry.fault == (f"replay:seq={looked.seq}" if wait == 1 else f"replay:seq={looked.seq}+ledger")
                 await asyncio.sleep(10)
+
+
+async def test_an_unrecorded_vms_request_is_refused_in_the_vendors_envelope_in_error_mode(tmp_path):
+    trace = tmp_path / "one-vms.jsonl"
+    async with aiohttp.ClientSession() as session:
+        async with Provider(ProviderConfig(seed=7, epoch=FIXED_EPOCH, trace_file=trace)) as recorder:
+            assert await vms_lookup(session, recorder) == []
+        async with Provider(ProviderConfig(seed=7, epoch=FIXED_EPOCH, replay_file=trace,
+                                           replay_unrecorded="error")) as replay:
+            assert await vms_lookup(session, replay) == []  # recorded
+            reply = await vms(session, replay, "QuerySubscription", {"NumberPoolNo": POOL, "SubId": "bnd_00000009"})
+            error = reply["ResponseMetadata"]["Error"]
+            assert error["Code"] == "Replay.Unrecorded" and "bnd_00000009" in error["Message"]
+            assert replay.ledger.bindings() == []
