@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,9 @@ def main() -> int:
     mutation.add_argument("--steps", type=_positive, help="gate: steps per example (default: each file's)")
     mutation.add_argument("--scenario", action="append", type=Path, metavar="FILE",
                           help="gate: only this scenario file (default: the bundled default suite)")
+    mutation.add_argument("--same-as", type=Path, metavar="JSON",
+                          help="try again the mutants of an earlier run's JSON (found by their changed line, so "
+                               "an edited core still compares like with like) instead of a new sample")
     mutation.add_argument("--json", type=Path, default=ROOT / "reports" / "bench" / "harness_power.json",
                           help="where the figures go as JSON (default reports/bench/harness_power.json)")
     args = parser.parse_args()
@@ -111,16 +115,27 @@ def _positive(text: str) -> int:
 def run_mutation_part(args: argparse.Namespace) -> int:
     from mutation_testing import LOGIC_MODULES, print_summary, run_mutation
 
+    # SIGTERM ends the run like Ctrl-C: the gate processes in flight are ended with it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
     modules = tuple(args.module) if args.module else LOGIC_MODULES
-    missing = [m for m in modules if not (args.core / m).is_file()]
+    missing = [m for m in args.module or () if not (args.core / m).is_file()]
     if missing:
         print(f"harness_power: no such module in {args.core}: {', '.join(missing)}", file=sys.stderr)
         return 2
     gate_args = [*(["--examples", str(args.examples)] if args.examples else []),
                  *(["--steps", str(args.steps)] if args.steps else []), *(str(p.resolve()) for p in args.scenario or [])]
+    previous = None
+    if args.same_as:
+        try:
+            earlier = json.loads(args.same_as.read_text())["mutation"]
+            previous, args.sample_seed = earlier["results"], earlier["sample_seed"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"harness_power: --same-as {args.same_as}: not an earlier run's JSON ({exc})", file=sys.stderr)
+            return 2
     try:
         report = run_mutation(args.core.resolve(), count=args.mutants, seed=args.sample_seed, gate_args=gate_args,
-                              modules=modules, jobs=args.jobs, timeout=args.timeout,
+                              modules=modules, jobs=args.jobs, timeout=args.timeout, previous=previous,
                               echo=lambda line: print(line, flush=True))
     except RuntimeError as exc:
         print(f"harness_power: {exc}", file=sys.stderr)

@@ -118,6 +118,31 @@ def sample(mutants: list[Mutant], count: int, seed: int) -> list[Mutant]:
     return sorted((rng.choice(places[p]) for p in chosen), key=lambda m: (m.module, m.line, m.col, m.operator))
 
 
+def same_mutants(core_dir: Path, previous: list[dict]) -> tuple[list[Mutant], list[str]]:
+    """The mutants of an earlier run (its JSON "results"), found again in a core that may have been edited since:
+    the same module, operator and changed line (before and after), the nearest to its old line number. Returns
+    the mutants found and, for the others, where they were (their line was changed or removed)."""
+    found, gone = [], []
+    by_module: dict[str, list[Mutant]] = {}
+    for row in previous:
+        module = row["module"]
+        if module not in by_module:
+            by_module[module] = enumerate_mutants(core_dir, (module,)) if (core_dir / module).is_file() else []
+        lines = (core_dir / module).read_text(encoding="utf-8").splitlines() if by_module[module] else []
+        candidates = [m for m in by_module[module] if m.operator == row["operator"]
+                      and 0 < m.line <= len(lines) and lines[m.line - 1].strip() == row["before"]]
+        matches = []
+        for m in candidates:
+            original, mutated = mutated_source(core_dir, m)
+            if mutated is not None and _changed_line(original, mutated) == (row["before"], row["after"]):
+                matches.append(m)
+        if matches:
+            found.append(min(matches, key=lambda m: abs(m.line - row["line"])))
+        else:
+            gone.append(f"binding_core/{module}:{row['line']} {row['operator']} {row['before']!r}")
+    return found, gone
+
+
 def source_digest(core_dir: Path, modules: tuple[str, ...]) -> str:
     """A digest of the mutated modules: two runs with the same seed draw the same mutants when it matches."""
     digest = hashlib.sha256()
@@ -133,18 +158,30 @@ def mutated_source(core_dir: Path, mutant: Mutant) -> tuple[str, str | None]:
 
 
 def _changed_line(original: str, mutated: str) -> tuple[str, str]:
-    """The first changed line before and after, stripped (the mutation in words)."""
+    """The first changed line before and after, stripped (the mutation in words; blank lines skipped, "" for a
+    line removed, such as a decorator)."""
     before, after = [], []
     for line in difflib.unified_diff(original.splitlines(), mutated.splitlines(), lineterm="", n=0):
-        if line.startswith("-") and not line.startswith("---"):
+        if line.startswith("-") and not line.startswith("---") and line[1:].strip():
             before.append(line[1:].strip())
-        elif line.startswith("+") and not line.startswith("+++"):
+        elif line.startswith("+") and not line.startswith("+++") and line[1:].strip():
             after.append(line[1:].strip())
     return (before[0] if before else ""), (after[0] if after else "")
 
 
+_RUNNING: set[subprocess.Popen] = set()  # gate processes in flight: ended if the benchmark is stopped
+
+
+def stop_running_gates() -> None:
+    for proc in list(_RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def run_gate(core_copy_parent: Path | None, gate_args: list[str], timeout: float,
-             python: str = sys.executable) -> tuple[str, dict, float]:
+             python: str = sys.executable, gate: Path = GATE) -> tuple[str, dict, float]:
     """Run the gate in a fresh process; `core_copy_parent` (holding a binding_core/) goes first on PYTHONPATH.
 
     Returns (verdict, the gate's JSON line, wall seconds). The process gets its own session, so a timeout
@@ -155,21 +192,27 @@ def run_gate(core_copy_parent: Path | None, gate_args: list[str], timeout: float
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     cwd = core_copy_parent or Path(tempfile.gettempdir())
     started = time.perf_counter()
-    proc = subprocess.Popen([python, str(GATE), *gate_args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([python, str(gate), *gate_args], cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _RUNNING.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return "timeout", {}, time.perf_counter() - started
+    finally:
+        _RUNNING.discard(proc)
     took = time.perf_counter() - started
     lines = [line for line in out.splitlines() if line.startswith("{")]
     try:
         data = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         data = {"error": (err.strip().splitlines() or ["no output"])[-1][:300]}
-    verdict = {0: "survived", 1: "killed"}.get(proc.returncode, "error")
+    # Only the gate's own verdict line counts as a pass or a violation; a process that died another way (an
+    # uncaught error exits 1 too) is an error.
+    said = data.get("exit")
+    verdict = {0: "survived", 1: "killed"}.get(proc.returncode, "error") if said == proc.returncode else "error"
     return verdict, data, took
 
 
@@ -240,15 +283,24 @@ class MutationReport:
 
 def run_mutation(core_dir: Path, *, count: int, seed: int, gate_args: list[str], modules: tuple[str, ...],
                  jobs: int = 1, timeout: float | None = None, python: str = sys.executable,
-                 echo=print) -> MutationReport:  # type: ignore[no-untyped-def]
-    """Sample `count` mutants with `seed`, run the gate on each; first once on the unmutated core (it must
-    pass, and its time sets the timeout: three times it, at least 60 s, unless `timeout` is given)."""
+                 previous: list[dict] | None = None, echo=print) -> MutationReport:  # type: ignore[no-untyped-def]
+    """Sample `count` mutants with `seed` (or take `previous`'s mutants again), run the gate on each; first once
+    on the unmutated core (it must pass, and its time sets the timeout: three times it, at least 60 s, unless
+    `timeout` is given)."""
+    modules = tuple(m for m in modules if (core_dir / m).is_file())
     population = enumerate_mutants(core_dir, modules)
     places = len({(m.module, m.line, m.col) for m in population})
-    chosen = sample(population, count, seed)
     digest = source_digest(core_dir, modules)
-    echo(f"mutation testing: {len(chosen)} of {len(population)} mutants ({places} places) in "
-         f"{len(modules)} logic modules of {core_dir}, sample seed {seed}, source digest {digest}")
+    if previous is None:
+        chosen = sample(population, count, seed)
+        echo(f"mutation testing: {len(chosen)} of {len(population)} mutants ({places} places) in "
+             f"{len(modules)} logic modules of {core_dir}, sample seed {seed}, source digest {digest}")
+    else:
+        chosen, gone = same_mutants(core_dir, previous)
+        echo(f"mutation testing: the {len(previous)} mutants of an earlier run (sample seed {seed}), "
+             f"{len(chosen)} found again in {core_dir} (source digest {digest})")
+        for where in gone:
+            echo(f"  gone (its line changed): {where}")
     echo(f"modules: {', '.join(modules)}")
     with tempfile.TemporaryDirectory(prefix="pstnsim-mutant-") as tmp:
         shutil.copytree(core_dir, Path(tmp) / "binding_core", ignore=shutil.ignore_patterns("__pycache__"))
@@ -268,7 +320,12 @@ def run_mutation(core_dir: Path, *, count: int, seed: int, gate_args: list[str],
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, chosen))
+        try:
+            results = list(pool.map(one, chosen))
+        except BaseException:  # Ctrl-C, SIGTERM or an error: no gate process outlives the benchmark
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_running_gates()
+            raise
     return MutationReport(seed, gate_args, list(modules), len(population), places, digest, baseline, limit, results)
 
 
