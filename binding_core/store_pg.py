@@ -14,7 +14,10 @@ How the guarantees hold across processes (READ COMMITTED):
 - every write by a holder (complete, reschedule, fence, finish) requires `lease_owner = me AND
   lease_until > now`: a holder paused or cut off past its lease cannot commit, even if nobody took over;
 - the alert is claimed by `UPDATE ... SET alerted = 1 WHERE alerted = 0` plus a unique alert per
-  operation, so it is recorded exactly once whichever replica reaches the threshold.
+  operation, so it is recorded exactly once whichever replica reaches the threshold;
+- a transaction that numbers rows (operations, transitions, alerts) takes one advisory lock, after its
+  row locks, before drawing a number: numbers are then handed out in commit order, and a reader paging
+  with `after=` never skips a row that commits later with a smaller number.
 A lock wait is bounded (lock_timeout) and a transaction left open by a stopped process is ended by
 the server (idle_in_transaction_session_timeout); a broken connection is replaced on the next call.
 """
@@ -39,6 +42,8 @@ _PREFIX = {"XB": "xb_", "AXB": "axb_"}
 # SQLite's busy timeout; a transaction left open (its process stopped) is ended by the server after 5 s.
 SESSION_OPTIONS = "-c lock_timeout=2000 -c statement_timeout=10000 -c idle_in_transaction_session_timeout=5000"
 CONNECT_TIMEOUT = 5  # seconds
+# pg_advisory_xact_lock key serializing the transactions that number rows (see the module docstring).
+SEQ_LOCK = 0x7073746E7365  # "pstnse"
 
 
 class PgStore:
@@ -126,6 +131,7 @@ class PgStore:
                 raise StateConflict(_view(x, row), f"{mode} on {x} is {status}; a {kind} needs {REQUIRED_STATUS[kind]}")
             if kind == "bind":
                 self._refuse_during_sweep(conn, x, mode, row)
+            _number_in_commit_order(conn)
             seq = conn.execute("SELECT nextval('operation_seq') AS seq").fetchone()["seq"]
             op_id = f"op_{seq:08d}"
             if kind == "bind":
@@ -221,6 +227,7 @@ class PgStore:
             )
             if cursor.rowcount != 1:
                 raise LostClaim(f"{op.id}: {op.mode} on {op.x} is no longer held by this operation")
+            _number_in_commit_order(conn)
             _transition(conn, op.x, op.mode, OPERATION, status, op.version + 1, op.id, now)
             if op.kind == "bind":
                 self._queue_sweep(conn, op.id, now)
@@ -387,6 +394,11 @@ def _view(x: str, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _number_in_commit_order(conn: psycopg.Connection[Any]) -> None:
+    """Hold the numbering lock until this transaction ends (taken after its row locks: no lock cycle)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [SEQ_LOCK])
+
+
 def _transition(conn: psycopg.Connection[Any], x: str, mode: str, from_status: str, to_status: str, version: int,
                 op_id: str, now: float) -> None:
     check_move(from_status, to_status)
@@ -401,6 +413,7 @@ def _claim_alert(conn: psycopg.Connection[Any], op: Operation, attempts: int, er
     """The operation's one alert, claimed in the database: whoever flips `alerted` first writes it."""
     if conn.execute("UPDATE operations SET alerted = 1 WHERE id = %s AND alerted = 0", [op.id]).rowcount != 1:
         return None
+    _number_in_commit_order(conn)
     return conn.execute(
         """INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered)
            VALUES (%s, %s, %s, %s, %s, %s, 0) ON CONFLICT (operation_id) DO NOTHING RETURNING *""",
