@@ -150,7 +150,8 @@ def usage(pid: int) -> tuple[float, float]:
             rss_pages = int(f.read().split()[1])
     except (OSError, IndexError, ValueError):
         return math.nan, math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    cpu_seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds, rss_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -168,6 +169,8 @@ class Row:
     rss_mb: float = math.nan  # server RSS after the load
     errors: int = 0
     generator: str = ""
+    warmup_s: float = 0.0  # seconds of load before the measured one
+    warmup_requests: int = 0  # requests of that warm-up (counted for WireMock and mountebank)
     skipped: str = ""  # why the row was not measured (a competitor that cannot run here)
     ratio: float = math.nan  # req/s over the bare handler's
     ratio_cpu: float = math.nan  # the bare handler's CPU per request over this row's
@@ -201,24 +204,49 @@ def start_server(plan: Plan, args):
 def measure(key: str, plan: Plan, args, use_wrk: bool, name: str | None = None) -> Row:
     wrk = use_wrk and plan.dialect == "native"
     row = Row(key, name or plan.name, generator="wrk" if wrk else f"python x{args.client_procs}")
-    warmup = args.stub_warmup if plan.kind in COMPETITORS else args.warmup
     try:
         with start_server(plan, args) as server:
             drive = (lambda s: wrk_load(server.url, s, args.connections, args.client_core)) if wrk \
                 else (lambda s: python_load(server.port, plan.dialect, s, args.connections, args.client_procs,
                                             args.client_core))
-            if warmup > 0:
-                drive(warmup)
+            if plan.kind in COMPETITORS:
+                row.warmup_s, row.warmup_requests = warm_up(drive, server.pid, args.stub_warmup)
+            elif args.warmup > 0:
+                drive(args.warmup)
+                row.warmup_s = args.warmup
             cpu_before, wall = usage(server.pid)[0], time.perf_counter()
             load = drive(args.duration)
             (cpu_after, row.rss_mb), wall = usage(server.pid), time.perf_counter() - wall
     except Unavailable as reason:
         row.skipped = str(reason)
+        print(f"  {row.name}: skipped: {row.skipped}")
         return row
     cpu = cpu_after - cpu_before
     row.rps, row.p50_ms, row.p99_ms, row.errors = load.requests / load.seconds, load.p50_ms, load.p99_ms, load.errors
     row.busy, row.cpu_us = cpu / wall, cpu / max(1, load.requests) * 1e6
+    warm = f"{row.warmup_s:g} s warm-up" + (f" ({row.warmup_requests:,} requests)" if row.warmup_requests else "")
+    print(f"  {row.name}: {row.rps:.0f} req/s after {warm}")
     return row
+
+
+WARM_REQUESTS = 50_000  # WireMock's JVM settled after about this many create/delete requests (JIT compiled)
+
+
+def warm_up(drive, pid: int, least: float) -> tuple[float, int]:
+    """Load in rounds (5 s, or half of `least` when shorter) until at least `least` seconds and WARM_REQUESTS
+    requests have gone by and the server's CPU per request no longer falls by more than 10% a round (a JIT,
+    WireMock's JVM or Node, is warm when its cost per request has settled); at most six times `least`.
+    Returns the seconds and requests of warm-up given."""
+    spent, requests, previous, rounds_s = 0.0, 0, math.inf, max(1.0, min(5.0, least / 2))
+    while spent < 6 * least:
+        cpu = usage(pid)[0]
+        load = drive(rounds_s)
+        spent, requests = spent + rounds_s, requests + load.requests
+        per_request = (usage(pid)[0] - cpu) / max(1, load.requests)
+        if spent >= least and requests >= WARM_REQUESTS and per_request > 0.9 * previous:
+            break
+        previous = per_request
+    return spent, requests
 
 
 def soak(args, use_wrk: bool) -> list[tuple[float, float]]:
@@ -270,14 +298,17 @@ def machine() -> dict:
             "tools": tools}
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The run's settings; a bad one exits 2 with a message naming it, before anything is started or written."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of measured load per row (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each measurement")
     parser.add_argument("--stub-warmup", type=float, default=10.0,
-                        help="seconds of load warming WireMock's JIT and mountebank up before theirs (default 10)")
+                        help="least seconds of load warming WireMock and mountebank up before theirs, longer (up to "
+                        f"6x) until {WARM_REQUESTS:,} requests went by and their CPU per request stopped falling "
+                        "(default 10)")
     parser.add_argument("--soak", type=float, default=60.0,
-                        help="seconds of the RSS soak (default 60; 300 gives the issue's five-minute figure; 0 skips it)")
+                        help="seconds of the RSS soak (default 60; 300 gives the five-minute figure; 0 skips it)")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--client-procs", type=int, default=1, help="processes of the Python generator")
     parser.add_argument("--server-core", type=int, default=None,
@@ -288,72 +319,74 @@ def main() -> int:
     parser.add_argument("--uvloop", action="store_true", help="serve the Python servers on uvloop (must be installed)")
     parser.add_argument("--only", default="", help=f"rows to run, comma-separated: {', '.join(PLAN)} (default: all)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
-                        help="where WireMock and mountebank are installed from npm on first use (default .bench-cache/)")
+                        help="where WireMock and mountebank are installed from npm on first use "
+                        "(default .bench-cache/)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
                         help="file the figures are written to (default reports/bench/provider_throughput.json)")
-    args = parser.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
+    args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
     for flag, default in (("server_core", 0), ("client_core", 1)):
         value = getattr(args, flag)
         if value is None:
             value = default if cores >= 2 else -1
         if value >= cores:
-            print(f"--{flag.replace('_', '-')} {value}: this machine has cores 0..{cores - 1}", file=sys.stderr)
-            return 2
+            parser.error(f"--{flag.replace('_', '-')} {value}: this machine has cores 0..{cores - 1}")
         setattr(args, flag, None if value < 0 else value)
     if args.uvloop:
         try:
             import uvloop  # noqa: F401
         except ImportError:
-            print("--uvloop: uvloop is not installed (pip install uvloop)", file=sys.stderr)
-            return 2
-    for flag in ("duration", "warmup", "stub_warmup", "soak"):
+            parser.error("--uvloop: uvloop is not installed (pip install uvloop)")
+    for flag in ("warmup", "stub_warmup", "soak"):
         if getattr(args, flag) < 0:
-            print(f"--{flag.replace('_', '-')} {getattr(args, flag):g}: seconds cannot be negative", file=sys.stderr)
-            return 2
-    if args.duration < 1 or args.connections < 1 or args.client_procs < 1:
-        print("--duration must be at least 1 s, --connections and --client-procs at least 1", file=sys.stderr)
-        return 2
-    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-    unknown = [w for w in wanted if w not in PLAN]
+            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag):g}: seconds cannot be negative")
+    for flag, least in (("duration", 1), ("connections", 1), ("client_procs", 1)):
+        if getattr(args, flag) < least:
+            parser.error(f"--{flag.replace('_', '-')} {getattr(args, flag):g}: must be at least {least}")
+    args.rows = [w.strip() for w in args.only.split(",") if w.strip()] or list(PLAN)
+    unknown = [w for w in args.rows if w not in PLAN]
     if unknown:
-        print(f"--only {','.join(unknown)}: rows are {', '.join(PLAN)}", file=sys.stderr)
-        return 2
+        parser.error(f"--only {','.join(unknown)}: rows are {', '.join(PLAN)}")
+    if args.json.is_dir() or (args.json.parent.exists() and not os.access(args.json.parent, os.W_OK)):
+        parser.error(f"--json {args.json}: not a file that can be written")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     use_wrk = shutil.which("wrk") is not None and not args.no_wrk
     pinning = "taskset" if shutil.which("taskset") else "sched_setaffinity for Python servers only (no taskset)"
     started_at = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
-    print(f"{started_at:%Y-%m-%d %H:%M} UTC; load: {'wrk (bare, stubs, native)' if use_wrk else 'no wrk: Python generator for every row'}; "
-          f"{args.connections} connections; server on core {args.server_core}, generator on core {args.client_core} "
+    generator = "wrk (bare, stubs, native)" if use_wrk else "no wrk: Python generator for every row"
+    print(f"{started_at:%Y-%m-%d %H:%M} UTC; load: {generator}; {args.connections} connections; "
+          f"server on core {args.server_core}, generator on core {args.client_core} "
           f"({pinning if args.server_core is not None else 'not pinned'}); {args.duration:g} s per row after "
-          f"{args.warmup:g} s warm-up ({args.stub_warmup:g} s for WireMock and mountebank); "
-          f"loop: {'uvloop' if args.uvloop else 'asyncio'}")
+          f"{args.warmup:g} s warm-up ({args.stub_warmup:g}-{6 * args.stub_warmup:g} s for WireMock and "
+          f"mountebank, until warm); loop: {'uvloop' if args.uvloop else 'asyncio'}")
     print(f"uptime: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min load)")
     rows = []
-    for key, plan in PLAN.items():
-        if wanted and key not in wanted:
-            continue
-        rows.append(measure(key, plan, args, use_wrk))
-        print(f"  measured: {rows[-1].name}" + (f" (skipped: {rows[-1].skipped})" if rows[-1].skipped else
-                                                f" {rows[-1].rps:.0f} req/s"))
+    for key in args.rows:
+        rows.append(measure(key, PLAN[key], args, use_wrk))
         if use_wrk and key == "bare":  # the same handler under the Python generator: what that generator can reach
-            rows.append(measure("bare_python", plan, args, False, name="bare aiohttp handler, Python generator"))
-            print(f"  measured: {rows[-1].name} {rows[-1].rps:.0f} req/s")
+            rows.append(measure("bare_python", PLAN[key], args, False, name="bare aiohttp handler, Python generator"))
     bare = next((r for r in rows if r.key == "bare" and not r.skipped), None)
     for r in rows:
         if bare is not None and not r.skipped:
             r.ratio, r.ratio_cpu = r.rps / bare.rps, bare.cpu_us / r.cpu_us if r.cpu_us else math.nan
     print_table(rows)
     by_key = {r.key: r for r in rows if not r.skipped}
+    pools = None
     if "native400" in by_key and "native100k" in by_key:
         big, small = by_key["native100k"], by_key["native400"]
-        print(f"100,000-number pool / 400-number pool: {big.rps / small.rps:.2f}x req/s, "
-              f"{small.cpu_us / big.cpu_us:.2f}x by CPU per request")
+        pools = {"rps": big.rps / small.rps, "by_cpu": small.cpu_us / big.cpu_us}
+        print(f"100,000-number pool / 400-number pool: {pools['rps']:.2f}x req/s, "
+              f"{pools['by_cpu']:.2f}x by CPU per request")
     samples: list[tuple[float, float]] = []
     if args.soak > 0:
         samples = soak(args, use_wrk)
-        note = "the issue's five-minute figure" if args.soak >= 300 else "a shorter soak; --soak 300 gives the issue's five-minute figure"
+        note = "the five-minute figure" if args.soak >= 300 else "a shorter soak; --soak 300 gives the five-minute one"
         print(f"\nsoak, pstnsim native API, 400 numbers, {args.soak:g} s ({note}):")
         print("  RSS " + ", ".join(f"{mb:.1f} MB at {t:.0f} s" for t, mb in samples))
         if len(samples) >= 3:
@@ -362,11 +395,13 @@ def main() -> int:
     print(f"uptime at the end: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
     report = {
         "benchmark": "provider_throughput", "started_at": started_at.isoformat(timespec="seconds"),
-        "machine": machine(), "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in load_after]},
+        "machine": machine(),
+        "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in load_after]},
         "settings": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                      "generator": "wrk" if use_wrk else "python"},
-        "rows": [{k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v for k, v in asdict(r).items()}
-                 for r in rows],
+        "rows": [{k: (None if math.isnan(v) else round(v, 3)) if isinstance(v, float) else v
+                  for k, v in asdict(r).items()} for r in rows],
+        "pool_100k_over_400": pools and {k: round(v, 3) for k, v in pools.items()},
         "soak": {"seconds": args.soak, "rss_mb": [{"at_s": round(t, 1), "rss_mb": round(mb, 1)} for t, mb in samples],
                  "growth_from_30s_mb": round(samples[-1][1] - samples[1][1], 1) if len(samples) >= 3 else None},
     }

@@ -67,8 +67,10 @@ def npm_install(cache: Path, package: str, version: str) -> Path:
         except subprocess.TimeoutExpired:
             raise Unavailable(f"npm install {package}@{version} took over 10 minutes") from None
         if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise Unavailable(f"npm install {package}@{version} failed: {last}")
+            lines = [line.removeprefix("npm error").strip() for line in result.stderr.splitlines()]
+            why = next((line for line in lines if "Error" in line or "E404" in line), "") or \
+                next((line for line in lines if line.startswith("code ")), f"exit code {result.returncode}")
+            raise Unavailable(f"npm install {package}@{version} failed: {why}")
         done.write_text(f"{package}@{version}\n")
     return prefix / "node_modules" / package
 
