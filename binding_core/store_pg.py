@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from . import schema_pg
@@ -44,6 +45,13 @@ SESSION_OPTIONS = "-c lock_timeout=2000 -c statement_timeout=10000 -c idle_in_tr
 CONNECT_TIMEOUT = 5  # seconds
 # pg_advisory_xact_lock key serializing the transactions that number rows (see the module docstring).
 SEQ_LOCK = 0x7073746E7365  # "pstnse"
+
+
+def session_options(url: str) -> str:
+    """SESSION_OPTIONS, then the URL's own `options` (so `?options=-c%20synchronous_commit%3Doff` and the
+    like still apply, and may override ours)."""
+    own = conninfo_to_dict(url).get("options")
+    return f"{SESSION_OPTIONS} {own}" if own else SESSION_OPTIONS
 
 
 class PgStore:
@@ -73,7 +81,7 @@ class PgStore:
             if self._conn is not None:
                 self._conn.close()
             self._conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
-                                         connect_timeout=CONNECT_TIMEOUT, options=SESSION_OPTIONS)
+                                         connect_timeout=CONNECT_TIMEOUT, options=session_options(self.url))
         return self._conn
 
     @contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from .adapters.base import ACCEPTED, DONE, OPTIONAL, REFUSED, STATUSES, AdapterError, NumberStatus, Reply, ServiceAdapter, offers
 from .checkers import CallProbe, Observation, RetryPolicy
@@ -71,6 +71,12 @@ class Driver:
     # Writes sent and BIND statuses seen: a run with none of either checked nothing (the runner calls it vacuous).
     writes_sent: int = 0
     binds_seen: int = 0
+    # Bind/unbind requests with their service operation id, when sent and answered (the gray routing check).
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    ticks: int = 0
+    # The world's own evidence for observe() (crash times, gray timeline, alert deliveries, provider calls):
+    # an awaitable giving Observation field values, `unavailable` reasons merged.
+    world_data: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         self.offered = {name for name in OPTIONAL if offers(self.core, name)}
@@ -101,13 +107,15 @@ class Driver:
         value = (b,) if mode == "XB" else (a, b)
         op = self.history.invoke(x, mode, "bind", value, self.now())  # type: ignore[arg-type]
         self.writes_sent += 1
-        self._record(op, _reply(await self.core.bind(x, mode, a, b or ""), "bind"))
+        sent = self.tick()
+        self._record(op, _reply(await self.core.bind(x, mode, a, b or ""), "bind"), sent)
         return op
 
     async def unbind(self, x: str, mode: str) -> Operation:
         op = self.history.invoke(x, mode, "unbind", None, self.now())
         self.writes_sent += 1
-        self._record(op, _reply(await self.core.unbind(x, mode), "unbind"))
+        sent = self.tick()
+        self._record(op, _reply(await self.core.unbind(x, mode), "unbind"), sent)
         return op
 
     async def read(self, x: str) -> None:
@@ -136,9 +144,18 @@ class Driver:
             self.binds_seen += part.status == "BIND"
         return status.to_view(x)
 
-    def _record(self, op: Operation, reply: Reply) -> None:
+    def tick(self) -> int:
+        """The next number of the harness's own event order (requests sent and answered, gray changes): virtual
+        time does not order what happens at one instant."""
+        self.ticks += 1
+        return self.ticks
+
+    def _record(self, op: Operation, reply: Reply, sent: int = 0) -> None:
         now = self.now()
         op.detail = reply.detail or reply.outcome
+        self.requests.append({"operation_id": reply.operation_id, "x": op.x, "mode": op.mode, "kind": op.kind,
+                              "sent_at": op.invoked_at, "answered_at": now, "sent": sent, "answered": self.tick(),
+                              "outcome": reply.outcome})
         if reply.operation_id:
             op.core_operation_id = reply.operation_id
             if "operations" in self.offered:
@@ -352,7 +369,7 @@ class Driver:
         from binding_core.transitions import LEGAL_MOVES  # the reference table; a team's own service shares it
 
         self.history.settle_unfinished()
-        return Observation(
+        observation = Observation(
             now=self.now(),
             core_numbers=views if "core_numbers" not in unavailable else None,
             provider_bindings=[b for b in history if b.get("status") != "released"] if history is not None else None,
@@ -368,7 +385,15 @@ class Driver:
             unsettled=list(self.unsettled),
             downtime=self.downtime,
             unavailable=unavailable,
+            requests=list(self.requests),
         )
+        if self.world_data is not None:
+            extra = await self.world_data()
+            unavailable.update(extra.pop("unavailable", {}))
+            for name, value in extra.items():
+                setattr(observation, name, value)
+        return observation
+
 
     async def probe_calls(self, views: list[dict[str, Any]], callers: list[str]) -> list[CallProbe]:
         """Dial every managed X from each party; an answer the provider garbled (a fault) is skipped."""

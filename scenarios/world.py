@@ -11,6 +11,7 @@ adapter's reset), and checks only what happened on them since it started.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ import aiohttp
 from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts at (provider and core agree)
 
 from . import example_log
+from .alert_sink import AlertRecorder, configured_port
 from .adapters import CoreApiAdapter, ServiceAdapter, offers
 from .checkers import RetryPolicy
 from .clients import Http, ProviderClient, items
@@ -89,6 +91,12 @@ class World:
         self.gray_changes: list[tuple[float, bool, tuple[str, ...]]] = []
         # Fault rules the machine added or removed, when (loop time): report.html tells them in words.
         self.fault_log: list[dict[str, Any]] = []
+        # The gray configuration in force, as the harness set it (None: unknown until it sets one).
+        self.gray_timeline: list[dict[str, Any]] | None = None
+        # The recording alert sink (scenarios/alert_sink.py); None: none in this run, and why.
+        self.alert_recorder: AlertRecorder | None = None
+        self.alert_sink_wired = False
+        self.no_alert_sink = "no recording alert sink in this run"
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -97,6 +105,9 @@ class World:
         if self.session is not None:
             await self.session.close()
             self.session = None
+        if self.alert_recorder is not None:
+            await self.alert_recorder.stop()
+            self.alert_recorder = None
 
     async def crash_and_restart(self, downtime: float) -> None:
         raise RuntimeError("this world cannot crash the core")
@@ -167,8 +178,45 @@ class World:
         """Gray switching through the adapter; False (nothing done) when it offers no set_gray()."""
         if not offers(self.driver.core, "set_gray"):
             return False
-        self.gray_changes.append((self.driver.now(), all_numbers, tuple(numbers)))
-        return bool(await self.driver.core.set_gray(all_numbers, numbers))
+        at, begun = self.driver.now(), self.driver.tick()
+        self.gray_changes.append((at, all_numbers, tuple(numbers)))
+        applied = bool(await self.driver.core.set_gray(all_numbers, numbers))
+        if applied:
+            self.gray_timeline = [*(self.gray_timeline or []), {"at": at, "begun": begun, "applied": self.driver.tick(),
+                                                                "enabled": True, "all": all_numbers,
+                                                                "numbers": sorted(numbers)}]
+        return applied
+
+    async def observations(self) -> dict[str, Any]:
+        """What only the world knows, for the checks (Observation fields; see Driver.observe)."""
+        data: dict[str, Any] = {"crash_times": list(self.crash_times), "gray_timeline": self.gray_timeline,
+                                "alert_sink_wired": self.alert_sink_wired, "unavailable": {}}
+        if self.alert_recorder is None:
+            data["unavailable"]["alert_deliveries"] = self.no_alert_sink
+        else:
+            data["alert_deliveries"] = [d for d in self.alert_recorder.deliveries
+                                        if d.get("x") is None or d["x"] in self.driver.managed_xs]
+        calls, why = await self.write_calls()
+        data["write_calls"] = calls
+        if calls is None:
+            data["unavailable"]["write_calls"] = why
+        return data
+
+    async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
+        """The core's creates and deletes in the provider's journal, with their Idempotency-Key (loop times)."""
+        return None, "this world does not read the provider's journal"
+
+    def _keyed_calls(self, entries: list[dict[str, Any]], offset: float) -> tuple[list[dict[str, Any]] | None, str]:
+        """Journal rows (at in provider time = loop time + `offset`) -> the core's keyed write calls."""
+        if self.dialect != "native":
+            return None, (f"the {self.dialect} wire carries no idempotency key: the provider's journal cannot tell "
+                          "one operation's calls from another's")
+        calls = [{"at": float(e["at"]) - offset, "end": float(e["at"]) - offset + float(e.get("latency") or 0.0),
+                  "operation": e["operation"], "key": e.get("key"), "status": e.get("status"), "x": e.get("x")}
+                 for e in entries
+                 if e.get("dialect") == "native" and e.get("operation") in ("create_binding", "delete_binding")
+                 and e.get("direction", "inbound") == "inbound"]
+        return calls, ""
 
     def telemetry(self) -> dict[str, Any]:
         return {}
@@ -215,12 +263,29 @@ class InProcessWorld(World):
             from binding_core.config import GraySettings
 
             self.config = self.config.replace(gray=GraySettings(all=False, numbers=()))
+        gray = self.config.gray
+        self.gray_timeline = [{"at": None, "begun": None, "applied": None, "enabled": gray is not None,
+                               "all": bool(gray and gray.all), "numbers": sorted(gray.numbers) if gray else []}]
+        # Every alert the core raises goes to the harness's recording sink too (the delivery check).
+        self.alert_recorder = await AlertRecorder().start()
+        self.config = self.config.replace(alerts=dataclasses.replace(self.config.alerts,
+                                                                     webhook_url=self.alert_recorder.url))
+        self.alert_sink_wired = True
         self.core = await self._new_core()
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
         self.driver = Driver(CoreApiAdapter(self.core.url, Http(self.session, self.core.url)),
                              ProviderClient(self.session, self.provider.url),
                              retry_policy(self.scenario.core, self.dialect), loop=asyncio.get_running_loop())
+        self.driver.world_data = self.observations
         await self.install_faults()
+
+    async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
+        offset = self.provider.ledger.clock.now() - self.driver.now()
+        rows = [{"at": e.at, "latency": e.latency, "dialect": e.dialect, "operation": e.operation, "x": e.x,
+                 "status": e.status, "direction": getattr(e, "direction", "inbound"),
+                 "key": _header(e.request_headers, "idempotency-key")}
+                for e in self.provider.journal.entries()]
+        return self._keyed_calls(rows, offset)
 
     async def _new_core(self) -> Any:
         from binding_core.app import Core
@@ -388,7 +453,45 @@ class RemoteWorld(World):
         down = await adapter.health()
         if down:
             raise HarnessError(f"the service under test at {self.sut_url} does not answer: {down}")
+        self.driver.world_data = self.observations
+        await self._start_alert_sink(adapter)
         await self.install_faults()
+
+    async def _start_alert_sink(self, adapter: ServiceAdapter) -> None:
+        """The recording sink on the port the team pointed its service's alert webhook at, if it named one."""
+        try:
+            port = configured_port(adapter)
+        except ValueError as exc:
+            raise HarnessError(str(exc)) from None
+        if port is None:
+            self.no_alert_sink = ("no recording alert sink: give the adapter an `alert_sink_port` (or set "
+                                  "PSTNSIM_ALERT_SINK_PORT) and point the service's alert webhook at "
+                                  "http://127.0.0.1:<port>/alerts")
+            return
+        try:
+            self.alert_recorder = await AlertRecorder(port=port).start()
+        except OSError as exc:
+            raise HarnessError(f"the recording alert sink cannot listen on 127.0.0.1:{port}: {exc}") from None
+
+    async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
+        """From the provider's journal (admin API), this example's calls only (its operations are new)."""
+        entries: list[dict[str, Any]] = []
+        after = 0
+        for _ in range(50):  # the journal is a bounded ring: a few pages at most
+            page = await self.driver.provider.journal(after=after, limit=1000)
+            if not page.ok or not isinstance(page.body, dict):
+                return None, f"the provider's journal could not be read: {page.describe()}"
+            entries.extend(items(page.body, "entries"))
+            after = page.body.get("next")
+            if not after:
+                break
+        ledger = await self.driver.provider.ledger()
+        now = ledger.body.get("now") if ledger.ok and isinstance(ledger.body, dict) else None
+        if not isinstance(now, (int, float)):
+            return None, "the provider's ledger does not say its time (now)"
+        rows = [{**e, "key": (e.get("request_headers") or {}).get("idempotency-key")
+                 if isinstance(e.get("request_headers"), dict) else None} for e in entries]
+        return self._keyed_calls(rows, float(now) - self.driver.now())
 
     async def collect_telemetry(self, since: float) -> dict[str, Any]:
         """The example's timeline from what a remote run has: the driver's history, the provider's journal
@@ -433,6 +536,14 @@ class RemoteWorld(World):
                     raise HarnessError(f"the provider has {len(free)} unbound numbers; an example needs {count}")
         finally:
             await self.stop()
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A request header from a journal entry (the raw aiohttp view, or the scrubbed dict)."""
+    view = getattr(headers, "headers", headers)
+    if not hasattr(view, "items"):
+        return None
+    return next((str(v) for k, v in view.items() if k.lower() == name), None)
 
 
 def _gray_settings(gray: Any) -> Any:

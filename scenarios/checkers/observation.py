@@ -79,6 +79,23 @@ class Observation:
     unsettled: list[dict[str, Any]] = field(default_factory=list)
     # Virtual seconds the core was down (crash to restart); added to liveness deadlines.
     downtime: float = 0.0
+    # What the harness's recording alert sink took (scenarios/alert_sink.py): {at (loop time), operation_id,
+    # alert_id, x, mode} per delivery; None: no recording sink in this run (`unavailable` says why).
+    alert_deliveries: list[dict[str, Any]] | None = None
+    # True when the harness itself pointed the service's alert webhook at the recording sink (in-process).
+    alert_sink_wired: bool = False
+    # Loop times at which the core was killed (each followed by a restart on the same database).
+    crash_times: list[float] = field(default_factory=list)
+    # The gray configuration the harness set, oldest first: {at (loop time; None: from the start), enabled, all,
+    # numbers, begun, applied: the Driver.tick() order of setting it}. None: the harness never set it and does not
+    # know the service's own.
+    gray_timeline: list[dict[str, Any]] | None = None
+    # The harness's bind/unbind requests: {operation_id, x, mode, kind, sent_at, answered_at (loop times), sent,
+    # answered (Driver.tick() order)}.
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    # The core's creates and deletes in the provider's journal: {at, end (loop times), operation, key
+    # (Idempotency-Key), status}. None: the journal cannot attribute them to operations (`unavailable`).
+    write_calls: list[dict[str, Any]] | None = None
     # Why a field above is None (not offered by the service's adapter, or could not be read), by field name:
     # the skipped checks carry it as their reason.
     unavailable: dict[str, str] = field(default_factory=dict)

@@ -127,3 +127,12 @@ def test_a_cut_connection_fails_one_call_and_the_next_one_reconnects(stores, pst
         store.view(X)
     assert store.view(X)["xb"]["status"] == "OPERATION"
     assert store._connection().info.backend_pid != pid
+
+
+def test_settings_in_the_url_s_options_reach_the_session(pstnsim_postgres_url):
+    store = open_store(f"{pstnsim_postgres_url}?options=-c%20synchronous_commit%3Doff")
+    try:
+        settings = {name: store._one(f"SHOW {name}")[name] for name in ("synchronous_commit", "lock_timeout")}
+    finally:
+        store.close()
+    assert settings == {"synchronous_commit": "off", "lock_timeout": "2s"}  # the URL's, and the store's own

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from unittest import mock
 
+from binding_core import gray as core_gray
 from binding_core import queue as core_queue
 from binding_core import service as core_service
 from binding_core import store as core_store
@@ -315,6 +316,78 @@ BUGS: tuple[PlantedBug, ...] = (
                EXAMPLES / "axb_ghost_success.toml",
                lambda: [_p(core_volcengine.VolcengineClient, "create_binding", _create_through_the_sdk)],
                dialect="volcengine"),
+)
+
+# ---- issue 13, alerts, gray routing, attempts across restarts, the old path --------------------------
+
+_original_reschedule = core_store.Store.reschedule
+
+
+def _reschedule_alerting_again(self: core_store.Store, op: Operation, owner: str, **kwargs: Any) -> Any:
+    """Every failed attempt at or past the threshold hands the operation's alert to the sinks again (the row
+    stays one per operation: only the deliveries show it)."""
+    current, alert = _original_reschedule(self, op, owner, **kwargs)
+    alert_at = kwargs.get("alert_at")
+    if alert is None and alert_at is not None and current.alerted and current.attempts >= alert_at:
+        alert = self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])  # BUG: "still failing, tell again"
+    return current, alert
+
+
+_original_is_gray = core_gray.GrayRouter.is_gray
+
+
+def _is_gray_decided_once(self: core_gray.GrayRouter, x: str) -> bool:
+    """A number's path is decided the first time it is seen and cached for the process's life."""
+    decided = self.__dict__.setdefault("_decided", {})
+    if x not in decided:
+        decided[x] = _original_is_gray(self, x)
+    return decided[x]  # BUG: later gray switches never reach numbers already seen
+
+
+_original_worker_start = core_worker.Worker.start
+
+
+async def _start_forgetting_attempts(self: core_worker.Worker) -> None:
+    """The attempt count lives in the process: a restarted core starts every open operation from zero."""
+    self.store.db.execute("UPDATE operations SET attempts = 0 WHERE state IN ('pending', 'running')")  # BUG
+    await _original_worker_start(self)
+
+
+_original_old_path = core_service.BindingService._old_path
+
+
+async def _old_path_rolls_back(self: core_service.BindingService, op: Operation) -> Any:
+    """The old synchronous path reads any failed create (a 5xx, a reset, a timeout) as "not bound" and rolls the
+    row back to NOT_BIND at once, though the provider may have applied it (a ghost success, a late landing)."""
+    if op.kind != "bind":
+        return await _original_old_path(self, op)
+    worker = self.worker
+    outcome = await self.provider.create_binding(op.mode, op.x, op.b or "", op.a, idempotency_key=worker.key(op))
+    worker.ensure_running()
+    now = self.clock.now()
+    if isinstance(outcome, Ok):
+        done = self.store.complete(op, worker.owner, status=BIND, binding_id=outcome.value.binding_id,
+                                   outcome="bound", now=now)
+        return core_service.Finished(done, self.store.view(op.x))
+    error = outcome.describe()
+    rolled_back = self.store.complete(op, worker.owner, status=NOT_BIND, binding_id=None, outcome="refused",
+                                      error=error, now=now)  # BUG: an unknown outcome taken for a refusal
+    return core_service.Unsettled(rolled_back, error, 502)
+
+
+BUGS += (
+    PlantedBug("alerts_resent_past_threshold", "every failed attempt past the alert threshold tells the sinks again",
+               EXAMPLES / "outage_across_crashes.toml",
+               lambda: [_p(core_store.Store, "reschedule", _reschedule_alerting_again)]),
+    PlantedBug("gray_decided_once", "a number's path (old sync / new async) is decided once and cached: later gray "
+               "switches are ignored", EXAMPLES / "old_path_ghost_success.toml",
+               lambda: [_p(core_gray.GrayRouter, "is_gray", _is_gray_decided_once)]),
+    PlantedBug("attempts_reset_on_restart", "the attempt counter starts from zero after a restart: an operation that "
+               "keeps failing gets max_attempts more calls per crash", EXAMPLES / "outage_across_crashes.toml",
+               lambda: [_p(core_worker.Worker, "start", _start_forgetting_attempts)]),
+    PlantedBug("old_path_rollback", "the old synchronous path rolls a bind back to NOT_BIND on any failed create, a "
+               "ghost success or a late landing included", EXAMPLES / "old_path_ghost_success.toml",
+               lambda: [_p(core_service.BindingService, "_old_path", _old_path_rolls_back)]),
 )
 
 BY_NAME = {bug.name: bug for bug in BUGS}

@@ -32,7 +32,7 @@ def healthy() -> Observation:
         provider_history=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active",
                            "created_at": 3.0, "ended_at": None}],
         operations=[{"id": "op1", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1,
-                     "a": None, "b": B, "binding_id": "bnd_1"}],
+                     "a": None, "b": B, "binding_id": "bnd_1", "path": "async"}],
         alerts=[],
         transitions=[
             {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op1", "at": 0.0},
@@ -43,6 +43,10 @@ def healthy() -> Observation:
         history=history,
         calls=[CallProbe(caller=A, x=X, core_row=row(xb=("BIND", B, "bnd_1", 2)), outcome="connected", callee=B)],
         managed_xs={X},
+        # The recording alert sink (no alert raised, none delivered), the gray list as set, the provider's journal.
+        alert_deliveries=[], alert_sink_wired=True,
+        gray_timeline=[{"at": None, "begun": None, "applied": None, "enabled": False, "all": False, "numbers": []}],
+        write_calls=[{"at": 1.0, "end": 1.1, "operation": "create_binding", "key": "core-1-op1", "status": 201}],
     )
 
 
