@@ -240,6 +240,46 @@ class Driver:
         await asyncio.sleep(1.5)
         await self.unbind(x, mode)
 
+    async def rebind_at_doubt_end(self, x: str, mode: str, a: str | None, b: str, again: str, lead: float) -> None:
+        """The sweep's race, aimed. Bind (its first create held by the caller's fault rule, so it ends in
+        doubt), unbind as soon as it is bound (so a late create lands on a free X: a stray), then bind the same
+        X again `lead` seconds after the first bind's in-doubt window ends: when a sweep for its late calls
+        looks the stray up and deletes it. `again` is the B of that re-bind: the same numbers are the moment
+        that matters (bound again between the sweep's lookup and its delete); another B is refused while the
+        stray holds X."""
+        limit = self.policy.deadline()
+        view = await self.view(x)
+        if ((view or {}).get(mode.lower()) or {}).get("status") == "BIND":  # free X first: the race needs a bind
+            if not await self._ended(await self.unbind(x, mode), limit):
+                return
+        first = await self.bind(x, mode, a, b)
+        if not await self._ended(first, limit) or first.outcome is not Outcome.OK:
+            return
+        if not await self._ended(await self.unbind(x, mode), limit):
+            return
+        doubt_end = await self._doubt_end(first)
+        await asyncio.sleep(max(0.0, doubt_end + lead - self.now()))
+        await self.bind(x, mode, a, again)
+
+    async def _ended(self, op: Operation, limit: float, poll: float = 0.5) -> bool:
+        """Wait (at most `limit` seconds) until the service reports `op` finished."""
+        deadline = self.now() + limit
+        while op.outcome is None and self.now() < deadline:
+            await asyncio.sleep(poll)
+            await self.refresh_tracked()
+        return op.outcome is not None
+
+    async def _doubt_end(self, op: Operation) -> float:
+        """When `op`'s late calls can no longer land, on the loop's clock: the service's own `in_doubt_until`
+        when its operations carry one, else one in-doubt window after the operation ended (the latest)."""
+        for row in await self._optional("operations") or []:
+            if str(row.get("operation_id", row.get("id"))) != op.core_operation_id:
+                continue
+            until, created = row.get("in_doubt_until"), row.get("created_at")
+            if isinstance(until, (int, float)) and isinstance(created, (int, float)):
+                return op.invoked_at + (until - created)
+        return (op.ended_at or self.now()) + self.policy.in_doubt_window
+
     # ---- the optional data ----------------------------------------------------
 
     async def _optional(self, method: str) -> list[dict[str, Any]] | None:
@@ -393,7 +433,6 @@ class Driver:
             for name, value in extra.items():
                 setattr(observation, name, value)
         return observation
-
 
     async def probe_calls(self, views: list[dict[str, Any]], callers: list[str]) -> list[CallProbe]:
         """Dial every managed X from each party; an answer the provider garbled (a fault) is skipped."""

@@ -36,6 +36,8 @@ def _actions(kind: str) -> st.SearchStrategy[dict[str, Any]]:
             st.just({"kind": "ghost_success", "then": "reset"}),
             st.just({"kind": "ghost_success", "then": "timeout"}),
         )
+    if kind == "slow_lookup":  # lookups answered late but inside the core's timeout: a sweep's look-then-delete gap
+        return st.sampled_from((0.5, 1.0, 1.5)).map(lambda s: {"kind": "latency", "distribution": "fixed", "seconds": s})
     if kind == "delayed_visibility":
         return st.sampled_from((1.0, 5.0, 30.0)).map(lambda s: {"kind": "delayed_visibility", "seconds": s})
     if kind == "push":
@@ -65,7 +67,8 @@ def fault_rules(kinds: tuple[str, ...], xs: list[Any]) -> st.SearchStrategy[dict
         if kind == "push":
             return {"action": action, "when": draw(_WHEN)}
         writes_only = kind in ("ghost_success", "delayed_visibility")
-        operation = draw(st.sampled_from(WRITE_OPERATIONS if writes_only else ops))
+        operation = draw(st.sampled_from(READ_OPERATIONS if kind == "slow_lookup" else
+                                         WRITE_OPERATIONS if writes_only else ops))
         match: dict[str, Any] = {"operation": operation}
         if operation == "create_binding" and draw(st.booleans()):
             match["x"] = draw(st.sampled_from(xs))

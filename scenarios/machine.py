@@ -32,6 +32,10 @@ from .world import NumbersUsedUp, World
 T = TypeVar("T")
 ADVANCE_CHOICES = (0.5, 2.0, 10.0, 60.0, 300.0)
 OFFSET_SLOTS = 10
+# The sweep's race (rebind_at_doubt_end): how long the provider holds the first create (past the core's timeout,
+# within the provider's request deadline) and when X is bound again, relative to the end of that bind's doubt.
+HOLD_CHOICES = (5.0, 10.0, 20.0)
+REBIND_LEADS = (-1.0, 0.5, 1.0, 2.0, 3.0, 8.0)
 SETTLE_EVERY = 3  # at least this many steps between settles, so work piles up between checks
 STOP_WORLD_WITHIN = 30.0  # seconds (virtual in-process) to stop a world after Ctrl-C or a harness error
 
@@ -337,6 +341,48 @@ def build_machine(
                     return self._stepped("expire_at_provider")
                 self.run(self.world.driver.expire_and_unbind(self.xs[x], mode))
                 self._stepped("expire_at_provider")
+
+        if w.rebind_at_doubt_end:
+            race = st.tuples(st.integers(0, w.numbers - 1), st.sampled_from(w.modes), st.integers(0, w.parties - 1),
+                             st.integers(0, w.parties - 2), st.booleans(), st.sampled_from(HOLD_CHOICES),
+                             st.sampled_from(REBIND_LEADS))
+
+            @rule(races=st.lists(race, min_size=1, max_size=w.numbers * len(w.modes), unique_by=lambda r: r[:2]))
+            @traced
+            def rebind_at_doubt_end(self, races: list[tuple[int, str, int, int, bool, float, float]]) -> None:
+                """The sweep's race, on each drawn (X, mode) at once: a bind whose first create the provider holds
+                `hold` seconds (it times out, then lands late), unbound as soon as it is bound, then X bound again
+                `lead` seconds after that bind's in-doubt window ends, while a sweep looks its stray up (slow
+                lookups) and deletes it: with the same numbers (`same`), else with another party as B."""
+                if self.dry:
+                    return self._stepped("rebind_at_doubt_end")
+                holds: dict[str, dict[str, Any]] = {}  # per X: its first creates (one per race on it) are held
+                for xi, _mode, _ai, _bi, _same, hold, _lead in races:
+                    if self.xs[xi] in holds:
+                        holds[self.xs[xi]]["when"]["first"] += 1
+                        continue
+                    self.fault_serial += 1
+                    holds[self.xs[xi]] = {"id": f"sweep-race-hold-{self.fault_serial}", "when": {"first": 1},
+                                          "match": {"operation": "create_binding", "x": self.xs[xi]},
+                                          "action": {"kind": "latency", "distribution": "fixed", "seconds": hold}}
+
+                async def race_all() -> None:
+                    for held in holds.values():
+                        await self.world.add_fault(held)
+                    jobs = []
+                    for xi, mode, ai, bi, same, _hold, lead in races:
+                        a, b = self.parties[ai], self.parties[bi if bi < ai else bi + 1]
+                        other = next(p for p in self.parties[::-1] if p not in (a, b))
+                        jobs.append(self.world.driver.rebind_at_doubt_end(
+                            self.xs[xi], mode, a if mode == "AXB" else None, b, b if same else other, lead))
+                    try:
+                        await asyncio.gather(*jobs)
+                    finally:
+                        for held in holds.values():
+                            await self.world.remove_fault(held["id"])
+
+                self.run(race_all())
+                self._stepped("rebind_at_doubt_end")
 
         if w.gray == "switch":
             @rule(all_numbers=st.booleans(), mask=st.integers(0, 2 ** w.numbers - 1))

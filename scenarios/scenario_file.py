@@ -25,6 +25,7 @@
     [run]
     duration = 600        # virtual seconds one example may cover at most
     checks = ["all"]      # or check names
+    dialect = "aliyun"    # the wire the core speaks: native, aliyun, tencent, volcengine (--dialect overrides)
     [budget]
     examples = 20         # Hypothesis examples
     steps = 25            # rule calls per example
@@ -48,7 +49,7 @@ GRAY_MODES = ("all", "none", "switch")
 # Fault kinds the machine knows how to draw rules for (the provider's action kinds).
 FAULT_KINDS = (
     "latency", "timeout", "status", "throttle", "reset", "empty_reply", "truncated_body", "malformed_body",
-    "ghost_success", "delayed_visibility", "push",
+    "ghost_success", "delayed_visibility", "push", "slow_lookup",
 )
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 
@@ -70,6 +71,7 @@ class Workload:
     gray: str = "all"
     calls: bool = True
     fault_kinds: tuple[str, ...] = ()
+    rebind_at_doubt_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,14 @@ class Scenario:
     budget: Budget = field(default_factory=Budget)
     source: Path | None = None
 
+    # `[run] dialect`: the wire this scenario runs over ("" when the file does not say).
+    run_dialect: str = ""
+
     @property
     def dialect(self) -> str:
-        """The wire `[core] provider.dialect` asks for (native when unset)."""
-        return str(self.core.get("provider", {}).get("dialect", "native"))
+        """The wire the file asks for: `[run] dialect`, else `[core] provider.dialect`, else native
+        (`pstnsim chaos run --dialect` overrides it)."""
+        return self.run_dialect or str(self.core.get("provider", {}).get("dialect", "native"))
 
     def weighted_operations(self) -> list[tuple[str, str]]:
         """(kind, mode) pairs repeated by weight: what a burst draws from."""
@@ -109,8 +115,9 @@ class Scenario:
 _TOP = ("name", "description", "workload", "faults", "core", "provider", "run", "budget")
 _PROVIDER = ("request_deadline",)
 _WORKLOAD = {"modes": list, "numbers": int, "parties": int, "mix": dict, "rate": float, "burst": list,
-             "crashes": bool, "expiries": bool, "gray": str, "calls": bool, "fault_kinds": list}
-_RUN = {"duration": float, "checks": list}
+             "crashes": bool, "expiries": bool, "gray": str, "calls": bool, "fault_kinds": list,
+             "rebind_at_doubt_end": bool}
+_RUN = {"duration": float, "checks": list, "dialect": str}
 _BUDGET = {"examples": int, "steps": int}
 
 
@@ -152,13 +159,13 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", default_name:
         unknown = [c for c in checks if c not in CHECKS.checks]
         if unknown:
             raise ScenarioError(f"{origin}: [run] unknown check(s) {', '.join(unknown)}; known: {', '.join(CHECKS.checks)}")
+    run_dialect = _run_dialect(run.get("dialect"), core, f"{origin}: [run] dialect")
     budget = Budget(**budget_data)
     if budget.examples < 1 or budget.steps < 1:
         raise ScenarioError(f"{origin}: [budget] examples and steps must be >= 1")
     return Scenario(name=name, description=_typed(data.get("description", ""), str, f"{origin}: description"),
                     workload=workload, faults=faults, core=core, provider=provider, duration=float(duration),
-                    checks=checks,
-                    budget=budget, source=source)
+                    checks=checks, budget=budget, source=source, run_dialect=run_dialect)
 
 
 def _workload(table: Any, where: str) -> Workload:
@@ -227,6 +234,20 @@ def _core(table: Any, where: str) -> dict[str, Any]:
     if dialect not in DIALECTS:
         raise ScenarioError(f"{where} provider.dialect must be one of {', '.join(DIALECTS)}, got {dialect!r}")
     return table
+
+
+def _run_dialect(value: str | None, core: dict[str, Any], where: str) -> str:
+    """`[run] dialect`: one of the harness's wires, and not another than `[core] provider.dialect` names."""
+    from .dialect_ops import DIALECTS
+
+    if value is None:
+        return ""
+    if value not in DIALECTS:
+        raise ScenarioError(f"{where} must be one of {', '.join(DIALECTS)}, got {value!r}")
+    in_core = core.get("provider", {}).get("dialect")
+    if in_core is not None and in_core != value:
+        raise ScenarioError(f"{where} is {value!r} but [core] provider.dialect is {in_core!r}; name the wire once")
+    return value
 
 
 def _provider(table: Any, where: str) -> dict[str, Any]:

@@ -309,8 +309,8 @@ BUGS: tuple[PlantedBug, ...] = (
     PlantedBug("trusts_query_after_lost_call", "a dead operation is settled by a query at once, while its lost "
                "create may still land", EXAMPLES / "late_landing.toml", lambda: [_no_in_doubt_window()]),
     PlantedBug("no_sweep", "a bind bound on a retry leaves no sweep: its lost first create lands after the unbind",
-               EXAMPLES / "late_landing.toml", lambda: [_p(core_store.Store, "_queue_sweep", _queue_no_sweep)],
-               dialect="tencent"),
+               EXAMPLES / "sweep_race.toml", lambda: [_p(core_store.Store, "_queue_sweep", _queue_no_sweep)],
+               dialect="aliyun"),
     PlantedBug("trusts_sdk_retrying_bind", "binds through the Volcengine SDK's @retry(tries=2) bind and trusts its "
                "answer: a lost reply is re-sent at once, and an error dict (or the resend's conflict) read as not bound",
                EXAMPLES / "axb_ghost_success.toml",
@@ -388,6 +388,100 @@ BUGS += (
     PlantedBug("old_path_rollback", "the old synchronous path rolls a bind back to NOT_BIND on any failed create, a "
                "ghost success or a late landing included", EXAMPLES / "old_path_ghost_success.toml",
                lambda: [_p(core_service.BindingService, "_old_path", _old_path_rolls_back)]),
+)
+
+# ---- issue 13, the sweep's race --------------------------------------------------------------------------
+
+
+async def _sweep_without_recheck(self: core_worker.Worker, op: Operation) -> None:
+    """Worker._sweep as a team writes it first: look the bind's numbers up, delete every binding the row did not
+    hold when the sweep looked. No re-check that X was not bound again meanwhile (no fence on the row's version):
+    a re-bind of the same numbers between the lookup and the delete adopts the binding the sweep then deletes."""
+    if self._in_doubt(op):
+        self._reschedule(op, op.in_doubt_until or 0.0, op.last_error or "waiting for late calls", count=False)
+        return
+    held = self.store.view(op.x)[op.mode.lower()]
+    if held["status"] == OPERATION:
+        self._reschedule(op, self.clock.now() + self.policy.settle_delay(op.claims), "waiting", count=False,
+                         phase="look")
+        return
+    found = await self.provider.find_bindings(op.mode, op.x, op.b, op.a)
+    if not isinstance(found, Ok):
+        return await self._retry_later(op, found, "sweeping", phase="look")
+    strays = [f.binding_id for f in found.value if f.binding_id != held["binding_id"]]
+    for stray in strays:  # BUG: the row may have been bound again (to one of these) since `held` was read
+        gone = await self.provider.delete_binding(stray, idempotency_key=self.key(op, f"-{stray}"))
+        if not (isinstance(gone, Ok) or (isinstance(gone, Refused) and gone.code in NOT_FOUND_CODES)):
+            return await self._retry_later(op, gone, f"deleting stray {stray}", phase="look")
+    self.ensure_running()
+    self.store.finish_sweep(op, self.owner, outcome="swept" if strays else "clean", deleted=strays,
+                            now=self.clock.now())
+
+
+BUGS += (
+    PlantedBug("sweep_deletes_without_recheck", "a sweep deletes the strays its lookup found without checking that "
+               "the number was not bound again meanwhile", EXAMPLES / "sweep_race.toml",
+               lambda: [_p(core_worker.Worker, "_sweep", _sweep_without_recheck)], dialect="aliyun"),
+)
+
+
+# ---- breaker, backoff timing, refusals (checks: breaker_opens_after_threshold, retry_gaps_within_policy,
+# no_spurious_refusal) ------------------------------------------------------------------------------------
+
+from binding_core.provider import breaker as core_breaker  # noqa: E402
+
+
+def _record_without_reset(self: core_breaker.CircuitBreaker, failed: bool) -> None:
+    """A success closes the circuit but leaves the failure count as it was: failures add up across successes."""
+    self._probe_in_flight = False
+    if not failed:
+        self.opened_at = None  # BUG: `self.failures = 0` forgotten
+        return
+    self.failures += 1
+    if self.opened_at is not None or self.failures >= self.threshold:
+        if self.opened_at is None:
+            self.trips += 1
+        self.opened_at = self.clock.now()
+
+
+def _backoff_uncapped(self: core_queue.RetryPolicy, failed_attempts: int) -> float:
+    """Full jitter over base_delay * 2**(n-1), without the min() against max_delay."""
+    return self.rng.uniform(0.0, self.settings.base_delay * 2 ** max(0, failed_attempts - 1))
+
+
+_original_queue_sweep = core_store.Store._queue_sweep
+
+
+def _queue_sweep_due_now(self: core_store.Store, origin_id: str, now: float) -> None:
+    """The sweep is queued due at once, not when the bind's doubt ends: it looks before a late create can land."""
+    _original_queue_sweep(self, origin_id, now)
+    self.db.execute("UPDATE operations SET next_attempt_at = ? WHERE origin = ? AND kind = 'sweep' AND state = "
+                    "'pending'", [now, origin_id])  # BUG: due now, not at the origin's in_doubt_until
+
+
+_original_begin = core_store.Store.begin
+
+
+def _begin_locks_the_number(self: core_store.Store, x: str, mode: str, kind: str, **kwargs: Any) -> Operation:
+    """An AXB request is refused while the number's XB row is in OPERATION (the whole number treated as busy)."""
+    if mode == "AXB" and self.view(x)["xb"]["status"] == OPERATION:  # BUG: XB's state decides an AXB request
+        raise StateConflict(self.view(x), f"{x} is busy")
+    return _original_begin(self, x, mode, kind, **kwargs)
+
+
+BUGS += (
+    PlantedBug("breaker_counts_scattered_failures", "the circuit breaker never resets its failure count on a "
+               "success: scattered failures add up and open it early", EXAMPLES / "breaker_defaults.toml",
+               lambda: [_p(core_breaker.CircuitBreaker, "record", _record_without_reset)]),
+    PlantedBug("backoff_ignores_cap", "the backoff grows as base_delay * 2**attempts without the max_delay cap",
+               EXAMPLES / "backoff_cap.toml",
+               lambda: [_p(core_queue.RetryPolicy, "backoff", _backoff_uncapped)]),
+    PlantedBug("sweep_without_delay", "a sweep after a bind that finished in doubt is due at once, not when the "
+               "doubt ends", EXAMPLES / "backoff_cap.toml",
+               lambda: [_p(core_store.Store, "_queue_sweep", _queue_sweep_due_now)]),
+    PlantedBug("axb_refused_by_xb_state", "an AXB request is refused (409) while the same number's XB row is in "
+               "OPERATION", EXAMPLES / "xb_axb_same_x_timeouts.toml",
+               lambda: [_p(core_store.Store, "begin", _begin_locks_the_number)]),
 )
 
 BY_NAME = {bug.name: bug for bug in BUGS}

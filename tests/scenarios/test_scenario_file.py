@@ -57,6 +57,11 @@ def test_weighted_operations_follow_the_mix():
         ({"budget": {"examples": 0}}, "examples"),
         ({"budget": {"steps": True}}, "steps must be an integer"),
         ({"name": "bad name!"}, "name must be"),
+        ({"run": {"dialect": "twilio"}}, "[run] dialect must be one of native, aliyun, tencent, volcengine"),
+        ({"run": {"dialect": 3}}, "[run] dialect must be str"),
+        ({"run": {"dialect": "aliyun"}, "core": {"provider": {"dialect": "tencent"}}}, "name the wire once"),
+        ({"workload": {"rebind_at_doubt_end": "yes"}}, "rebind_at_doubt_end must be bool"),
+        ({"workload": {"fault_kinds": ["slow_lookups"]}}, "unknown kind(s) slow_lookups"),
     ],
 )
 def test_bad_scenarios_are_refused_naming_the_key(data, needle):
@@ -70,3 +75,32 @@ def test_broken_toml_names_the_file(tmp_path):
     path.write_text("name = \n")
     with pytest.raises(ScenarioError, match="broken.toml"):
         load_scenario(path)
+
+
+def test_a_file_names_its_wire_and_the_command_line_overrides_it():
+    from scenarios.runner import Runner, RunOptions
+
+    s = parse_scenario({"run": {"dialect": "tencent"}})
+    assert s.dialect == "tencent"
+    assert parse_scenario({"core": {"provider": {"dialect": "aliyun"}}}).dialect == "aliyun"
+    assert parse_scenario({}).dialect == "native"
+    assert Runner(RunOptions()).dialect(s) == "tencent"
+    assert Runner(RunOptions(dialect="native")).dialect(s) == "native"
+
+
+def test_the_default_suite_runs_a_vendor_wire_with_no_idempotency_key():
+    """On the native wire idempotency keys absorb late creates; the gate must also meet a wire without them."""
+    scenarios = {s.name: s for s in map(load_scenario, default_suite())}
+    assert scenarios["sweep_race"].dialect in ("aliyun", "tencent")
+    assert scenarios["sweep_race"].workload.rebind_at_doubt_end
+
+
+def test_an_unknown_dialect_in_a_file_exits_2_naming_the_file(tmp_path, capsys):
+    from scenarios.cli import main
+
+    path = tmp_path / "wire.toml"
+    path.write_text('[run]\ndialect = "twilio"\n')
+    assert main(["chaos", "run", str(path), "--report-dir", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "wire.toml" in err and "[run] dialect must be one of native, aliyun, tencent, volcengine" in err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir()), "nothing may run"
