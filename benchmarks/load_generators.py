@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import statistics
 import subprocess
 import time
@@ -27,11 +28,14 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_s: float  # the generator's own CPU seconds over the load: near its wall time, the generator set the pace
 
 
 def wrk_load(url: str, seconds: float, connections: int, core: int | None) -> Load:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(WRK_SCRIPT), url]
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(pinned(command, core), capture_output=True, text=True, check=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),", out)
     if total is None:
         raise RuntimeError(f"wrk printed no totals:\n{out}")
@@ -39,7 +43,8 @@ def wrk_load(url: str, seconds: float, connections: int, core: int | None) -> Lo
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return Load(int(total.group(1)), elapsed, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"),
-                (int(errors.group(1)) if errors else 0) + (sum(map(int, sockets.groups())) if sockets else 0))
+                (int(errors.group(1)) if errors else 0) + (sum(map(int, sockets.groups())) if sockets else 0),
+                after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime)
 
 
 def _wrk_ms(out: str, label: str) -> float:
@@ -143,7 +148,9 @@ async def _python_load(port: int, dialect: str, seconds: float, connections: int
 def _python_worker(port: int, dialect: str, seconds: float, connections: int, first: int, core: int | None, out) -> None:
     if core is not None:
         os.sched_setaffinity(0, {core})
-    out.put(asyncio.run(_python_load(port, dialect, seconds, connections, first)))
+    cpu = time.process_time()
+    requests, latencies, errors = asyncio.run(_python_load(port, dialect, seconds, connections, first))
+    out.put((requests, latencies, errors, time.process_time() - cpu))
 
 
 def python_load(port: int, dialect: str, seconds: float, connections: int, processes: int, core: int | None) -> Load:
@@ -159,7 +166,7 @@ def python_load(port: int, dialect: str, seconds: float, connections: int, proce
     elapsed = time.perf_counter() - started
     for worker in workers:
         worker.join(10)
-    latencies = sorted(t for _, ts, _ in results for t in ts)
+    latencies = sorted(t for _, ts, _, _ in results for t in ts)
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-    return Load(sum(r for r, _, _ in results), min(elapsed, seconds + 1.0), cuts[49] * 1000, cuts[98] * 1000,
-                sum(e for _, _, e in results))
+    return Load(sum(r[0] for r in results), min(elapsed, seconds + 1.0), cuts[49] * 1000, cuts[98] * 1000,
+                sum(r[2] for r in results), sum(r[3] for r in results))

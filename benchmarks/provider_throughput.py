@@ -165,6 +165,7 @@ class Row:
     p50_ms: float = math.nan
     p99_ms: float = math.nan
     busy: float = math.nan  # server CPU seconds per wall second
+    generator_busy: float = math.nan  # the load generator's CPU seconds per wall second
     cpu_us: float = math.nan  # server CPU per request
     rss_mb: float = math.nan  # server RSS after the load
     errors: int = 0
@@ -223,7 +224,7 @@ def measure(key: str, plan: Plan, args, use_wrk: bool, name: str | None = None) 
         return row
     cpu = cpu_after - cpu_before
     row.rps, row.p50_ms, row.p99_ms, row.errors = load.requests / load.seconds, load.p50_ms, load.p99_ms, load.errors
-    row.busy, row.cpu_us = cpu / wall, cpu / max(1, load.requests) * 1e6
+    row.busy, row.cpu_us, row.generator_busy = cpu / wall, cpu / max(1, load.requests) * 1e6, load.cpu_s / wall
     warm = f"{row.warmup_s:g} s warm-up" + (f" ({row.warmup_requests:,} requests)" if row.warmup_requests else "")
     print(f"  {row.name}: {row.rps:.0f} req/s after {warm}")
     return row
@@ -267,14 +268,14 @@ def soak(args, use_wrk: bool) -> list[tuple[float, float]]:
 
 
 def print_table(rows: list[Row]) -> None:
-    print(f"\n{'server':<42}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'x bare':>8}{'by CPU':>8}{'busy':>6}"
+    print(f"\n{'server':<42}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'x bare':>8}{'by CPU':>8}{'busy':>6}{'gen':>6}"
           f"{'CPU us/req':>11}{'RSS MB':>8}{'errors':>7}  generator")
     for r in rows:
         if r.skipped:
             print(f"{r.name:<42}skipped: {r.skipped}")
             continue
         print(f"{r.name:<42}{r.rps:>8.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}{_x(r.ratio):>8}{_x(r.ratio_cpu):>8}"
-              f"{r.busy:>6.0%}{r.cpu_us:>11.0f}{r.rss_mb:>8.0f}{r.errors:>7}  {r.generator}")
+              f"{r.busy:>6.0%}{r.generator_busy:>6.0%}{r.cpu_us:>11.0f}{r.rss_mb:>8.0f}{r.errors:>7}  {r.generator}")
 
 
 def _x(ratio: float) -> str:
