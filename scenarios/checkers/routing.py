@@ -16,6 +16,10 @@ from .registry import NotApplicable, Violation, check
 # Journal times and crash times come from one loop in-process; a call answered at the very instant of a crash
 # may never have reached the core.
 CUT_OFF_SLACK = 0.05
+# aiohttp (and many HTTP clients) sends an idempotent request (DELETE, GET) once more, at once, when the connection
+# drops before an answer: one attempt of the core's, two requests at the provider. Such a same-key request that
+# follows an unanswered one within this many seconds is counted with it.
+RESEND_WITHIN = 0.05
 # Answers that refuse the core's credentials: the core retries them without using up attempts (docs/core.md).
 AUTH_REFUSALS = (401, 403)
 
@@ -90,7 +94,20 @@ def _calls_by_operation(calls: list[dict[str, Any]], ids: set[str]) -> dict[str,
         op_id = key.rsplit("-", 1)[-1] if "-" in key else key
         if op_id in ids and call.get("status") not in AUTH_REFUSALS:
             out[op_id].append(call)
-    return out
+    return {op_id: _attempts(made) for op_id, made in out.items()}
+
+
+def _attempts(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per attempt: an HTTP client's immediate resend of an unanswered request is not another attempt."""
+    kept: list[dict[str, Any]] = []
+    for call in sorted(calls, key=lambda c: c["at"]):
+        last = kept[-1] if kept else None
+        if (last is not None and last.get("status") is None and not last.get("resent")
+                and call["at"] - last["at"] <= RESEND_WITHIN):
+            kept[-1] = {**last, "resent": True, "end": max(last["end"], call["end"])}
+            continue
+        kept.append(call)
+    return kept
 
 
 @check("attempts_capped_at_provider")

@@ -226,3 +226,16 @@ def test_a_service_by_url_names_the_sink_port_in_its_adapter_or_the_environment(
     monkeypatch.setenv(PORT_ENV, "ninety")
     with pytest.raises(ValueError, match=PORT_ENV):
         configured_port(object())
+
+
+def test_an_http_clients_immediate_resend_of_an_unanswered_request_is_one_attempt():
+    """aiohttp sends a DELETE once more at once when the connection drops: one attempt, two requests."""
+    pairs = [c for t in (0.0, 1.0, 3.0, 7.0) for c in (call("op_00000001", t, status=None),
+                                                       call("op_00000001", t, status=None))]
+    assert result("attempts_capped_at_provider", attempts_obs(pairs)).status == "passed"
+    # Answered calls at one instant are two attempts; so is a resend that comes late.
+    answered = [call("op_00000001", t) for t in (0.0, 0.0, 1.0, 1.0, 3.0)]
+    assert result("attempts_capped_at_provider", attempts_obs(answered)).status == "failed"
+    late = [c for t in (0.0, 1.0) for c in (call("op_00000001", t, status=None), call("op_00000001", t + 0.5))] + \
+           [call("op_00000001", 3.0)]
+    assert result("attempts_capped_at_provider", attempts_obs(late)).status == "failed"
