@@ -5,6 +5,7 @@ the alert claimed in the database, migrations under concurrent start-up, and a c
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 
 from binding_core.records import LostClaim, StateConflict
 from binding_core.storage import StoreUnavailable, open_store
+from binding_core import store_pg
 from binding_core.store_pg import PgStore
 
 from .conftest import query
@@ -136,3 +138,35 @@ def test_settings_in_the_url_s_options_reach_the_session(pstnsim_postgres_url):
     finally:
         store.close()
     assert settings == {"synchronous_commit": "off", "lock_timeout": "2s"}  # the URL's, and the store's own
+
+
+def test_rows_are_numbered_in_commit_order_so_a_reader_paging_with_after_never_skips_one(stores, monkeypatch):
+    first, second, reader = stores(3)
+    inside, release = threading.Event(), threading.Event()
+    real_transition = store_pg._transition
+
+    def held_open(conn, x, *args):  # the first accept stops inside its transaction, its number drawn
+        if x == X:
+            inside.set()
+            release.wait(30)
+        return real_transition(conn, x, *args)
+
+    monkeypatch.setattr(store_pg, "_transition", held_open)
+    with ThreadPoolExecutor(2) as pool:
+        early = pool.submit(first.begin, X, "XB", "bind", b=B, now=1.0)
+        assert inside.wait(30)
+        late = pool.submit(second.begin, "17100000002", "XB", "bind", b=B, now=1.0)
+        deadline = time.monotonic() + 30
+        while not (late.done() or _waits_for_the_numbering_lock(reader)):  # the one or the other, then look
+            assert time.monotonic() < deadline, "the second accept neither finished nor waited"
+            time.sleep(0.01)
+        seen_meanwhile = [op.id for op in reader.operations()]
+        release.set()
+        ids = [early.result().id, late.result().id]
+    assert seen_meanwhile == []  # op_2 visible before op_1 commits would let `after=op_2` skip op_1
+    assert [op.id for op in reader.operations()] == ids == ["op_00000001", "op_00000002"]
+
+
+def _waits_for_the_numbering_lock(reader: PgStore) -> bool:
+    return bool(reader._rows("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"))
