@@ -26,6 +26,7 @@ from . import example_log
 from .alert_sink import AlertRecorder, configured_port
 from .adapters import CoreApiAdapter, ServiceAdapter, offers
 from .checkers import RetryPolicy
+from .checkers.wire import core_calls as wire_core_calls
 from .clients import Http, ProviderClient, items
 from .dialect_ops import SETTLE_LOOKUPS, blocks_settling, core_operations, translate_rule, translate_rules
 from .driver import Driver
@@ -60,6 +61,11 @@ def retry_policy(core_table: dict[str, Any], dialect: str = "native") -> RetryPo
         max_delay=per_attempt_wait,
         in_doubt_window=provider.in_doubt_window,
         slack=rounds * (provider.timeout + per_attempt_wait) + config.worker.poll_interval + 2 * POLL,
+        base_delay=retry.base_delay,
+        backoff_cap=retry.max_delay,
+        breaker_threshold=provider.breaker_threshold,
+        breaker_cooldown=provider.breaker_cooldown,
+        lease=config.lease,
     )
 
 
@@ -200,6 +206,34 @@ class World:
         data["write_calls"] = calls
         if calls is None:
             data["unavailable"]["write_calls"] = why
+        wire = await self.wire_observations()
+        data["unavailable"].update(wire.pop("unavailable", {}))
+        data.update(wire)
+        return data
+
+    async def wire_observations(self) -> dict[str, Any]:
+        """Every call of the core from the provider's journal (admin API) and what ties the clocks together, for
+        the breaker, retry-gap and refusal checks (Observation fields; loop times)."""
+        data: dict[str, Any] = {"crashes": list(self.crashes), "dialect": self.dialect, "unavailable": {
+            "breaker_refusals": "the service's breaker refusals are not observable from outside it"}}
+        entries: list[dict[str, Any]] = []
+        after = 0
+        for _ in range(50):  # the journal is a bounded ring: a few pages at most
+            page = await self.driver.provider.journal(after=after, limit=1000)
+            if not page.ok or not isinstance(page.body, dict):
+                data["unavailable"]["wire_calls"] = f"the provider's journal could not be read: {page.describe()}"
+                return data
+            entries.extend(items(page.body, "entries"))
+            after = page.body.get("next")
+            if not after:
+                break
+        ledger = await self.driver.provider.ledger(released=True)
+        now = ledger.body.get("now") if ledger.ok and isinstance(ledger.body, dict) else None
+        if not isinstance(now, (int, float)):
+            data["unavailable"]["wire_calls"] = "the provider's ledger does not say its time (now)"
+            return data
+        data["wire_calls"] = wire_core_calls(entries, core_operations(self.dialect), self.dialect,
+                                             items(ledger.body, "bindings"), float(now) - self.driver.now())
         return data
 
     async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
@@ -243,6 +277,9 @@ class InProcessWorld(World):
         # Tests plant bugs by passing their own factory: (config, provider_url, db_path, clock, rng) -> Core.
         self.core_factory = core_factory
         self.restarts = 0
+        # Breaker refusals and call outcomes (core clock) of the core's earlier process lives.
+        self._refused_before: list[float] = []
+        self._outcomes_before: list[tuple[float, float, bool]] = []
 
     async def start(self) -> None:
         from binding_core.config import parse_config
@@ -279,6 +316,18 @@ class InProcessWorld(World):
         self.driver.world_data = self.observations
         await self.install_faults()
 
+    async def wire_observations(self) -> dict[str, Any]:
+        """The journal read in-process (no scrubbing), the core's breaker refusals, its clock (FIXED_EPOCH based)."""
+        offset = self.provider.ledger.clock.now() - self.driver.now()
+        calls = wire_core_calls(self.provider.journal.entries(), core_operations(self.dialect), self.dialect,
+                                self.provider.ledger.snapshot(released=True)["bindings"], offset)
+        guarded = self.core.parts.provider
+        refusals = [at - FIXED_EPOCH for at in [*self._refused_before, *guarded.refused_at]]
+        outcomes = [(start - FIXED_EPOCH, end - FIXED_EPOCH, failed)
+                    for start, end, failed in [*self._outcomes_before, *guarded.outcomes]]
+        return {"wire_calls": calls, "breaker_refusals": refusals, "breaker_calls": outcomes,
+                "core_epoch": FIXED_EPOCH, "crashes": list(self.crashes), "dialect": self.dialect}
+
     async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
         offset = self.provider.ledger.clock.now() - self.driver.now()
         rows = [{"at": e.at, "latency": e.latency, "dialect": e.dialect, "operation": e.operation, "x": e.x,
@@ -304,6 +353,8 @@ class InProcessWorld(World):
         gray = self.core.parts.gray.current
         self.crash_times.append(self.driver.now())
         self.crashes.append((self.driver.now(), downtime))
+        self._refused_before.extend(self.core.parts.provider.refused_at)  # a restarted core's breaker starts anew
+        self._outcomes_before.extend(self.core.parts.provider.outcomes)
         await self.core.abort()
         await asyncio.sleep(downtime)
         self.restarts += 1

@@ -9,6 +9,7 @@ injected clock's, so the cool-down passes in virtual time too.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Awaitable, Callable
 
 from ..clock import Clock
@@ -71,16 +72,24 @@ class GuardedClient:
         self.breaker = breaker
         # The provider's last refusal of our credentials (None once a call is accepted again).
         self.auth_problem: AuthFailed | None = None
+        # For the harness's breaker check: when calls were refused unsent, and each admitted call's (start, end,
+        # failed) in the order the breaker was told (clock time; a transport failure never reaches the provider).
+        self.refused_at: deque[float] = deque(maxlen=10_000)
+        self.outcomes: deque[tuple[float, float, bool]] = deque(maxlen=10_000)
 
     async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
         if not self.breaker.admit():
+            self.refused_at.append(self.breaker.clock.now())
             return NotSent(f"circuit open after {self.breaker.failures} consecutive provider failures")
+        started = self.breaker.clock.now()
         try:
             outcome = await call()
         except BaseException:
             self.breaker.record(failed=True)
+            self.outcomes.append((started, self.breaker.clock.now(), True))
             raise
         self.breaker.record(failed=isinstance(outcome, Unknown))
+        self.outcomes.append((started, self.breaker.clock.now(), isinstance(outcome, Unknown)))
         if isinstance(outcome, AuthFailed):
             self.auth_problem = outcome
         elif not isinstance(outcome, (Unknown, NotSent)):

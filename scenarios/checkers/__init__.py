@@ -1,6 +1,7 @@
 """Invariant and history checks: a registry of named checks, each raising `Violation`."""
 
 from . import invariants  # noqa: F401  (registers the checks)
+from . import breaker, refusals, timing  # noqa: F401,E402  (the breaker, retry-gap and refusal checks)
 from . import deliveries, routing  # noqa: F401  (alert deliveries, gray paths, attempts at the provider)
 from .observation import CallProbe, Observation, RetryPolicy
 from .registry import CHECKS, Check, CheckResult, NotApplicable, Violation, check, run_checks

@@ -29,6 +29,14 @@ class RetryPolicy:
     # How long after a lost call the core waits before it trusts a query (a dead operation settles after it,
     # and a sweep for a late call's strays runs after it): [provider] in_doubt_window.
     in_doubt_window: float = 0.0
+    # The backoff itself ([retry] base_delay and max_delay: max_delay above may include the breaker's cool-down),
+    # the circuit breaker ([provider] breaker_threshold, breaker_cooldown) and a claim's lease: the breaker and
+    # retry-gap checks read them (None: not known, those checks are skipped).
+    base_delay: float | None = None
+    backoff_cap: float | None = None
+    breaker_threshold: int | None = None
+    breaker_cooldown: float = 0.0
+    lease: float = 0.0
 
     def deadline(self) -> float:
         """The longest an accepted operation may take: every attempt times out, every backoff is maximal,
@@ -99,3 +107,18 @@ class Observation:
     # Why a field above is None (not offered by the service's adapter, or could not be read), by field name:
     # the skipped checks carry it as their reason.
     unavailable: dict[str, str] = field(default_factory=dict)
+    # Every call of the core as the provider's journal saw it, lookups too (checkers/wire.py: core_calls), loop
+    # times. None: the journal could not be read (`unavailable`).
+    wire_calls: list[dict[str, Any]] | None = None
+    # When (loop time) the core refused calls unsent because its circuit breaker was open; None: not observable.
+    breaker_refusals: list[float] | None = None
+    # Each call the core's breaker admitted: (start, end, failed), loop times, in the order the breaker was told;
+    # None: not observable. Transport failures and calls still held by the provider are here, not in the journal.
+    breaker_calls: list[tuple[float, float, bool]] | None = None
+    # The core's clock minus the loop's (its operations' and transitions' times); None when the two are not tied
+    # together (a service by URL): the checks that compare them are skipped.
+    core_epoch: float | None = None
+    # (loop time the core was killed, seconds it stayed down) of each crash.
+    crashes: list[tuple[float, float]] = field(default_factory=list)
+    # The wire the core spoke (on a vendor's wire one core call may be several requests).
+    dialect: str = "native"
