@@ -24,6 +24,7 @@ from simulator.clock import FIXED_EPOCH  # the epoch every in-process run starts
 
 from . import example_log
 from .alert_sink import AlertRecorder, configured_port
+from .call_recorder import RecordingClient
 from .adapters import CoreApiAdapter, ServiceAdapter, offers
 from .checkers import RetryPolicy
 from .checkers.wire import core_calls as wire_core_calls
@@ -276,6 +277,8 @@ class InProcessWorld(World):
         self.tmpdir: Path | None = None
         # Tests plant bugs by passing their own factory: (config, provider_url, db_path, clock, rng) -> Core.
         self.core_factory = core_factory
+        # Over a vendor's wire: the core's creates and deletes as they left it (scenarios/call_recorder.py).
+        self.client_calls: list[dict[str, Any]] = []
         self.restarts = 0
         # Breaker refusals and call outcomes (core clock) of the core's earlier process lives.
         self._refused_before: list[float] = []
@@ -329,6 +332,8 @@ class InProcessWorld(World):
                 "core_epoch": FIXED_EPOCH, "crashes": list(self.crashes), "dialect": self.dialect}
 
     async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
+        if self.dialect != "native":
+            return [{**c, "end": c["at"] if c["end"] is None else c["end"]} for c in self.client_calls], ""
         offset = self.provider.ledger.clock.now() - self.driver.now()
         rows = [{"at": e.at, "latency": e.latency, "dialect": e.dialect, "operation": e.operation, "x": e.x,
                  "status": e.status, "direction": getattr(e, "direction", "inbound"),
@@ -342,8 +347,13 @@ class InProcessWorld(World):
 
         assert self.tmpdir is not None
         rng = random.Random(f"chaos-core:{self.seed}:{self.restarts}")
-        kwargs = dict(provider_url=self.provider.url, db_path=self.tmpdir / "core.db",
-                      clock=LoopClock(epoch=FIXED_EPOCH), rng=rng)
+        kwargs: dict[str, Any] = dict(provider_url=self.provider.url, db_path=self.tmpdir / "core.db",
+                                      clock=LoopClock(epoch=FIXED_EPOCH), rng=rng)
+        if self.dialect != "native":  # no idempotency key on the wire: record the calls as they leave the core
+            from binding_core.provider import make_client
+
+            settings = dataclasses.replace(self.config.provider, url=self.provider.url)
+            kwargs["provider"] = RecordingClient(make_client(settings, kwargs["clock"]).inner, self.client_calls)
         factory = self.core_factory or Core
         core = factory(self.config, **kwargs)
         return await core.start()

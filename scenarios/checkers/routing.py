@@ -19,7 +19,7 @@ CUT_OFF_SLACK = 0.05
 # aiohttp (and many HTTP clients) sends an idempotent request (DELETE, GET) once more, at once, when the connection
 # drops before an answer: one attempt of the core's, two requests at the provider. Such a same-key request that
 # follows an unanswered one within this many seconds is counted with it.
-RESEND_WITHIN = 0.05
+RESEND_WITHIN = 0.02
 # Answers that refuse the core's credentials: the core retries them without using up attempts (docs/core.md).
 AUTH_REFUSALS = (401, 403)
 
@@ -98,12 +98,13 @@ def _calls_by_operation(calls: list[dict[str, Any]], ids: set[str]) -> dict[str,
 
 
 def _attempts(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per attempt: an HTTP client's immediate resend of an unanswered request is not another attempt."""
+    """One row per attempt: an HTTP client's immediate resend of an unanswered request is not another attempt
+    (calls recorded as they left the core, `source` "client", have no such resends)."""
     kept: list[dict[str, Any]] = []
     for call in sorted(calls, key=lambda c: c["at"]):
         last = kept[-1] if kept else None
         if (last is not None and last.get("status") is None and not last.get("resent")
-                and call["at"] - last["at"] <= RESEND_WITHIN):
+                and call.get("source") != "client" and call["at"] - last["at"] <= RESEND_WITHIN):
             kept[-1] = {**last, "resent": True, "end": max(last["end"], call["end"])}
             continue
         kept.append(call)

@@ -239,3 +239,39 @@ def test_an_http_clients_immediate_resend_of_an_unanswered_request_is_one_attemp
     late = [c for t in (0.0, 1.0) for c in (call("op_00000001", t, status=None), call("op_00000001", t + 0.5))] + \
            [call("op_00000001", 3.0)]
     assert result("attempts_capped_at_provider", attempts_obs(late)).status == "failed"
+
+
+# ---- over a vendor's wire: the calls as they leave the core -------------------------------------------
+
+
+async def test_the_recording_client_keeps_each_create_and_delete_with_its_key_and_a_cut_off_calls_end():
+    import asyncio
+
+    from binding_core.provider.base import Ok, ProviderBinding, Unknown
+    from scenarios.call_recorder import RecordingClient
+
+    release = asyncio.Event()
+
+    class Inner:
+        async def create_binding(self, mode, x, b, a=None, *, idempotency_key):
+            return Ok(ProviderBinding("bnd_1", mode, x, a, b))
+
+        async def delete_binding(self, binding_id, *, idempotency_key):
+            await release.wait()
+            return Unknown("reset")
+
+        async def find_bindings(self, mode, x, b=None, a=None):
+            return Ok([])
+
+    calls: list[dict] = []
+    client = RecordingClient(Inner(), calls)
+    assert isinstance(await client.create_binding("XB", X1, "13900000002", idempotency_key="core-db-op_1"), Ok)
+    await client.find_bindings("XB", X1)  # a lookup is no attempt: not recorded
+    cut = asyncio.ensure_future(client.delete_binding("bnd_1", idempotency_key="core-db-op_2"))
+    await asyncio.sleep(0)
+    cut.cancel()  # a crash mid-call
+    with pytest.raises(asyncio.CancelledError):
+        await cut
+    assert [(c["operation"], c["key"], c["status"], c["source"]) for c in calls] == [
+        ("create_binding", "core-db-op_1", 200, "client"), ("delete_binding", "core-db-op_2", None, "client")]
+    assert calls[1]["end"] is not None and calls[1]["end"] >= calls[1]["at"]
