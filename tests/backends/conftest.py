@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
-import psycopg
 import pytest_asyncio
-from psycopg.rows import dict_row
 
 DEADLINE = 30.0  # seconds of wall time any one wait may take before the test fails
 
@@ -50,6 +48,9 @@ async def poll(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
 
 def query(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
     """Rows from the test's database, through a connection of the test's own."""
+    import psycopg  # the dev extra has it; without it the fixture skips (or fails under CI=true) first
+    from psycopg.rows import dict_row
+
     with psycopg.connect(url, row_factory=dict_row, autocommit=True) as conn:
         return conn.execute(sql, params).fetchall()
 

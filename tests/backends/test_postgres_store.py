@@ -8,8 +8,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg
 import pytest
+
+psycopg = pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
 
 from binding_core.records import LostClaim, StateConflict
 from binding_core.storage import StoreUnavailable, open_store
