@@ -172,6 +172,7 @@ class Row:
     generator: str = ""
     warmup_s: float = 0.0  # seconds of load before the measured one
     warmup_requests: int = 0  # requests of that warm-up (counted for WireMock and mountebank)
+    warm: bool = True  # False: the warm-up's time ran out before the CPU per request settled
     skipped: str = ""  # why the row was not measured (a competitor that cannot run here)
     ratio: float = math.nan  # req/s over the bare handler's
     ratio_cpu: float = math.nan  # the bare handler's CPU per request over this row's
@@ -187,8 +188,8 @@ class Plan:
 
 PLAN = {
     "bare": Plan("bare aiohttp handler", "bare", "native", 0),
-    "wiremock": Plan(f"{COMPETITORS['wiremock'].name}, tuned, warm", "wiremock", "native", 0),
-    "mountebank": Plan(f"{COMPETITORS['mountebank'].name}, warm", "mountebank", "native", 0),
+    "wiremock": Plan(f"{COMPETITORS['wiremock'].name}, tuned", "wiremock", "native", 0),
+    "mountebank": Plan(COMPETITORS["mountebank"].name, "mountebank", "native", 0),
     "native400": Plan("pstnsim native, 400 numbers", "provider", "native", 400),
     "native100k": Plan("pstnsim native, 100,000 numbers", "provider", "native", 100_000),
     "aliyun": Plan("pstnsim aliyun Bind/Unbind, signed", "provider", "aliyun"),
@@ -211,7 +212,8 @@ def measure(key: str, plan: Plan, args, use_wrk: bool, name: str | None = None) 
                 else (lambda s: python_load(server.port, plan.dialect, s, args.connections, args.client_procs,
                                             args.client_core))
             if plan.kind in COMPETITORS:
-                row.warmup_s, row.warmup_requests = warm_up(drive, server.pid, args.stub_warmup)
+                row.warmup_s, row.warmup_requests, row.warm = warm_up(drive, server.pid, args.stub_warmup)
+                row.name += ", warm" if row.warm else ", warming"
             elif args.warmup > 0:
                 drive(args.warmup)
                 row.warmup_s = args.warmup
@@ -226,6 +228,8 @@ def measure(key: str, plan: Plan, args, use_wrk: bool, name: str | None = None) 
     row.rps, row.p50_ms, row.p99_ms, row.errors = load.requests / load.seconds, load.p50_ms, load.p99_ms, load.errors
     row.busy, row.cpu_us, row.generator_busy = cpu / wall, cpu / max(1, load.requests) * 1e6, load.cpu_s / wall
     warm = f"{row.warmup_s:g} s warm-up" + (f" ({row.warmup_requests:,} requests)" if row.warmup_requests else "")
+    if not row.warm:
+        warm += ", still warming up when its time ran out (a longer --stub-warmup, or a quieter machine)"
     print(f"  {row.name}: {row.rps:.0f} req/s after {warm}")
     return row
 
@@ -233,11 +237,11 @@ def measure(key: str, plan: Plan, args, use_wrk: bool, name: str | None = None) 
 WARM_REQUESTS = 50_000  # WireMock's JVM settled after about this many create/delete requests (JIT compiled)
 
 
-def warm_up(drive, pid: int, least: float) -> tuple[float, int]:
+def warm_up(drive, pid: int, least: float) -> tuple[float, int, bool]:
     """Load in rounds (5 s, or half of `least` when shorter) until at least `least` seconds and WARM_REQUESTS
     requests have gone by and the server's CPU per request no longer falls by more than 10% a round (a JIT,
     WireMock's JVM or Node, is warm when its cost per request has settled); at most six times `least`.
-    Returns the seconds and requests of warm-up given."""
+    Returns the seconds and requests of warm-up given, and whether the cost had settled."""
     spent, requests, previous, rounds_s = 0.0, 0, math.inf, max(1.0, min(5.0, least / 2))
     while spent < 6 * least:
         cpu = usage(pid)[0]
@@ -245,9 +249,9 @@ def warm_up(drive, pid: int, least: float) -> tuple[float, int]:
         spent, requests = spent + rounds_s, requests + load.requests
         per_request = (usage(pid)[0] - cpu) / max(1, load.requests)
         if spent >= least and requests >= WARM_REQUESTS and per_request > 0.9 * previous:
-            break
+            return spent, requests, True
         previous = per_request
-    return spent, requests
+    return spent, requests, False
 
 
 def soak(args, use_wrk: bool) -> list[tuple[float, float]]:
