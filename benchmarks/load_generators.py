@@ -34,7 +34,7 @@ class Load:
 def wrk_load(url: str, seconds: float, connections: int, core: int | None) -> Load:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(WRK_SCRIPT), url]
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(pinned(command, core), capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(**pinned(command, core), capture_output=True, text=True, check=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),", out)
     if total is None:

@@ -37,11 +37,16 @@ class Unavailable(Exception):
     """This competitor cannot run here; the message says why (printed as the row's `skipped:` reason)."""
 
 
-def pinned(command: list[str], core: int | None) -> list[str]:
-    """`command` under `taskset -c core` when a core is asked for and taskset exists (else unpinned)."""
-    if core is None or shutil.which("taskset") is None:
-        return command
-    return ["taskset", "-c", str(core), *command]
+def pinned(command: list[str], core: int | None) -> dict:
+    """Keyword arguments for subprocess that run `command` pinned to `core`: under `taskset -c core` when taskset
+    exists, else with the child's affinity set before it starts (Linux); unpinned when `core` is None."""
+    if core is None:
+        return {"args": command}
+    if shutil.which("taskset") is not None:
+        return {"args": ["taskset", "-c", str(core), *command]}
+    if hasattr(os, "sched_setaffinity"):
+        return {"args": command, "preexec_fn": lambda: os.sched_setaffinity(0, {core})}
+    return {"args": command}
 
 
 def free_port() -> int:
@@ -107,9 +112,13 @@ class StubServer:
         """Called once the admin side answers: put the stub in place (when not loaded from files at start)."""
 
     def __enter__(self) -> "StubServer":
-        command = self.command()  # may raise Unavailable before anything starts
+        try:
+            command = self.command()  # may raise Unavailable before anything starts
+        except BaseException:
+            self.workdir.cleanup()
+            raise
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(pinned(command, self.core), stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(**pinned(command, self.core), stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=self.workdir.name)
         try:
             self._wait_ready(self.admin_url, deadline=time.monotonic() + 180)
