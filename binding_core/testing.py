@@ -15,6 +15,7 @@ test runs under looptime (a fixture-started server anchors in real time).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import uuid
@@ -73,11 +74,10 @@ def _postgres_missing(reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def pstnsim_postgres_url() -> Iterator[str]:
-    """A new database pstnsim_t_<uuid> on $PSTNSIM_TEST_POSTGRES (default the local server's `test` database),
-    dropped afterwards even if connections are left open; several test runs can share one server."""
-    admin_url = os.environ.get(POSTGRES_ADMIN_ENV, POSTGRES_ADMIN_DEFAULT)
+@contextlib.contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A new database pstnsim_t_<uuid> on `admin_url`'s server, dropped on exit even with connections open;
+    its URL. Unreachable server or no driver: skip, or under CI=true fail, saying how to start it."""
     try:
         import psycopg
     except ImportError:
@@ -93,3 +93,11 @@ def pstnsim_postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pstnsim_postgres_url() -> Iterator[str]:
+    """A new database pstnsim_t_<uuid> on $PSTNSIM_TEST_POSTGRES (default the local server's `test` database),
+    dropped afterwards even if connections are left open; several test runs can share one server."""
+    with postgres_database(os.environ.get(POSTGRES_ADMIN_ENV, POSTGRES_ADMIN_DEFAULT)) as url:
+        yield url
