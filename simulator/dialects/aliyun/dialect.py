@@ -8,6 +8,7 @@ query (the classic RPC form of the old core SDK), on POST and GET.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ class AliyunRequest:
     body: bytes
     rpc: bool  # classic RPC v1 (Signature in the parameters) rather than ACS3
 
+    @functools.cached_property
+    def params(self) -> dict[str, str]:
+        """Query and form parameters as one mapping (the form's value wins a name given twice)."""
+        return dict(self.query + self.form)
+
     def business_params(self) -> dict[str, str]:
         pairs = self.query + self.form
         if self.rpc:
@@ -58,7 +64,7 @@ class AliyunRequest:
         return dict(pairs)
 
     def first(self, fields: tuple[str, ...]) -> str | None:
-        params = dict(self.query + self.form)
+        params = self.params
         return next((params[f] for f in fields if params.get(f)), None)
 
 
@@ -80,6 +86,8 @@ class AliyunDialect(Dialect):
     # ---- the Dialect contract ------------------------------------------------
 
     async def describe(self, request: web.Request) -> RequestInfo | None:
+        if _cannot_be_aliyun(request):
+            return None
         try:
             parsed = await read_request(request)
         except Exception:  # noqa: BLE001 - describe never raises; handle() reports the problem
@@ -164,7 +172,7 @@ class AliyunDialect(Dialect):
         now = self.ledger.clock.now()
         try:
             if parsed.rpc:
-                params = dict(parsed.query + parsed.form)
+                params = parsed.params
                 account = self._account(params.get("AccessKeyId"))
                 signing.verify_rpc(method=request.method, params=parsed.query + parsed.form, secret=account.access_key_secret)
                 nonce, stamp = params.get("SignatureNonce", ""), params.get("Timestamp", "")
@@ -212,6 +220,15 @@ class AliyunDialect(Dialect):
 def _known(action: str | None) -> str:
     """The action as faults, journal and metrics name it: one dyplsapi serves, else "invalid" (a closed set)."""
     return action if action in ACTIONS else "invalid"
+
+
+def _cannot_be_aliyun(request: web.Request) -> bool:
+    """True when no reading of the request could find an Aliyun action: no x-acs-action header, no `Action`
+    in the query (nor anything percent-encoded that might spell it), and no form body. Other dialects'
+    requests on `/` (Tencent's JSON POSTs) are told apart without parsing anything."""
+    query = request.query_string
+    return ("x-acs-action" not in request.headers and "Action" not in query and "%" not in query
+            and request.content_type != FORM)
 
 
 def _action_named(request: web.Request) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -62,7 +63,12 @@ class SignatureError(Exception):
 
 def percent_encode(value: str) -> str:
     """RFC 3986 encoding as POP canonicalises: everything but unreserved characters, `~` kept."""
+    if _UNRESERVED.fullmatch(value):  # most keys and values: nothing to encode
+        return value
     return quote(value, safe="~", encoding="utf-8")
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def canonical_query(params: Iterable[tuple[str, str]]) -> str:
@@ -72,7 +78,13 @@ def canonical_query(params: Iterable[tuple[str, str]]) -> str:
 
 def parse_timestamp(value: str) -> float:
     """`2026-01-01T00:00:00Z` -> epoch seconds; ValueError if malformed."""
+    exact = _TIMESTAMP.fullmatch(value)
+    if exact:  # the form every SDK sends, without strptime's cost; datetime still checks the ranges
+        return datetime(*map(int, exact.groups()), tzinfo=timezone.utc).timestamp()  # type: ignore[misc]
     return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+
+
+_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 
 
 def format_timestamp(at: float) -> str:

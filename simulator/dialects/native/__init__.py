@@ -24,7 +24,7 @@ from ...ledger import Binding, CallRecord, Ledger, LedgerEvent
 from ...numbers import normalize
 from ...middleware import INFO
 from ..base import Dialect, PushMessage, RequestInfo
-from . import routes, wire
+from . import handlers, routes, wire
 from .errors import MethodNotAllowed, RouteNotFound, error_response
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
@@ -107,8 +107,10 @@ class NativeDialect(Dialect):
         if route is None:
             return RequestInfo(self.name, "invalid")
         numbers: dict[str, str | None] = {"x": None, "a": None, "b": None}
-        _merge(numbers, self._numbers_of_id(params))
-        _merge(numbers, _numbers_in(dict(request.query)))
+        if params:
+            _merge(numbers, self._numbers_of_id(params))
+        if request.query_string:
+            _merge(numbers, _numbers_in(dict(request.query)))
         if request.method in ("POST", "PATCH"):
             _merge(numbers, _numbers_in(await _json_or_empty(request)))
         return RequestInfo(self.name, route.operation, **numbers)
@@ -162,10 +164,14 @@ def _note_allocated_x(request: web.Request, response: web.StreamResponse) -> Non
     info: RequestInfo | None = request.get(INFO)
     if info is None or info.x is not None or response.status != 201 or not isinstance(response, web.Response):
         return
-    try:
-        x = json.loads(bytes(response.body or b""))["x"]
-    except (ValueError, KeyError, TypeError):
-        return
+    created = request.get(handlers.CREATED)
+    if created is not None:  # the handler ran; an idempotent replay did not, and only its body tells
+        x = created.x
+    else:
+        try:
+            x = json.loads(bytes(response.body or b""))["x"]
+        except (ValueError, KeyError, TypeError):
+            return
     request[INFO] = dataclasses.replace(info, x=x)
 
 
@@ -187,12 +193,16 @@ async def _json_or_empty(request: web.Request) -> dict[str, Any]:
 def _numbers_in(data: dict[str, Any]) -> dict[str, str]:
     """x, a, b (and a call's caller, reported as a) in national form, where they parse."""
     found = {}
-    for field, role in (("x", "x"), ("a", "a"), ("b", "b"), ("caller", "a")):
-        try:
-            found[role] = normalize(data[field], field)
-        except (KeyError, LedgerError):
-            continue
+    for field, role in _NUMBER_FIELDS:
+        if field in data:
+            try:
+                found[role] = normalize(data[field], field)
+            except LedgerError:
+                continue
     return found
+
+
+_NUMBER_FIELDS = (("x", "x"), ("a", "a"), ("b", "b"), ("caller", "a"))
 
 
 def _merge(into: dict[str, str | None], found: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ from . import wire
 from .paging import page, page_params
 from .errors import CallNotFound, UpdateConflict
 
+CREATED = "pstnsim.native.created"  # request key: the binding create_binding made (the journal learns its X)
+
 
 async def create_binding(ledger: Ledger, request: web.Request) -> web.Response:
     wire.query(request.query, {})
@@ -22,6 +24,7 @@ async def create_binding(ledger: Ledger, request: web.Request) -> web.Response:
     binding = ledger.create_binding(
         req.mode, a=req.a, b=req.b, x=req.x, city=req.city, expires_at=_expiry(ledger, req.expires_in)
     )
+    request[CREATED] = binding
     return web.json_response(wire.binding_json(binding), status=201)
 
 

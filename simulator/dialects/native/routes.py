@@ -53,8 +53,40 @@ def by_path() -> dict[str, dict[str, Route]]:
     return table
 
 
+def _tables() -> tuple[dict[tuple[str, str], Route], dict[tuple[str, str], tuple[Route, str]]]:
+    """(method, path) -> route for fixed paths; (method, path up to its last `/`) -> (route, parameter name)
+    for paths ending in one `{name}` segment. Built once: a request costs one or two dict lookups."""
+    fixed: dict[tuple[str, str], Route] = {}
+    by_parent: dict[tuple[str, str], tuple[Route, str]] = {}
+    for route in ROUTES:
+        if "{" not in route.path:
+            fixed.setdefault((route.method, route.path), route)
+        else:
+            parent, _, last = route.path.rpartition("/")
+            assert last.startswith("{") and last.endswith("}") and "{" not in parent, route.path
+            by_parent.setdefault((route.method, parent + "/"), (route, last[1:-1]))
+    return fixed, by_parent
+
+
+_FIXED, _BY_PARENT = _tables()
+
+
 def resolve(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
     """The route for this request and its path parameters; (None, {}) if no row matches."""
+    route = _FIXED.get((method, path))
+    if route is not None:
+        return route, {}
+    parent, _, last = path.rpartition("/")
+    found = _BY_PARENT.get((method, parent + "/"))
+    if found is not None and last and not _UNUSUAL.search(last):
+        return found[0], {found[1]: last}
+    return _resolve_by_pattern(method, path)  # anything else: the patterns decide, as they always did
+
+
+_UNUSUAL = re.compile(r"[{}\n]")
+
+
+def _resolve_by_pattern(method: str, path: str) -> tuple[Route | None, dict[str, str]]:
     for route in ROUTES:
         found = route.regex.match(path)
         if found and route.method == method:

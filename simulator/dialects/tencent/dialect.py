@@ -94,9 +94,11 @@ class TencentDialect(Dialect):
                 "b": _national(params.get("Dst")),
             }
         if wire.action == "DelVirtualNum" and isinstance(params.get("BindId"), str):
-            for binding in self.ledger.bindings(status=None):
-                if binding.binding_id == params["BindId"]:
-                    return {"x": binding.x, "a": binding.a, "b": binding.b}
+            try:  # active or expired (a released binding is not described, as it is not listed)
+                binding = self.ledger.binding(params["BindId"])
+            except LedgerError:
+                return {}
+            return {"x": binding.x, "a": binding.a, "b": binding.b}
         if wire.action == "Get400Cdr":
             return {"a": _national(params.get("Src"))}
         return {}

@@ -9,6 +9,7 @@ functions sign (a client) and verify (the simulator compares with
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -55,9 +56,14 @@ def parse_tc3_authorization(header: str) -> Tc3Authorization:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _utc_day(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
 def utc_date(timestamp: int) -> str:
     """The credential-scope date of a request: the UTC day of its X-TC-Timestamp."""
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+    return _utc_day(int(timestamp // 86400))
 
 
 def tc3_canonical_request(
@@ -95,10 +101,15 @@ def tc3_string_to_sign(timestamp: int, date: str, service: str, canonical_reques
 
 def tc3_signature(secret_key: str, date: str, service: str, string_to_sign: str) -> str:
     """hex(HMAC-SHA256(kSigning, string to sign)), kSigning derived from "TC3"+key, date, service, "tc3_request"."""
+    return hmac.new(_tc3_signing_key(secret_key, date, service), string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _tc3_signing_key(secret_key: str, date: str, service: str) -> bytes:
+    """kSigning changes once a day per key: derived once (three HMACs), not on every request."""
     k_date = hmac.new(("TC3" + secret_key).encode(), date.encode(), hashlib.sha256).digest()
     k_service = hmac.new(k_date, service.encode(), hashlib.sha256).digest()
-    k_signing = hmac.new(k_service, b"tc3_request", hashlib.sha256).digest()
-    return hmac.new(k_signing, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(k_service, b"tc3_request", hashlib.sha256).digest()
 
 
 def tc3_authorization(secret_id: str, secret_key: str, timestamp: int, canonical_request: str, service: str = SERVICE) -> str:
