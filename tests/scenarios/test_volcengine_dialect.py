@@ -28,7 +28,9 @@ def quiet_core_logs():
 
 
 def test_default_suite_passes_over_volcengine_with_faults_on_its_actions(tmp_path, capsys):
-    code = main(["chaos", "run", "--dialect", "volcengine", "--examples", "4", "--steps", "12",
+    # 15 steps: at 12, outage_across_crashes (creates failing the first six times on each X) never binds
+    # over vms at seed 7, a vacuous run (exit 2), not a failed check.
+    code = main(["chaos", "run", "--dialect", "volcengine", "--examples", "4", "--steps", "15",
                  "--report-dir", str(tmp_path), "--run-id", "suite", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -36,7 +38,9 @@ def test_default_suite_passes_over_volcengine_with_faults_on_its_actions(tmp_pat
     assert [s["scenario"] for s in summary["scenarios"]] == [p.stem for p in default_suite()]
     for scenario in summary["scenarios"]:
         assert scenario["dialect"] == "volcengine"
-        assert {c["status"] for c in scenario["checks"]} == {"passed"}, scenario["scenario"]
+        # Checks whose data this wire cannot show are skipped with their reason; none may fail.
+        assert {c["status"] for c in scenario["checks"]} <= {"passed", "skipped"}, scenario["scenario"]
+        assert sum(c["status"] == "passed" for c in scenario["checks"]) >= 10, scenario["scenario"]
         assert scenario["counts"]["ok"] > 5, "the workload must bind and unbind over vms"
         assert {key.split()[0] for key in scenario["faulted_calls"]} <= VMS_ACTIONS, scenario["faulted_calls"]
     ghost = next(s for s in summary["scenarios"] if s["scenario"] == "axb_ghost_success")
