@@ -56,9 +56,10 @@ def core_calls(entries: Iterable[Any], operations: frozenset[str], dialect: str,
     return rows
 
 
-def fault_kind(call: Mapping[str, Any]) -> str | None:
+def fault_kinds(call: Mapping[str, Any]) -> set[str]:
+    """The fault actions applied to a call ("latency+status:429" -> {"latency", "status"})."""
     fault = call.get("fault")
-    return str(fault).split()[0].split(":")[0] if fault else None
+    return {part.split(":")[0] for part in str(fault).split()[0].split("+")} if fault else set()
 
 
 def failed(call: Mapping[str, Any], timeout: float) -> bool:
@@ -68,7 +69,7 @@ def failed(call: Mapping[str, Any], timeout: float) -> bool:
         return True
     if int(status) >= 500 or int(status) in (408, 429):
         return True
-    return fault_kind(call) in _GARBLED and 200 <= int(status) < 300
+    return bool(fault_kinds(call) & _GARBLED) and 200 <= int(status) < 300
 
 
 def may_apply(call: Mapping[str, Any], timeout: float) -> bool:
