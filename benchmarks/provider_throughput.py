@@ -398,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  growth from 30 s to the end: {samples[-1][1] - samples[1][1]:+.1f} MB")
     load_after = os.getloadavg()
     print(f"uptime at the end: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                            text=True).stdout.strip() if shutil.which("git") else ""
     report = {
         "benchmark": "provider_throughput", "started_at": started_at.isoformat(timespec="seconds"),
+        "commit": commit or None,
         "machine": machine(),
         "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in load_after]},
         "settings": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
