@@ -8,7 +8,8 @@ benchmarks/wrk/create_delete.lua, deletes each binding a create returned); the v
 signature per request, so a raw-socket Python client (one or more processes) drives them, and drives everything
 when `wrk` is missing or --no-wrk is given. Every row shows how busy the server's core was (server CPU seconds /
 wall seconds): near 100% means the server, not the generator, set the pace; the bare handler's row is the proof
-that the generator reaches the handler's own limit.
+that the generator reaches the handler's own limit. The generator's own busy share beside it tells a crowded
+machine (neither busy) from a slow generator (the generator busy, the server not).
 
 Rows: bare handler; WireMock (standalone, tuned as its docs advise for load tests, warmed up) and mountebank
 serving the same fixed stub (create returns a binding, delete returns 200), installed from npm at pinned
@@ -16,7 +17,7 @@ versions into .bench-cache/ on first use and shown as `skipped: <reason>` when j
 provider native API with a 400-number and a 100,000-number pool; Aliyun BindAxb/UnbindSubscription (RPC
 signatures checked); Tencent GetVirtualNum/DelVirtualNum (TC3 signatures checked). Every provider has its fault
 engine loaded with rules none of which match, journal and metrics on. Then a soak (--soak seconds, default 60;
-300 gives the issue's five-minute figure) on the native API: RSS at the start, after 30 s and at the end.
+300 gives the five-minute figure) on the native API: RSS at the start, after 30 s and at the end.
 The figures also go to reports/bench/provider_throughput.json (--json) so runs can be compared. Figures only:
 nothing here asserts a speed.
 
