@@ -203,13 +203,13 @@ class World:
         else:
             data["alert_deliveries"] = [d for d in self.alert_recorder.deliveries
                                         if d.get("x") is None or d["x"] in self.driver.managed_xs]
-        calls, why = await self.write_calls()
-        data["write_calls"] = calls
-        if calls is None:
-            data["unavailable"]["write_calls"] = why
         wire = await self.wire_observations()
         data["unavailable"].update(wire.pop("unavailable", {}))
         data.update(wire)
+        calls, why = await self.write_calls(data.get("wire_calls"))
+        data["write_calls"] = calls
+        if calls is None:
+            data["unavailable"]["write_calls"] = why
         return data
 
     async def wire_observations(self) -> dict[str, Any]:
@@ -237,9 +237,12 @@ class World:
                                              items(ledger.body, "bindings"), float(now) - self.driver.now())
         return data
 
-    async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
-        """The core's creates and deletes in the provider's journal, with their Idempotency-Key (loop times)."""
-        return None, "this world does not read the provider's journal"
+    async def write_calls(self, wire_calls: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]] | None, str]:
+        """The core's creates and deletes in the provider's journal, with their Idempotency-Key (loop times);
+        `wire_calls`: every call of the core, already read from the journal (None: it could not be)."""
+        if wire_calls is None:
+            return None, "the provider's journal could not be read"
+        return self._keyed_calls([{"dialect": self.dialect, **c} for c in wire_calls], 0.0)
 
     def _keyed_calls(self, entries: list[dict[str, Any]], offset: float) -> tuple[list[dict[str, Any]] | None, str]:
         """Journal rows (at in provider time = loop time + `offset`) -> the core's keyed write calls."""
@@ -331,7 +334,8 @@ class InProcessWorld(World):
         return {"wire_calls": calls, "breaker_refusals": refusals, "breaker_calls": outcomes,
                 "core_epoch": FIXED_EPOCH, "crashes": list(self.crashes), "dialect": self.dialect}
 
-    async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
+    async def write_calls(self, wire_calls: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]] | None, str]:
+        """In-process: the journal's own entries (headers unscrubbed); over a vendor's wire, the recorded calls."""
         if self.dialect != "native":
             return [{**c, "end": c["at"] if c["end"] is None else c["end"]} for c in self.client_calls], ""
         offset = self.provider.ledger.clock.now() - self.driver.now()
@@ -533,26 +537,6 @@ class RemoteWorld(World):
             self.alert_recorder = await AlertRecorder(port=port).start()
         except OSError as exc:
             raise HarnessError(f"the recording alert sink cannot listen on 127.0.0.1:{port}: {exc}") from None
-
-    async def write_calls(self) -> tuple[list[dict[str, Any]] | None, str]:
-        """From the provider's journal (admin API), this example's calls only (its operations are new)."""
-        entries: list[dict[str, Any]] = []
-        after = 0
-        for _ in range(50):  # the journal is a bounded ring: a few pages at most
-            page = await self.driver.provider.journal(after=after, limit=1000)
-            if not page.ok or not isinstance(page.body, dict):
-                return None, f"the provider's journal could not be read: {page.describe()}"
-            entries.extend(items(page.body, "entries"))
-            after = page.body.get("next")
-            if not after:
-                break
-        ledger = await self.driver.provider.ledger()
-        now = ledger.body.get("now") if ledger.ok and isinstance(ledger.body, dict) else None
-        if not isinstance(now, (int, float)):
-            return None, "the provider's ledger does not say its time (now)"
-        rows = [{**e, "key": (e.get("request_headers") or {}).get("idempotency-key")
-                 if isinstance(e.get("request_headers"), dict) else None} for e in entries]
-        return self._keyed_calls(rows, float(now) - self.driver.now())
 
     async def collect_telemetry(self, since: float) -> dict[str, Any]:
         """The example's timeline from what a remote run has: the driver's history, the provider's journal
