@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"fixes data, faults and interleavings (default {DEFAULT_SEED})")
     run.add_argument("--dialect", choices=DIALECTS,
                      help="the wire the core speaks to the provider; fault rules follow it "
-                          "(default: each file's [core] provider.dialect, else native)")
+                          "(default: each file's [run] dialect or [core] provider.dialect, else native)")
     run.add_argument("--report-dir", type=Path, default=Path("reports"), help="reports go to DIR/<run-id>/")
     run.add_argument("--run-id", help="name of the report folder (default: UTC time and seed)")
     run.add_argument("--examples", type=int, help="Hypothesis examples per scenario (overrides each file's budget)")
@@ -135,7 +135,7 @@ def _list() -> int:
     print("bundled scenarios:")
     for path in default_suite():
         scenario = load_scenario(path)
-        print(f"  {path}  {scenario.description}")
+        print(f"  {path}  [{scenario.dialect}]  {scenario.description}")
     print("checks:")
     for check in CHECKS.checks.values():
         print(f"  {check.name:<26} {check.description}")

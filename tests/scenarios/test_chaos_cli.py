@@ -50,6 +50,7 @@ def test_list_names_scenarios_and_checks(capsys):
     assert main(["chaos", "list"]) == 0
     out = capsys.readouterr().out
     assert "xb_storm_5xx" in out and "linearizable" in out
+    assert "sweep_race.toml  [aliyun]" in out, "each bundled scenario says the wire it runs over"
 
 
 def test_a_failure_prints_one_command_that_replays_the_minimal_sequence(tmp_path, capsys):
