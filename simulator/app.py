@@ -4,7 +4,6 @@ the journal and fault middlewares, the admin API, outbound pushes and the expiry
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import AsyncIterator, Sequence
 
@@ -22,7 +21,7 @@ from .faults import FaultEngine, load_rules_file
 from .journal import Journal
 from .ledger import Ledger
 from .metrics import Metrics
-from .middleware import DIALECT, make_journal_middleware, make_middlewares
+from .middleware import DIALECT, json_http_error, make_journal_middleware, make_middlewares
 from .push import Pusher
 from .state import PROVIDER, ProviderState
 from .traces.replay_server import REPLAY, ReplaySession
@@ -35,15 +34,6 @@ DIALECTS = web.AppKey("dialects", list)
 DIALECT_CLASSES: list[type[Dialect]] = [NativeDialect, AliyunDialect, TencentDialect, VolcengineDialect]
 
 log = logging.getLogger("pstnsim.provider")
-
-# Codes for errors aiohttp raises itself (unknown path, wrong method, oversize body) before a dialect sees them.
-HTTP_ERROR_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-}
 
 
 def create_app(
@@ -72,10 +62,10 @@ def create_app(
     # --replay: the trace answers in place of the fault engine (a bad trace fails here, naming file and line).
     replay = ReplaySession.load(state, config) if config.replay_file is not None else None
     if replay is not None:
-        middlewares = [make_journal_middleware(state), replay.middleware]
+        middlewares = [json_errors, make_journal_middleware(state), replay.middleware]
     else:
-        middlewares = make_middlewares(state)
-    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[json_errors, *middlewares])
+        middlewares = make_middlewares(state)  # JSON errors, journal and faults in one layer
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
     app[CONFIG] = config
     app[LEDGER] = ledger
     app[DIALECTS] = state.dialects
@@ -113,17 +103,7 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            raise
-        code = HTTP_ERROR_CODES.get(exc.status, f"HTTP_{exc.status}")
-        message = {
-            404: f"no route for {request.method} {request.path}",
-            405: f"{request.method} is not allowed on {request.path}",
-            413: f"request body larger than {request.app[CONFIG].max_body_bytes} bytes",
-        }.get(exc.status, exc.reason)
-        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-        return web.Response(status=exc.status, text=json.dumps({"code": code, "message": message}),
-                            content_type="application/json", headers=headers)
+        return json_http_error(request, exc, request.app[CONFIG].max_body_bytes)
 
 
 async def _release_waiters(app: web.Application) -> None:

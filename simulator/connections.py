@@ -42,6 +42,7 @@ DEFAULT_MAX_CONNECTIONS = 1000
 # connection can be refused (aiohttp's default). The default cap leaves room for a burst under the limit.
 LISTEN_BACKLOG = 128
 ACCEPT_LOG_INTERVAL = 10.0  # seconds between two log lines about failing accept() calls
+_TIMER_SLACK = 0.001  # a timer may wake this much before its time (the loop's clock resolution)
 _ACCEPT_FAILURE = "socket.accept() out of system resource"
 
 
@@ -93,7 +94,11 @@ class GuardedHandler(RequestHandler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # One timer per connection, not one per request: it wakes at `_head_due` (or earlier, then re-arms
+        # for what is left) and lapses when no head is awaited. Arming and cancelling a timer for every
+        # request head cost more than the rest of this class together.
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._head_due: float | None = None  # loop time the head being awaited must have arrived by
         self._head_started = False  # bytes of the next head have arrived
         self._line_length = 0  # bytes of the current head's request line seen so far (414 vs 431)
         self._line_done = False
@@ -138,7 +143,7 @@ class GuardedHandler(RequestHandler):
         if self._refused:
             return
         if self.waiting_for_head() and data:
-            if self._head_deadline is None:  # the first byte of a new head on a kept-alive connection
+            if self._head_due is None:  # the first byte of a new head on a kept-alive connection
                 self._waiting_since = self._loop.time()
                 self._line_length, self._line_done = 0, False
                 self._arm_head_deadline()
@@ -150,20 +155,33 @@ class GuardedHandler(RequestHandler):
         before = self._request_count
         super().data_received(data)
         if self._request_count > before:  # a head was parsed (or refused): its deadline is over
-            self._disarm_head_deadline()
+            self._head_due = None  # the timer, if set, lapses when it wakes
             self._head_started = False
 
     def _arm_head_deadline(self) -> None:
-        self._disarm_head_deadline()
-        self._head_deadline = self._loop.call_later(self.limits.header_timeout, self._head_timed_out)
+        """The head awaited from now on must arrive within header_timeout."""
+        self._head_due = self._waiting_since + self.limits.header_timeout
+        if self._head_deadline is None:
+            self._head_deadline = self._loop.call_at(self._head_due, self._head_timer)
 
     def _disarm_head_deadline(self) -> None:
+        self._head_due = None
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
 
-    def _head_timed_out(self) -> None:
+    def _head_timer(self) -> None:
         self._head_deadline = None
+        due = self._head_due
+        if due is None:
+            return  # no head awaited: the timer lapses until the next one starts
+        if self._loop.time() < due - _TIMER_SLACK:  # a later head's deadline: wake again then
+            self._head_deadline = self._loop.call_at(due, self._head_timer)
+            return
+        self._head_due = None
+        self._head_timed_out()
+
+    def _head_timed_out(self) -> None:
         if not self.waiting_for_head() or self.transport is None:
             return
         log.debug("closed a connection from %s: no complete request head within %gs (header_timeout)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import socket
 import struct
@@ -17,7 +18,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from .dialects.base import Dialect, RequestInfo
+from .dialects.base import Dialect, RequestInfo, kept
 from .faults import Decision
 from .faults.rules import Action
 from .journal import Exchange, RawBody, RawHeaders, RawQuery
@@ -37,8 +38,80 @@ _REPLAYED_SEQ = re.compile(r"replay:seq=\d+")
 
 
 def make_middlewares(state: ProviderState) -> list:
-    """Journal then faults, bound to one provider's state (closures: no app lookup per request)."""
-    return [make_journal_middleware(state), make_fault_middleware(state)]
+    """The whole cross-cutting path as one middleware, bound to one provider's state: JSON errors, then the
+    journal, then faults (the steps of `make_journal_middleware` and `make_fault_middleware` in that order),
+    so a request pays for one coroutine layer, not three, and reads the clock once on the way in."""
+    return [make_request_middleware(state)]
+
+
+def make_request_middleware(state: ProviderState) -> Callable:
+    dialects, faults, clock, config = state.dialects, state.faults, state.ledger.clock, state.config
+    loop_time = _loop_time
+
+    @web.middleware
+    async def provider_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            described = await _describe(dialects, request)
+            if described is None:
+                length = request.content_length  # a dialect's own request too large is refused in its envelope
+                if length is not None and length > config.max_body_bytes:
+                    raise web.HTTPRequestEntityTooLarge(max_size=config.max_body_bytes, actual_size=length)
+                return await handler(request)
+            started = loop_time()
+            at = clock.now()
+            dialect, info = described
+            request[INFO] = info
+            request[DIALECT] = dialect
+            response: web.StreamResponse | None = None
+            status: int | None = None
+            pending = _Pending(state)
+            try:
+                decision = faults.decide(info, request.path, at - clock.epoch) if faults.rules else None
+                if decision is None:
+                    response = await handler(request)
+                else:
+                    request[DECISION] = decision
+                    response = await _apply(state, decision, dialect, info, request, handler, pending)
+                status = response.status
+                return response
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                pending.close()
+                if request.method not in ("GET", "HEAD"):
+                    state.bindings_changed.set()  # the expiry sweeper re-arms
+                _record(state, request, request[INFO], at, loop_time() - started, response, status)
+        except web.HTTPException as exc:
+            return json_http_error(request, exc, config.max_body_bytes)
+
+    return provider_middleware
+
+
+# Codes for errors aiohttp raises itself (unknown path, wrong method, oversize body) before a dialect sees them.
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def json_http_error(request: web.Request, exc: web.HTTPException, max_body_bytes: int) -> web.StreamResponse:
+    """An error aiohttp raises as plain text (404, 405, 413...) as `{"code", "message"}` JSON; anything else
+    (a redirect, an error already in JSON) is raised on as it was."""
+    if exc.status < 400 or exc.content_type == "application/json":
+        raise exc
+    code = HTTP_ERROR_CODES.get(exc.status, f"HTTP_{exc.status}")
+    message = {
+        404: f"no route for {request.method} {request.path}",
+        405: f"{request.method} is not allowed on {request.path}",
+        413: f"request body larger than {max_body_bytes} bytes",
+    }.get(exc.status, exc.reason)
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    return web.Response(status=exc.status, text=json.dumps({"code": code, "message": message}),
+                        content_type="application/json", headers=headers)
 
 
 def make_journal_middleware(state: ProviderState) -> Callable:
@@ -233,23 +306,23 @@ def _record(
     response: web.StreamResponse | None,
     status: int | None,
 ) -> None:
-    decision: Decision | None = request.get(DECISION)
-    fault = request.get(FAULT_LABEL) or (decision.label if decision is not None else None)
-    if request.get(NO_REPLY):
+    decision: Decision | None = kept(request, DECISION)
+    fault = kept(request, FAULT_LABEL) or (decision.label if decision is not None else None)
+    if kept(request, NO_REPLY):
         status, response = None, None
     # A replay's label names the trace line it answered with: metrics count it as "replay" (bounded labels).
     metrics_fault = _REPLAYED_SEQ.sub("replay", fault) if fault else None
     state.metrics.observe_request(info.dialect, info.operation, status, metrics_fault, latency)
     request_ct = request.headers.get("Content-Type", "")
     raw_request = request._read_bytes or b""  # the body a dialect or handler already read; never read it here
-    sent = request.get(SENT_BODY)
+    sent = kept(request, SENT_BODY)
     if sent is not None:
         response_body = sent.decode("utf-8", errors="replace")
     elif isinstance(response, web.Response) and isinstance(response.body, (bytes, bytearray)):
         response_body = RawBody(bytes(response.body), response.content_type)
     else:
         response_body = None
-    hidden = request.get(HIDDEN)
+    hidden = kept(request, HIDDEN)
     provider_response = None
     if isinstance(hidden, web.Response) and hidden is not response:
         hidden_body = hidden.body if isinstance(hidden.body, (bytes, bytearray)) else b""
@@ -289,5 +362,6 @@ describe_request = _describe
 reset_connection = _reset
 close_without_reply = _empty_reply
 
-__all__ = ["make_middlewares", "make_journal_middleware", "make_fault_middleware", "describe_request",
+__all__ = ["make_middlewares", "make_request_middleware", "make_journal_middleware", "make_fault_middleware",
+           "json_http_error", "describe_request",
            "reset_connection", "close_without_reply", "INFO", "DIALECT", "DECISION", "FAULT_LABEL"]

@@ -18,12 +18,20 @@ from ..ledger import Ledger, LedgerEvent
 
 
 _TOO_LARGE = "pstnsim.body_too_large"  # request key: the body broke the app's size limit
+UNSET: Any = object()  # `kept`'s default where None is a value worth keeping
+
+
+def kept(request: web.Request, key: str, default: Any = None) -> Any:
+    """`request.get(key, default)` without the KeyError aiohttp's mapping raises and catches for every key
+    not set (the request path asks for several on each request)."""
+    state = getattr(request, "_state", None)
+    return request.get(key, default) if state is None else state.get(key, default)
 
 
 async def read_body(request: web.Request) -> bytes | None:
     """The request body, or None when it is larger than the app's limit. aiohttp consumes an oversize body
     while refusing it (a second read() sees b""), so every dialect reads through here."""
-    if request.get(_TOO_LARGE):
+    if kept(request, _TOO_LARGE):
         return None
     try:
         return await request.read()

@@ -21,7 +21,7 @@ from ...config import AliyunCredentials, ProviderConfig
 from ...errors import LedgerError, short_repr
 from ...ledger import Ledger, LedgerEvent
 from ...middleware import INFO
-from ..base import Dialect, PushMessage, RequestInfo, read_body
+from ..base import UNSET, Dialect, PushMessage, RequestInfo, kept, read_body
 from . import signing
 from .actions import ACTIONS, ActionContext
 from .errors import BusinessError, GatewayError, business_error, fault_error
@@ -248,8 +248,9 @@ async def read_request(request: web.Request) -> AliyunRequest | None:
     """This dialect's view of a request, or None if it is not an Aliyun dyplsapi request.
 
     Raises GatewayError for a body it cannot read (describe() falls back to `_action_named`)."""
-    if _PARSED in request:
-        return request[_PARSED]
+    parsed = kept(request, _PARSED, UNSET)
+    if parsed is not UNSET:
+        return parsed
     parsed = await _read_request(request)
     request[_PARSED] = parsed
     return parsed
@@ -286,7 +287,7 @@ async def _read_request(request: web.Request) -> AliyunRequest | None:
 
 def _tell_journal_x(request: web.Request, result: dict[str, Any]) -> None:
     """A bind without PhoneNoX (or a purchase) learns its X from the ledger; the journal reads request[INFO] last."""
-    info: RequestInfo | None = request.get(INFO)
+    info: RequestInfo | None = kept(request, INFO)
     if info is None or info.x is not None:
         return
     for holder, field in (("SecretBindDTO", "SecretNo"), ("SecretBuyInfoDTO", "SecretNo")):

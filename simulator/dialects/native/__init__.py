@@ -23,7 +23,7 @@ from ...idempotency import IdempotencyStore, fingerprint
 from ...ledger import Binding, CallRecord, Ledger, LedgerEvent
 from ...numbers import normalize
 from ...middleware import INFO
-from ..base import Dialect, PushMessage, RequestInfo
+from ..base import Dialect, PushMessage, RequestInfo, kept
 from . import handlers, routes, wire
 from .errors import MethodNotAllowed, RouteNotFound, error_response
 
@@ -161,10 +161,10 @@ class _Answer:
 
 def _note_allocated_x(request: web.Request, response: web.StreamResponse) -> None:
     """A create without x learns its X from the ledger: tell the journal, which reads request[INFO] last."""
-    info: RequestInfo | None = request.get(INFO)
+    info: RequestInfo | None = kept(request, INFO)
     if info is None or info.x is not None or response.status != 201 or not isinstance(response, web.Response):
         return
-    created = request.get(handlers.CREATED)
+    created = kept(request, handlers.CREATED)
     if created is not None:  # the handler ran; an idempotent replay did not, and only its body tells
         x = created.x
     else:

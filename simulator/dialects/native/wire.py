@@ -19,6 +19,7 @@ from ...clock import iso
 from ...errors import InvalidArgument, short_repr
 from ...ledger import Binding, CallRecord
 from ...numbers import Number, normalize
+from ..base import kept
 from ..base import read_body as read_raw_body
 from ...admin_gate import is_json_type
 from .errors import DuplicateKey, MalformedJson, PayloadTooLarge, UnknownField, UnsupportedMediaType
@@ -139,10 +140,10 @@ async def read_body(request: web.Request) -> bytes:
     An oversize body is remembered as such: aiohttp consumes the stream while refusing it, so a
     second `request.read()` would see an empty body instead of the real problem.
     """
-    if _BODY not in request:
+    body = kept(request, _BODY)
+    if body is None:
         body = await read_raw_body(request)
-        request[_BODY] = request.client_max_size if body is None else body
-    body = request[_BODY]
+        request[_BODY] = body = request.client_max_size if body is None else body
     if isinstance(body, int):
         raise PayloadTooLarge(f"the request body is larger than {body} bytes")
     return body
@@ -157,9 +158,10 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if not is_json_type(content_type):
         raise UnsupportedMediaType(
             f"the body must be sent as Content-Type: application/json, not {short_repr(content_type or 'none')}")
-    if _JSON not in request:
-        request[_JSON] = json_object(await read_body(request))
-    return request[_JSON]
+    data = kept(request, _JSON)
+    if data is None:
+        request[_JSON] = data = json_object(await read_body(request))
+    return data
 
 
 def fields(

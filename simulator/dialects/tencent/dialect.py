@@ -15,7 +15,7 @@ from aiohttp import web
 from ...config import ProviderConfig
 from ...errors import LedgerError, short_repr
 from ...ledger import CallRecord, Ledger, LedgerEvent
-from ..base import Dialect, PushMessage, RequestInfo, read_body
+from ..base import UNSET, Dialect, PushMessage, RequestInfo, kept, read_body
 from . import errors as codes
 from .actions import ACTIONS, ActionContext
 from .auth import Authenticator
@@ -38,8 +38,9 @@ class TencentDialect(Dialect):
 
     async def _wire(self, request: web.Request) -> WireRequest | GatewayError | None:
         """The parsed request, a GatewayError if it is Tencent's but unreadable, or None if it is not Tencent's."""
-        if _WIRE in request:
-            return request[_WIRE]
+        found = kept(request, _WIRE, UNSET)
+        if found is not UNSET:
+            return found
         request[_WIRE] = result = await self._read(request)
         return result
 
