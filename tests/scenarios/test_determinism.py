@@ -61,3 +61,34 @@ def test_same_seed_draws_the_same_steps_even_after_unrelated_code_is_loaded(tmp_
     assert len(first) > 20, "the run must draw enough steps to compare"
     assert first == second, next(f"step {i}: {a} then {b}" for i, (a, b) in enumerate(zip(first, second)) if a != b) \
         if len(first) == len(second) else f"{len(first)} steps drawn, then {len(second)}"
+
+
+DIGEST = """
+import hashlib, logging, sys, tempfile
+from pathlib import Path
+from scenarios.runner import Runner, RunOptions
+from scenarios.scenario_file import load_scenario
+logging.getLogger("binding_core").setLevel(logging.CRITICAL)
+with tempfile.TemporaryDirectory() as tmp:
+    runner = Runner(RunOptions(seed=7, report_dir=Path(tmp), examples=3, steps=8, shrink=False, record_draws=True))
+    outcome, log = runner.run_scenario(load_scenario(sys.argv[1]))
+print(len(log.drawn), hashlib.sha256(repr(log.drawn).encode()).hexdigest(), outcome.verdict)
+"""
+
+
+def test_another_process_with_another_hash_seed_draws_the_same_steps(tmp_path):
+    """String hashing (set and dict-of-set order) differs between processes; what a seed draws must not."""
+    import os
+    import subprocess
+
+    path = tmp_path / "gray_many_numbers.toml"
+    path.write_text(SCENARIO)
+    digests = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", DIGEST, str(path)], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        digests.append(done.stdout.split())
+    assert int(digests[0][0]) > 5 and digests[0][2] == "passed", digests
+    assert digests[0] == digests[1]
