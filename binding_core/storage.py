@@ -34,9 +34,9 @@ class StoreUnavailable(Exception):
 STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, StoreUnavailable)
 
 
-class OperationStore(Protocol):
-    """Per-number statuses with per-mode versions (compare-and-set), the transitions history, the
-    operations queue with leased claims, and the alerts table. See store.Store for each method's contract."""
+class NumberState(Protocol):
+    """Per-number statuses with per-mode versions (compare-and-set), the transitions history, the database tag.
+    See store.Store for each method's contract."""
 
     def close(self) -> None: ...
 
@@ -46,15 +46,25 @@ class OperationStore(Protocol):
 
     def numbers(self) -> list[dict[str, Any]]: ...
 
+    def transitions(self, x: str | None = None, after: int = 0, limit: int = 10000) -> list[dict[str, Any]]: ...
+
+    def count_transitions(self, x: str | None = None) -> int: ...
+
+
+class OperationLedger(Protocol):
+    """Operations as durable rows: accepted and settled together with the number's status, leased to one
+    holder at a time, re-queued with their attempt count, their one alert claimed in the same transaction.
+
+    `claim` is the fence that makes a second delivery of one operation harmless, whoever delivers it: today
+    the worker finds work with `due`/`next_wakeup` (the table is the queue); a broker would deliver operation
+    ids instead, written to an outbox in the same transaction as `begin`/`reschedule`, and the consumer would
+    still `claim` before acting and ack only after `complete` or `reschedule` committed."""
+
     def begin(self, x: str, mode: str, kind: str, *, a: str | None = None, b: str | None = None,
               path: str = "async", now: float, owner: str | None = None, lease: float = 0.0) -> Operation: ...
 
     def claim(self, op_id: str, owner: str, *, now: float, lease: float,
               doubt_until: float | None = None) -> Operation | None: ...
-
-    def due(self, now: float, limit: int) -> list[str]: ...
-
-    def next_wakeup(self) -> float | None: ...
 
     def complete(self, op: Operation, owner: str, *, status: str, binding_id: str | None, outcome: str,
                  now: float, state: str = "done", error: str | None = None) -> Operation: ...
@@ -62,8 +72,6 @@ class OperationStore(Protocol):
     def reschedule(self, op: Operation, owner: str, *, next_attempt_at: float, error: str, now: float,
                    count_attempt: bool = True, phase: str | None = None, alert_at: int | None = None,
                    in_doubt_until: float | None = None) -> tuple[Operation, dict[str, Any] | None]: ...
-
-    def raise_alert(self, op: Operation, error: str, *, now: float) -> dict[str, Any] | None: ...
 
     def release(self, op: Operation, owner: str, *, now: float, in_doubt_until: float) -> None: ...
 
@@ -79,9 +87,19 @@ class OperationStore(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
-    def transitions(self, x: str | None = None, after: int = 0, limit: int = 10000) -> list[dict[str, Any]]: ...
 
-    def count_transitions(self, x: str | None = None) -> int: ...
+class TableQueue(Protocol):
+    """Finding due work by looking at the operations table (the queue in the database, both backends)."""
+
+    def due(self, now: float, limit: int) -> list[str]: ...
+
+    def next_wakeup(self) -> float | None: ...
+
+
+class AlertRecords(Protocol):
+    """Alert rows (one per operation, written by OperationLedger) and their delivery to the sinks."""
+
+    def raise_alert(self, op: Operation, error: str, *, now: float) -> dict[str, Any] | None: ...
 
     def alerts(self, after: int = 0, limit: int = -1) -> list[dict[str, Any]]: ...
 
@@ -90,6 +108,10 @@ class OperationStore(Protocol):
     def undelivered_alerts(self) -> list[dict[str, Any]]: ...
 
     def mark_delivered(self, alert_seq: int) -> None: ...
+
+
+class OperationStore(NumberState, OperationLedger, TableQueue, AlertRecords, Protocol):
+    """Everything the core keeps in its database; store.Store (SQLite) and store_pg.PgStore (PostgreSQL)."""
 
 
 def is_postgres_url(target: str | Path | None) -> bool:
