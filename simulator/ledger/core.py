@@ -1,29 +1,20 @@
-"""The provider's ground truth: numbers, bindings, calls. Every state change goes through `Ledger`.
+"""`Ledger`: the provider's ground truth (numbers, bindings, calls); every state change goes through it.
 
-No HTTP here and no randomness: dialects parse their wire format and call these
-methods; the fault engine only decides *whether* a call reaches them and what
-the client sees. Time comes from the injected `Clock`, so expiry works the same
-under virtual time.
-
-Routing rules (what a call to X reaches; the harness checks calls against the core's view of the same):
-- AXB (A, B on X): A -> X reaches B, B -> X reaches A, both shown X.
-- AXN (A on X, optional default N): A -> X reaches N; anyone else -> X reaches A.
-- XB (B on X): anyone not matched above -> X reaches B, shown X.
-- Several AXB on one X only with disjoint numbers; at most one XB or AXN per X.
+No HTTP here and no randomness: dialects parse their wire format and call these methods; the fault engine
+only decides *whether* a call reaches them and what the client sees. Time comes from the injected `Clock`,
+so expiry works the same under virtual time. The rules a binding must follow and where a call goes are in
+rules.py; the indexes that keep every request cheap in indexes.py and pool_index.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import copy
-import heapq
 from collections import deque
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator
 
-from .clock import Clock
-from .errors import (
+from ..clock import Clock
+from ..errors import (
     BindConflict,
     BindingNotFound,
     ExpiryIllegal,
@@ -32,80 +23,16 @@ from .errors import (
     NumberInUse,
     NumberNotFound,
 )
-from .numbers import DEFAULT_POOL_KEY, Number, PoolSpec, normalize
-from .pool_index import FreeNumbers
-
-Mode = Literal["XB", "AXB", "AXN"]
-MODES: tuple[str, ...] = ("XB", "AXB", "AXN")
-BindingStatus = Literal["active", "expired", "released"]
-SINGLE_MODES = frozenset({"XB", "AXN"})  # at most one of these per X
-PARTY_MODES = frozenset({"AXB", "AXN"})  # these may not share a party on one X
+from ..numbers import DEFAULT_POOL_KEY, Number, PoolSpec, normalize
+from . import rules
+from .expiry import ExpiryQueue
+from .indexes import BindingIndexes
+from .records import MODES, PARTY_MODES, SINGLE_MODES, Binding, CallRecord, LedgerEvent
+from .visibility import Shadows, visibility_delay
 
 # How many ended (released or expired) bindings, and how many call records, the ledger keeps: the oldest
 # go first, so a long soak's memory stays flat. `?released=true`, the harness and traces see these.
 HISTORY_LIMIT = 20_000
-
-# Set by the fault engine for the duration of one request: changes it applies
-# stay invisible to queries (or deleted bindings stay visible) for this long.
-visibility_delay: contextvars.ContextVar[float] = contextvars.ContextVar("visibility_delay", default=0.0)
-
-
-@dataclass
-class Binding:
-    binding_id: str
-    mode: str
-    x: str
-    a: str | None
-    b: str | None
-    pool_key: str
-    created_at: float
-    expires_at: float | None
-    status: str = "active"
-    ended_at: float | None = None
-    # Free-form data a dialect keeps with the binding (OutId, UserData, callback URLs...).
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def numbers(self) -> set[str]:
-        return {n for n in (self.a, self.b) if n}
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class CallRecord:
-    call_id: str
-    caller: str
-    x: str
-    outcome: str  # "connected" | "rejected"
-    callee: str | None
-    shown_caller: str | None
-    reason: str  # "AXB_A_TO_B", "AXB_B_TO_A", "AXN_...", "XB", or why it was rejected
-    binding_id: str | None
-    mode: str | None
-    started_at: float
-    duration: float
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class LedgerEvent:
-    """What the provider tells the outside world: `kind` is "call" or "binding_expired"."""
-
-    kind: str
-    at: float
-    payload: dict[str, Any]
-
-
-@dataclass
-class _Shadow:
-    """What queries show instead of the truth until `until` (None: the binding is not visible)."""
-
-    snapshot: Binding | None
-    until: float
 
 
 class Ledger:
@@ -125,21 +52,10 @@ class Ledger:
         self._ordinal: dict[str, int] = {x: i for i, x in enumerate(self._numbers)}
         # Every binding still known: live ones and the last `history_limit` ended ones, in creation order.
         self._bindings: dict[str, Binding] = {}
-        # Indexes that keep requests O(bindings on one X) however long a run gets: ids that are not released
-        # (or released but still shadowed), in creation order, overall and on each X; active ids on each X.
-        self._live: dict[str, None] = {}
-        self._ids_by_x: dict[str, list[str]] = {}
-        self._active_by_x: dict[str, dict[str, None]] = {}
-        # What allocation needs without a scan: XB/AXN bindings on each X, the X's each AXB/AXN party is on.
-        self._singles: dict[str, int] = {}
-        self._party_xs: dict[str, dict[str, int]] = {}
-        self._free = FreeNumbers()
-        for x in self._numbers:
-            self._refresh(x)
-        self._expiry_heap: list[tuple[float, str]] = []  # (expires_at, id); stale entries skipped
-        self._heap_compact_at = 1024
+        self._index = BindingIndexes(self._numbers, self._ordinal)
+        self._expiry = ExpiryQueue(self._still_due)
         self._ended: deque[Binding] = deque()
-        self._shadows: dict[str, _Shadow] = {}
+        self._shadows = Shadows(self.clock)
         self._calls: deque[CallRecord] = deque()
         self._calls_by_id: dict[str, CallRecord] = {}
         self._next_binding = 1
@@ -192,7 +108,7 @@ class Ledger:
         num = candidates[0]
         num.pool_key = pool_key
         num.purchased_at = self.clock.now()
-        self._refresh(num.x)
+        self._index.refresh(num.x)
         return num
 
     def release_number(self, pool_key: str, x: str) -> Number:
@@ -200,13 +116,13 @@ class Ledger:
         if self.bindings(x=x):
             raise NumberInUse(f"virtual number {x} still has active bindings", x=x)
         num.pool_key, num.locked, num.purchased_at = None, False, None
-        self._refresh(x)
+        self._index.refresh(x)
         return num
 
     def set_locked(self, pool_key: str, x: str, locked: bool) -> Number:
         num = self.number(x, pool_key)
         num.locked = locked
-        self._refresh(num.x)
+        self._index.refresh(num.x)
         return num
 
     def number_status(self, x: str) -> str:
@@ -225,7 +141,7 @@ class Ledger:
         self._ordinal.setdefault(x, len(self._ordinal))
         if num.pool_key is None:
             num.pool_key = pool_key
-        self._refresh(x)
+        self._index.refresh(x)
         return num
 
     def restore_binding(self, binding_id: str, mode: str, x: str, *, a: str | None = None, b: str | None = None,
@@ -240,9 +156,8 @@ class Ledger:
         binding = Binding(binding_id=binding_id, mode=mode, x=x, a=a, b=b, pool_key=pool_key,
                           created_at=self.clock.now(), expires_at=expires_at, extra=dict(extra or {}))
         self._bindings[binding_id] = binding
-        self._live[binding_id] = None
-        self._ids_by_x.setdefault(x, []).append(binding_id)
-        self._activated(binding)
+        self._index.added(binding)
+        self._index.activated(binding)
         self._watch_expiry(binding)
         self.reserve_binding_ids([binding_id])
         return binding
@@ -269,17 +184,10 @@ class Ledger:
     ) -> Binding:
         self.expire_due()
         if mode not in MODES:
-            raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, got {mode!r}", field="mode")
+            rules.check_parties(mode, None, None)  # refuses the mode before looking at the numbers
         a = normalize(a, "a") if a is not None else None
         b = normalize(b, "b") if b is not None else None
-        if mode == "XB" and (b is None or a is not None):
-            raise InvalidArgument("an XB binding takes b and no a", field="a" if a else "b")
-        if mode == "AXB" and (a is None or b is None):
-            raise InvalidArgument("an AXB binding takes both a and b", field="b" if a else "a")
-        if mode == "AXN" and a is None:
-            raise InvalidArgument("an AXN binding takes a", field="a")
-        if a is not None and a == b:
-            raise InvalidArgument("a and b must be different numbers", field="b")
+        rules.check_parties(mode, a, b)
         self._check_expiry(expires_at)
         candidate = Binding(
             binding_id="",
@@ -304,11 +212,10 @@ class Ledger:
         candidate.binding_id = f"bnd_{self._next_binding:08d}"
         self._next_binding += 1
         self._bindings[candidate.binding_id] = candidate
-        self._live[candidate.binding_id] = None
-        self._ids_by_x.setdefault(x, []).append(candidate.binding_id)
-        self._activated(candidate)
+        self._index.added(candidate)
+        self._index.activated(candidate)
         self._watch_expiry(candidate)
-        self._shadow(candidate.binding_id, None)
+        self._shadows.cast(candidate.binding_id, None)
         return candidate
 
     def update_binding(
@@ -338,12 +245,12 @@ class Ledger:
         if extra:
             changed.extra.update(extra)
         self._check_conflicts(binding.x, changed, ignore=binding_id)
-        self._unindex_parties(binding)  # same X, same mode: only the parties' index changes (order kept)
+        self._index.unindex_parties(binding)  # same X, same mode: only the parties' index changes (order kept)
         binding.a, binding.b, binding.expires_at, binding.extra = changed.a, changed.b, changed.expires_at, changed.extra
-        self._index_parties(binding)
+        self._index.index_parties(binding)
         if expires_at is not None:
             self._watch_expiry(binding)
-        self._shadow(binding_id, before)
+        self._shadows.cast(binding_id, before)
         return binding
 
     def delete_binding(self, binding_id: str) -> Binding:
@@ -351,11 +258,10 @@ class Ledger:
         before = copy.deepcopy(binding) if visibility_delay.get() > 0 else None  # only a shadow needs it
         binding.status = "released"
         binding.ended_at = self.clock.now()
-        self._deactivated(binding)
-        self._shadow(binding_id, before)
+        self._index.deactivated(binding)
+        self._shadows.cast(binding_id, before)
         if binding_id not in self._shadows:
-            self._ids_by_x[binding.x].remove(binding_id)
-            self._live.pop(binding_id, None)
+            self._index.released(binding)
         self._ended.append(binding)
         self._forget_oldest()
         return binding
@@ -367,7 +273,7 @@ class Ledger:
         self.expire_due()
         found = self._bindings.get(binding_id)
         if as_queried:
-            found = self._queried(binding_id, found)
+            found = self._shadows.queried(binding_id, found)
         if found is None or found.status == "released":
             raise BindingNotFound(f"binding {binding_id} does not exist", binding_id=binding_id)
         return found
@@ -385,16 +291,17 @@ class Ledger:
     ) -> list[Binding]:
         """Bindings in creation order. `status=None` includes expired ones; released ones are never listed."""
         self.expire_due()
+        index = self._index
         result = []
         if x is not None and status == "active" and not as_queried:
-            ids = list(self._active_by_x.get(x, ()))  # the hot path: conflicts, routing, allocation
+            ids = list(index.active_by_x.get(x, ()))  # the hot path: conflicts, routing, allocation
         else:
-            ids = list(self._ids_by_x.get(x, ())) if x is not None else list(self._live)
+            ids = list(index.ids_by_x.get(x, ())) if x is not None else list(index.live)
         for binding_id in ids:
             truth = self._bindings[binding_id]
-            seen = self._queried(binding_id, truth) if as_queried else truth
+            seen = self._shadows.queried(binding_id, truth) if as_queried else truth
             if truth.status == "released" and binding_id not in self._shadows:
-                self._drop_released(truth)  # its delayed-visibility shadow is over
+                index.released(truth)  # its delayed-visibility shadow is over
             if seen is None or seen.status == "released":
                 continue
             if status is not None and seen.status != status:
@@ -416,23 +323,17 @@ class Ledger:
 
     def expire_due(self) -> list[Binding]:
         """Expire every active binding whose time has come; tell listeners. Called before every operation."""
-        heap = self._expiry_heap
-        if not heap:
+        first = self._expiry.first_at()
+        if first is None:
             return []
         now = self.clock.now()
-        if heap[0][0] > now:
+        if first > now:
             return []
-        due: dict[str, Binding] = {}
-        while heap and heap[0][0] <= now:
-            at, binding_id = heapq.heappop(heap)
-            binding = self._bindings.get(binding_id)
-            if binding is not None and binding.status == "active" and binding.expires_at == at:
-                due[binding_id] = binding
-        expired = [due[binding_id] for binding_id in sorted(due)]  # ids are sequential: creation order
+        expired = [self._bindings[binding_id] for binding_id in self._expiry.pop_due(now)]
         for binding in expired:
             binding.status = "expired"
             binding.ended_at = binding.expires_at
-            self._deactivated(binding)
+            self._index.deactivated(binding)
             self._ended.append(binding)
         self._forget_oldest()
         for binding in expired:
@@ -440,19 +341,19 @@ class Ledger:
         return expired
 
     def next_expiry(self) -> float | None:
-        heap = self._expiry_heap
-        while heap and not self._still_due(*heap[0]):
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return self._expiry.next_at()
 
     # ---- calls -----------------------------------------------------------
 
     def place_call(self, caller: str, x: str, *, duration: float = 60.0, extra: dict[str, Any] | None = None) -> CallRecord:
-        """Route `caller` dialling `x` by the rules above; every call, connected or not, leaves a record."""
+        """Route `caller` dialling `x` by the rules (rules.py); every call, connected or not, leaves a record."""
         self.expire_due()
         caller = normalize(caller, "caller")
         x = normalize(x, "x")
-        callee, reason, binding = self._route(caller, x)
+        if x not in self._numbers or self._numbers[x].pool_key is None:
+            callee, reason, binding = None, "UNKNOWN_NUMBER", None
+        else:
+            callee, reason, binding = rules.route(caller, self.bindings(x=x))
         record = CallRecord(
             call_id=f"call_{self._next_call:08d}",
             caller=caller,
@@ -485,29 +386,6 @@ class Ledger:
             raise BindingNotFound(f"call {call_id} does not exist", call_id=call_id)
         return record
 
-    def _route(self, caller: str, x: str) -> tuple[str | None, str, Binding | None]:
-        if x not in self._numbers or self._numbers[x].pool_key is None:
-            return None, "UNKNOWN_NUMBER", None
-        active = self.bindings(x=x)
-        for binding in active:
-            if binding.mode == "AXB" and caller == binding.a:
-                return binding.b, "AXB_A_TO_B", binding
-            if binding.mode == "AXB" and caller == binding.b:
-                return binding.a, "AXB_B_TO_A", binding
-        for binding in active:
-            if binding.mode == "AXN":
-                if caller == binding.a:
-                    if binding.b:
-                        return binding.b, "AXN_A_TO_N", binding
-                    return None, "NO_DEFAULT_CALLEE", binding
-                return binding.a, "AXN_N_TO_A", binding
-        for binding in active:
-            if binding.mode == "XB":
-                if caller == binding.b:
-                    return None, "CALLER_IS_CALLEE", binding
-                return binding.b, "XB", binding
-        return None, ("NOT_A_PARTY" if active else "NO_BINDING"), None
-
     # ---- internals -------------------------------------------------------
 
     def _active(self, binding_id: str) -> Binding:
@@ -520,21 +398,8 @@ class Ledger:
         if expires_at is not None and expires_at <= self.clock.now():
             raise ExpiryIllegal("expiry must be in the future", field="expires_at")
 
-    def _conflict(self, x: str, candidate: Binding, ignore: str | None = None) -> str | None:
-        """Why `candidate` cannot sit on `x` beside its active bindings, or None if it can."""
-        for other in self.bindings(x=x):
-            if other.binding_id == ignore:
-                continue
-            if candidate.mode in ("XB", "AXN") and other.mode in ("XB", "AXN"):
-                return f"{x} already has an {other.mode} binding ({other.binding_id})"
-            pair_modes = {candidate.mode, other.mode}
-            if pair_modes <= {"AXB", "AXN"} and candidate.numbers() & other.numbers():
-                shared = ", ".join(sorted(candidate.numbers() & other.numbers()))
-                return f"{shared} already bound on {x} by {other.binding_id}: routing would be ambiguous"
-        return None
-
     def _check_conflicts(self, x: str, candidate: Binding, ignore: str | None = None) -> None:
-        reason = self._conflict(x, candidate, ignore)
+        reason = rules.conflict(x, candidate, self.bindings(x=x), ignore)
         if reason:
             raise BindConflict(reason, x=x)
 
@@ -543,8 +408,9 @@ class Ledger:
         excluded: set[str] = set()
         if candidate.mode in PARTY_MODES:
             for party in candidate.numbers():
-                excluded.update(self._party_xs.get(party, ()))
-        x = self._free.pick(candidate.pool_key, single=candidate.mode in SINGLE_MODES, city=city, excluded=excluded)
+                excluded.update(self._index.party_xs.get(party, ()))
+        x = self._index.free.pick(candidate.pool_key, single=candidate.mode in SINGLE_MODES, city=city,
+                                  excluded=excluded)
         if x is None:
             raise NoAvailableNumber(
                 f"no virtual number in pool {candidate.pool_key} can take this {candidate.mode} binding",
@@ -552,76 +418,13 @@ class Ledger:
             )
         return x
 
-    # ---- indexes -----------------------------------------------------------
-
-    def _refresh(self, x: str) -> None:
-        """Tell the allocation index what `x` can take now."""
-        num = self._numbers.get(x)
-        if num is None:
-            return
-        self._free.place(x, ordinal=self._ordinal[x], pool_key=num.pool_key, city=num.city,
-                         load=len(self._active_by_x.get(x, ())), takes_single=not self._singles.get(x),
-                         locked=num.locked)
-
-    def _activated(self, binding: Binding) -> None:
-        x = binding.x
-        self._active_by_x.setdefault(x, {})[binding.binding_id] = None
-        if binding.mode in SINGLE_MODES:
-            self._singles[x] = self._singles.get(x, 0) + 1
-        self._index_parties(binding)
-        self._refresh(x)
-
-    def _index_parties(self, binding: Binding) -> None:
-        if binding.mode in PARTY_MODES:
-            for party in binding.numbers():
-                on = self._party_xs.setdefault(party, {})
-                on[binding.x] = on.get(binding.x, 0) + 1
-
-    def _unindex_parties(self, binding: Binding) -> None:
-        if binding.mode in PARTY_MODES:
-            for party in binding.numbers():
-                on = self._party_xs[party]
-                on[binding.x] -= 1
-                if not on[binding.x]:
-                    del on[binding.x]
-                    if not on:
-                        del self._party_xs[party]
-
-    def _deactivated(self, binding: Binding) -> None:
-        x = binding.x
-        active = self._active_by_x.get(x)
-        if active is None or binding.binding_id not in active:
-            return  # not counted (already ended)
-        del active[binding.binding_id]
-        if not active:
-            del self._active_by_x[x]
-        if binding.mode in SINGLE_MODES:
-            self._singles[x] -= 1
-            if not self._singles[x]:
-                del self._singles[x]
-        self._unindex_parties(binding)
-        self._refresh(x)
-
     def _watch_expiry(self, binding: Binding) -> None:
-        if binding.expires_at is None:
-            return
-        heap = self._expiry_heap
-        heapq.heappush(heap, (binding.expires_at, binding.binding_id))
-        if len(heap) > self._heap_compact_at:  # deleted bindings' entries: drop them now and then
-            heap[:] = [entry for entry in heap if self._still_due(*entry)]
-            heapq.heapify(heap)
-            self._heap_compact_at = max(1024, 2 * len(heap))
+        if binding.expires_at is not None:
+            self._expiry.watch(binding.expires_at, binding.binding_id)
 
     def _still_due(self, at: float, binding_id: str) -> bool:
         binding = self._bindings.get(binding_id)
         return binding is not None and binding.status == "active" and binding.expires_at == at
-
-    def _drop_released(self, binding: Binding) -> None:
-        """A released binding whose shadow is over leaves the live indexes."""
-        self._live.pop(binding.binding_id, None)
-        ids = self._ids_by_x.get(binding.x)
-        if ids and binding.binding_id in ids:
-            ids.remove(binding.binding_id)
 
     def _forget_oldest(self) -> None:
         """Keep `history_limit` ended bindings: older ones leave every structure."""
@@ -631,29 +434,8 @@ class Ledger:
             if self._bindings.get(binding_id) is not binding:
                 continue  # restored since under the same id
             del self._bindings[binding_id]
-            self._shadows.pop(binding_id, None)
-            self._live.pop(binding_id, None)
-            ids = self._ids_by_x.get(binding.x)
-            if ids and binding_id in ids:
-                ids.remove(binding_id)
-            if ids is not None and not ids:
-                del self._ids_by_x[binding.x]
-
-    def _shadow(self, binding_id: str, snapshot: Binding | None) -> None:
-        delay = visibility_delay.get()
-        if delay > 0:
-            self._shadows[binding_id] = _Shadow(snapshot, self.clock.now() + delay)
-        else:
-            self._shadows.pop(binding_id, None)
-
-    def _queried(self, binding_id: str, truth: Binding | None) -> Binding | None:
-        shadow = self._shadows.get(binding_id)
-        if shadow is None:
-            return truth
-        if self.clock.now() >= shadow.until:
-            del self._shadows[binding_id]
-            return truth
-        return shadow.snapshot
+            self._shadows.forget(binding_id)
+            self._index.forgotten(binding)
 
     @contextlib.contextmanager
     def delayed_visibility(self, seconds: float) -> Iterator[None]:
