@@ -90,6 +90,9 @@ def apply(conn: Any) -> list[str]:
     """Apply the migrations `conn` (a psycopg connection in autocommit mode) has not seen; their names."""
     applied: list[str] = []
     with conn.transaction():
+        # A migration may take long on a big table, and the other replicas starting meanwhile wait for it.
+        conn.execute("SET LOCAL statement_timeout = 0")
+        conn.execute("SET LOCAL lock_timeout = '120s'")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ "
                      "NOT NULL DEFAULT now())")
