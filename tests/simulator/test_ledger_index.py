@@ -248,7 +248,7 @@ def test_free_numbers_stays_right_through_many_moves() -> None:
     """Thousands of load changes (enough to compact the heaps many times): every pick is the plain minimum."""
     import random
 
-    from simulator.pool_index import FreeNumbers
+    from simulator.ledger.pool_index import FreeNumbers
 
     seed = 12
     print(f"seed {seed}")
