@@ -13,7 +13,7 @@ import aiohttp
 
 from binding_core.transitions import check_history
 
-from .conftest import DEADLINE, Cluster, poll
+from .conftest import DEADLINE, Cluster, poll, query
 
 B = "13800000001"
 
@@ -90,6 +90,40 @@ async def test_a_replica_paused_past_its_lease_cannot_commit_when_it_resumes(clu
     assert (op["outcome"], op["binding_id"], op["claims"]) == ("bound", held["binding_id"], 2)
     async with cluster.http.get(f"{other.url}/v1/transitions") as response:
         assert check_history((await response.json())["transitions"]) == []
+
+
+async def test_replicas_whose_database_connections_are_cut_reconnect_and_every_accepted_bind_finishes_once(
+        cluster: Cluster):
+    await cluster.start_provider()
+    replicas = [await cluster.replica("a"), await cluster.replica("b")]
+    numbers = await cluster.numbers(12)
+
+    def cut() -> int:
+        """pg_terminate_backend on every session of the replicas (all but this query's own)."""
+        return len(query(cluster.db_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                         "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+
+    async def bind_during_cuts(i: int, x: str) -> int:
+        if i % 3 == 0:
+            cut()
+        try:
+            return await bind(cluster.http, replicas[i % 2].url, x, B)
+        except aiohttp.ClientError:
+            return 0
+
+    statuses = dict(zip(numbers, await asyncio.gather(*(bind_during_cuts(i, x) for i, x in enumerate(numbers)))))
+    assert cut() >= 1  # the replicas had reconnected
+    assert set(statuses.values()) <= {202, 503, 500, 0}, statuses  # 503 STORE_BUSY: the accept was cut off
+    await poll(lambda: _async_true(all(op["state"] == "done" for x in numbers for op in cluster.operations(x))),
+               "every accepted bind to finish")
+    for x, status in statuses.items():
+        held = await cluster.active_bindings(x)
+        binds = [op for op in cluster.operations(x) if op["kind"] == "bind"]
+        assert len(binds) <= 1 and len(held) == len(binds), (x, status, binds, held)  # none twice, no orphan
+        if status == 202:
+            assert (binds[0]["outcome"], binds[0]["binding_id"]) == ("bound", held[0]["binding_id"])
+        assert moves(cluster, x) in ([], [("NOT_BIND", "OPERATION", 1), ("OPERATION", "BIND", 2)])
+    assert list(statuses.values()).count(202) >= len(numbers) // 2, statuses
 
 
 async def _async_true(value: bool) -> bool:
