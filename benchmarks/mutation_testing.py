@@ -8,7 +8,9 @@ in a temporary folder, one file mutated, put first on PYTHONPATH of a fresh `mut
 
 Verdicts: killed (a check was violated), error (the gate could not finish: the core crashed or did not
 start; a kill too, counted apart), timeout (the gate ran past the limit; a kill, counted apart), survived
-(the gate passed). A mutant whose code does not compile is incompetent and left out of the score.
+(the gate passed). Left out of the score, without running the gate: incompetent (the mutant does not
+compile) and equivalent (the mutation is inside an annotation, which `from __future__ import annotations`
+leaves a string nothing evaluates: `str | None` to `str << None`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,30 @@ def enumerate_mutants(core_dir: Path, modules: tuple[str, ...] = LOGIC_MODULES) 
             for occurrence, (start, _end) in enumerate(positions):
                 mutants.append(Mutant(module, name, occurrence, start[0], start[1]))
     return mutants
+
+
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where a module's annotations are, when `from __future__ import annotations` makes them strings that
+    nothing runs: a mutant inside one (`str | None` to `str << None`) cannot change what the core does."""
+    tree = ast.parse(source)
+    lazy = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+               and any(alias.name == "annotations" for alias in node.names) for node in tree.body)
+    if not lazy:
+        return []
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            found += [arg.annotation for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg)
+                      if arg is not None and arg.annotation is not None]
+            found += [node.returns] if node.returns is not None else []
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+    return [((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)) for n in found]
+
+
+def in_annotation(mutant: Mutant, spans: list[tuple[tuple[int, int], tuple[int, int]]]) -> bool:
+    return any(start <= (mutant.line, mutant.col) < end for start, end in spans)
 
 
 def sample(mutants: list[Mutant], count: int, seed: int) -> list[Mutant]:
@@ -223,6 +249,9 @@ def try_mutant(core_dir: Path, mutant: Mutant, gate_args: list[str], timeout: fl
         result.error = "operator found nothing to mutate"
         return result
     result.before, result.after = _changed_line(original, mutated)
+    if in_annotation(mutant, annotation_spans(original)):
+        result.verdict, result.error = "equivalent", "inside an annotation that nothing evaluates"
+        return result
     try:
         compile(mutated, mutant.module, "exec", flags=ast.PyCF_ONLY_AST)
     except SyntaxError as exc:
@@ -260,7 +289,7 @@ class MutationReport:
 
     @property
     def tried(self) -> int:
-        return len(self.results) - self.count("incompetent")
+        return len(self.results) - self.count("incompetent") - self.count("equivalent")
 
     @property
     def score(self) -> float:
@@ -274,7 +303,8 @@ class MutationReport:
             "baseline_wall": round(self.baseline_wall, 1), "timeout": round(self.timeout, 1),
             "tried": self.tried, "killed": self.count("killed"), "errors": self.count("error"),
             "timeouts": self.count("timeout"), "survived": self.count("survived"),
-            "incompetent": self.count("incompetent"), "score": round(self.score, 3),
+            "incompetent": self.count("incompetent"), "equivalent": self.count("equivalent"),
+            "score": round(self.score, 3),
             "survivors": [{"where": r.where, "operator": r.operator, "occurrence": r.occurrence,
                            "before": r.before, "after": r.after} for r in self.results if r.verdict == "survived"],
             "results": [asdict(r) | {"where": r.where} for r in self.results],
@@ -333,7 +363,9 @@ def print_summary(report: MutationReport, echo=print) -> None:  # type: ignore[n
     echo("")
     echo(f"mutants tried {report.tried}: killed {report.count('killed')} (a check violated), "
          f"errors {report.count('error')}, timeouts {report.count('timeout')}, survived {report.count('survived')}"
-         + (f"; {report.count('incompetent')} incompetent, left out" if report.count("incompetent") else ""))
+         + (f"; left out: {report.count('incompetent')} incompetent (do not compile), {report.count('equivalent')}"
+            " equivalent (inside annotations nothing evaluates)"
+            if report.count("incompetent") or report.count("equivalent") else ""))
     echo(f"mutation score {report.score:.0%} (killed, errors and timeouts over tried; sample seed "
          f"{report.sample_seed}, source digest {report.source_digest})")
     survivors = [r for r in report.results if r.verdict == "survived"]

@@ -87,3 +87,19 @@ def test_the_gates_exit_and_a_hang_are_counted_apart(tmp_path):
     assert verdicts["violated"] == ("killed", {"exit": 1, "checks": ["no_lost_binding"]})
     assert verdicts["crashes"][0] == "error" and "a mutant broke an import" in verdicts["crashes"][1]["error"]
     assert verdicts["hangs"][0] == "timeout"
+
+
+def test_a_mutant_inside_an_annotation_nothing_evaluates_is_left_out_as_equivalent(tmp_path):
+    mutation = _load("mutation_testing")
+    core = tmp_path / "binding_core"
+    core.mkdir()
+    (core / "m.py").write_text("from __future__ import annotations\n\n\ndef f(x: int | None) -> int:\n"
+                               "    return 0 if x is None else x | 1\n")
+    verdicts = {}
+    for m in mutation.enumerate_mutants(core, ("m.py",)):
+        if m.operator.startswith("core/ReplaceBinaryOperator_BitOr_"):
+            result = mutation.try_mutant(core, m, [], timeout=1, python=sys.executable) if m.line == 4 else None
+            verdicts[m.line] = result.verdict if result else mutation.in_annotation(
+                m, mutation.annotation_spans((core / "m.py").read_text()))
+    # `int | None` (line 4) is a string nothing evaluates; `x | 1` (line 5) is code.
+    assert verdicts == {4: "equivalent", 5: False}
