@@ -24,8 +24,10 @@ def _lives(obs: Observation) -> list[float]:
     return [-math.inf, *sorted(at + down for at, down in obs.crashes)]
 
 
-def _life_start(lives: list[float], t: float) -> float:
-    return max(s for s in lives if s <= t + EPS)
+def _life_start(lives: list[float], t: float, *, latest: bool) -> float:
+    """When the process life holding time `t` started; near a restart either life may hold it: `latest` picks the
+    later one."""
+    return max(s for s in lives if s <= (t + EPS if latest else t - EPS))
 
 
 def breaker_inputs(obs: Observation) -> tuple[Any, list[dict[str, Any]], list[float]]:
@@ -62,15 +64,16 @@ def breaker_opens_after_threshold(obs: Observation) -> str | None:
     def run_before(t: float, start: float, *, lenient_success: bool) -> list[float]:
         """When each failed call since the last success ended, among calls of the life that started at `start`
         told by `t`. Order near `t` is uncertain: `lenient_success` counts a success up to EPS after `t` and a
-        failure only up to EPS before it; otherwise the other way round."""
-        own = [(e, bad) for s, e, bad in told if s >= start - EPS]
+        failure only up to EPS before it, and leaves out calls made right at a restart (either life's); otherwise
+        the other way round."""
+        own = [(e, bad) for s, e, bad in told if (s > start + EPS if lenient_success else s >= start - EPS)]
         success_by = t + EPS if lenient_success else t - EPS
         last_ok = max((e for e, bad in own if not bad and e <= success_by), default=-math.inf)
         return [e for e, bad in own if bad and last_ok < e <= (t - EPS if lenient_success else t + EPS)]
 
     problems: list[dict[str, Any]] = []
     for r in refusals:
-        start = _life_start(lives, r)
+        start = _life_start(lives, r, latest=False)
         run = run_before(r, start, lenient_success=False)
         if len(run) < threshold:
             problems.append({"what": "refused too early", "refused_at": round(r, 3), "consecutive_failures": len(run),
@@ -83,7 +86,7 @@ def breaker_opens_after_threshold(obs: Observation) -> str | None:
                              "last_failure_at": round(last, 3), "cooldown": cooldown})
     for call in wire:
         s = float(call["at"])
-        start = _life_start(lives, s)
+        start = _life_start(lives, s, latest=True)
         run = run_before(s, start, lenient_success=True)
         if len(run) < threshold:
             continue
