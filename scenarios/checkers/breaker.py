@@ -35,8 +35,8 @@ def breaker_inputs(obs: Observation) -> tuple[Any, list[dict[str, Any]], list[fl
     policy = _need(obs, "policy", "retry policy")
     if policy.breaker_threshold is None:
         raise NotApplicable("the service's circuit breaker configuration is not known")
-    calls = _need(obs, "wire_calls", "the provider's journal of the core's calls")
     refusals = _need(obs, "breaker_refusals", "the core's record of calls its breaker refused")
+    calls = _need(obs, "wire_calls", "the provider's journal of the core's calls")
     if obs.dialect != "native":
         raise NotApplicable(f"on the {obs.dialect} wire one core call may be several requests: the breaker counts "
                             "calls, the journal requests")

@@ -108,11 +108,11 @@ def retry_gaps_within_policy(obs: Observation) -> str | None:
     policy = _need(obs, "policy", "retry policy")
     if policy.backoff_cap is None:
         raise NotApplicable("the service's retry policy (max_delay) is not known")
-    calls = _need(obs, "wire_calls", "the provider's journal of the core's calls")
     operations = _need(obs, "operations", "core operations")
     if obs.core_epoch is None:
         raise NotApplicable("the service's clock is not tied to the harness's: its operations cannot be placed "
                             "among the calls")
+    calls = _need(obs, "wire_calls", "the provider's journal of the core's calls")
     if obs.dialect != "native":
         raise NotApplicable(f"on the {obs.dialect} wire a call carries no operation id to tell operations apart")
     # Operations carry the core's clock; calls and crashes the loop's.
