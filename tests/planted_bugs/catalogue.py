@@ -444,6 +444,11 @@ def _record_without_reset(self: core_breaker.CircuitBreaker, failed: bool) -> No
         self.opened_at = self.clock.now()
 
 
+def _admit_without_probe(self: core_breaker.CircuitBreaker) -> bool:
+    """Half-open never implemented: once open, the circuit admits nothing until a call succeeds (none can)."""
+    return self.state == core_breaker.CLOSED  # BUG: no probe after the cool-down
+
+
 def _backoff_uncapped(self: core_queue.RetryPolicy, failed_attempts: int) -> float:
     """Full jitter over base_delay * 2**(n-1), without the min() against max_delay."""
     return self.rng.uniform(0.0, self.settings.base_delay * 2 ** max(0, failed_attempts - 1))
@@ -473,6 +478,9 @@ BUGS += (
     PlantedBug("breaker_counts_scattered_failures", "the circuit breaker never resets its failure count on a "
                "success: scattered failures add up and open it early", EXAMPLES / "breaker_defaults.toml",
                lambda: [_p(core_breaker.CircuitBreaker, "record", _record_without_reset)]),
+    PlantedBug("breaker_never_probes", "the circuit breaker never lets a probe through after its cool-down: once "
+               "open it stays open", EXAMPLES / "breaker_defaults.toml",
+               lambda: [_p(core_breaker.CircuitBreaker, "admit", _admit_without_probe)]),
     PlantedBug("backoff_ignores_cap", "the backoff grows as base_delay * 2**attempts without the max_delay cap",
                EXAMPLES / "backoff_cap.toml",
                lambda: [_p(core_queue.RetryPolicy, "backoff", _backoff_uncapped)]),

@@ -170,6 +170,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "planted_bugs"))
 
 @pytest.mark.parametrize("bug, check", [
     ("breaker_counts_scattered_failures", "breaker_opens_after_threshold"),
+    ("breaker_never_probes", "breaker_opens_after_threshold"),
     ("backoff_ignores_cap", "retry_gaps_within_policy"),
     ("sweep_without_delay", "retry_gaps_within_policy"),
     ("axb_refused_by_xb_state", "no_spurious_refusal"),
