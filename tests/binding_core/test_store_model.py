@@ -141,5 +141,5 @@ class PgStoreMachine(StoreMachine):
 def test_the_postgresql_store_agrees_with_the_same_model(pstnsim_postgres_url):
     # durable commits are not what this checks; without the fsync each example takes milliseconds
     PgStoreMachine.url = f"{pstnsim_postgres_url}?options=-c%20synchronous_commit%3Doff"
-    run_state_machine_as_test(PgStoreMachine, settings=settings(max_examples=30, stateful_step_count=30,
+    run_state_machine_as_test(PgStoreMachine, settings=settings(max_examples=20, stateful_step_count=30,
                                                                 deadline=None, derandomize=True, database=None))
