@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -122,7 +123,8 @@ def build_parts(
     if config.alerts.webhook_url:
         all_sinks.append(WebhookSink(config.alerts.webhook_url, config.alerts.webhook_timeout))
     database_id = store.database_id(rng, clock.now())
-    owner = f"core-{os.getpid()}-{rng.getrandbits(32):08x}"
+    # Unique among replicas sharing a database: containers often all run as pid 1 with the same seed.
+    owner = f"core-{socket.gethostname()}-{os.getpid()}-{rng.getrandbits(32):08x}"
     worker = Worker(
         store,
         client,
