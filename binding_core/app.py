@@ -7,6 +7,7 @@ randomness are injected so the core runs in one looptime loop with the provider.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -53,6 +54,7 @@ class Parts:
 
 
 PARTS = web.AppKey("parts", Parts)
+_CORES_MADE = itertools.count(1)  # cores built in this process
 ABORTED = web.AppKey("aborted", dict)  # {"aborted": bool}: set by Core.abort before cleanup
 
 
@@ -123,8 +125,9 @@ def build_parts(
     if config.alerts.webhook_url:
         all_sinks.append(WebhookSink(config.alerts.webhook_url, config.alerts.webhook_timeout))
     database_id = store.database_id(rng, clock.now())
-    # Unique among replicas sharing a database: containers often all run as pid 1 with the same seed.
-    owner = f"core-{socket.gethostname()}-{os.getpid()}-{rng.getrandbits(32):08x}"
+    # Unique among replicas sharing a database: containers often all run as pid 1 with the same seed, and
+    # one process may run several cores with the same seed (the count tells them apart).
+    owner = f"core-{socket.gethostname()}-{os.getpid()}-{next(_CORES_MADE)}-{rng.getrandbits(32):08x}"
     worker = Worker(
         store,
         client,

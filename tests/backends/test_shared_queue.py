@@ -108,3 +108,14 @@ async def test_retries_spread_over_replicas_raise_exactly_one_alert_and_settle_o
     assert sum(len(core.alerts) for core in cores) == 1  # delivered by the one replica that claimed it
     assert [t["to_status"] for t in cores[0].store.transitions(x)] == ["OPERATION", "NOT_BIND"]
     agrees(provider, cores[0], x)
+
+
+async def test_cores_made_alike_in_one_process_claim_as_different_owners(pstnsim_postgres_url):
+    cores = [await Core(CoreConfig(), provider_url="http://127.0.0.1:9", db_path=pstnsim_postgres_url).start()
+             for _ in range(2)]
+    try:
+        owners = {core.parts.worker.owner for core in cores}
+    finally:
+        for core in cores:
+            await core.stop()
+    assert len(owners) == 2, owners  # one name on two replicas would let both pass the lease fence
