@@ -23,6 +23,7 @@ RULE_TITLES = {
     "crash_during_backoff": "wait, then the core is killed and restarted",
     "expire_at_provider": "the provider expires a binding; the business unbinds it",
     "switch_gray": "change the gray list", "settle": "settle: faults off, wait until quiet, check",
+    "rebind_at_doubt_end": "the sweep's race: bind, unbind, bind again as the in-doubt window ends",
 }
 
 

@@ -81,6 +81,20 @@ def burst_words(ops: Sequence[Any], numbers: Sequence[str], parties: Sequence[st
     return "; ".join(said) + (f" — {when}" if when else "")
 
 
+def race_words(race: Sequence[Any], numbers: Sequence[str], parties: Sequence[str]) -> str:
+    """One race of rebind_at_doubt_end (machine.py) in words."""
+    try:
+        xi, mode, ai, bi, same, hold, lead = race
+    except (TypeError, ValueError):
+        return str(race)
+    a, b = _party_pair(parties, ai, bi)
+    pair = f"A={a} B={b}" if mode == "AXB" else f"B={b}"
+    when = f"{seconds(abs(lead))} {'before' if lead < 0 else 'after'} its in-doubt window ends"
+    return (f"bind {mode} on X={number_at(numbers, xi)} {pair} (the provider holds its first create "
+            f"{seconds(hold)}), unbind it once bound, bind X again {when}, "
+            + ("with the same numbers" if same else "with another B"))
+
+
 def rule_words(call: RuleCall, numbers: Sequence[str] = (), parties: Sequence[str] = ()) -> str:
     """One rule call as a sentence."""
     a = call.args
@@ -109,6 +123,8 @@ def rule_words(call: RuleCall, numbers: Sequence[str] = (), parties: Sequence[st
     if name == "expire_at_provider":
         return (f"the provider expires the {a.get('mode')} binding on X={number_at(numbers, a.get('x'))}; "
                 "the business then unbinds it")
+    if name == "rebind_at_doubt_end" and "races" in a:
+        return "the sweep's race: " + "; ".join(race_words(r, numbers, parties) for r in a["races"])
     if name == "switch_gray":
         if a.get("all_numbers"):
             return "gray list: every number on the new path"
