@@ -275,3 +275,75 @@ async def test_the_recording_client_keeps_each_create_and_delete_with_its_key_an
     assert [(c["operation"], c["key"], c["status"], c["source"]) for c in calls] == [
         ("create_binding", "core-db-op_1", 200, "client"), ("delete_binding", "core-db-op_2", None, "client")]
     assert calls[1]["end"] is not None and calls[1]["end"] >= calls[1]["at"]
+
+
+# ---- a service by URL pointed at the recording sink ------------------------------------------------------
+
+REMOTE_SCENARIO = """
+name = "remote_alerts"
+description = "Creates fail often enough that operations reach the alert threshold, against servers by URL."
+[workload]
+modes = ["XB"]
+numbers = 2
+parties = 4
+mix = { bind = 3, unbind = 1 }
+rate = 20.0
+burst = [2, 4]
+[[faults]]
+match = { operation = "create_binding" }
+action = { kind = "status", status = 500 }
+when = { probability = 0.6 }
+[core]
+retry = { max_attempts = 3, base_delay = 0.05, max_delay = 0.2, alert_threshold = 1 }
+provider = { timeout = 1.0, in_doubt_window = 0.5 }
+[run]
+duration = 2
+[budget]
+examples = 3
+steps = 8
+"""
+
+
+def test_a_service_by_url_whose_webhook_points_at_the_sink_is_checked_and_one_that_does_not_is_skipped(
+        tmp_path, monkeypatch, capsys):
+    """The bundled core by URL with `[alerts] webhook_url` at the port named by PSTNSIM_ALERT_SINK_PORT: its
+    deliveries are checked; the same run without the port skips the check, saying how to point it."""
+    import json
+    import logging
+    import socket
+    import urllib.request
+
+    from scenarios.cli import main
+    from servers import PSTNSIM, provider, server
+
+    logging.getLogger("binding_core").setLevel(logging.CRITICAL)
+    with socket.socket() as probe:  # a free loopback port for the sink
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "core.toml"
+    config.write_text("[retry]\nmax_attempts = 3\nbase_delay = 0.05\nmax_delay = 0.2\nalert_threshold = 1\n"
+                      "[provider]\ntimeout = 1.0\nin_doubt_window = 0.5\n[worker]\npoll_interval = 0.2\n"
+                      f'[alerts]\nlog = false\nwebhook_url = "http://127.0.0.1:{port}/alerts"\nwebhook_timeout = 1\n')
+    scenario = tmp_path / "remote_alerts.toml"
+    scenario.write_text(REMOTE_SCENARIO)
+    with provider() as provider_url, server([str(PSTNSIM), "core", "--provider-url", provider_url, "--db",
+                                             str(tmp_path / "core.db"), "--config", str(config), "--port", "0",
+                                             "--log-level", "ERROR"]) as core_url:
+        runs = {}
+        for name, env in (("wired", str(port)), ("unwired", None)):
+            if env is None:
+                monkeypatch.delenv(PORT_ENV, raising=False)
+            else:
+                monkeypatch.setenv(PORT_ENV, env)
+            main(["chaos", "run", str(scenario), "--sut", core_url, "--provider-url", provider_url,
+                  "--report-dir", str(tmp_path), "--run-id", name, "--quiet"])
+            summary = json.loads((tmp_path / name / "summary.json").read_text())
+            runs[name] = {c["name"]: c for c in summary["scenarios"][0]["checks"]}
+        with urllib.request.urlopen(f"{core_url}/v1/alerts") as answer:
+            raised = json.loads(answer.read())["alerts"]
+    capsys.readouterr()
+    assert raised, ("the scenario must make the service raise alerts", runs)
+    wired, unwired = runs["wired"]["alerts_delivered_once"], runs["unwired"]["alerts_delivered_once"]
+    assert runs["wired"]["alert_iff_threshold"]["status"] == "passed"
+    assert wired["status"] == "passed" and not wired.get("reason"), wired
+    assert unwired["status"] == "skipped" and PORT_ENV in unwired["reason"], unwired
