@@ -9,12 +9,14 @@ any arrival order.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import random
+import re
 from collections import defaultdict
 from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..dialects.base import RequestInfo
 from .rules import Action, FaultRule, RuleError, parse_rule, parse_rules
@@ -69,7 +71,7 @@ class FaultEngine:
         self._next_id = len(self.rules) + 1
         # (dialect, operation) -> the HTTP rules whose dialect and operation patterns admit it, in table order:
         # a request no rule can match costs one dict lookup. Rebuilt whenever the table changes.
-        self._candidates: dict[tuple[str, str], tuple[FaultRule, ...]] = {}
+        self._candidates: dict[tuple[str, str], tuple[tuple[FaultRule, _Residual], ...]] = {}
         self._candidates_of: tuple[int, int] = (id(self.rules), len(self.rules))
 
     # ---- the rule table --------------------------------------------------
@@ -145,8 +147,12 @@ class FaultEngine:
         delay = 0.0
         terminal: Action | None = None
         fired: list[str] = []
-        values = _values(info, path)
-        for rule in candidates:
+        values: dict[str, str | None] | None = None
+        for rule, residual in candidates:
+            if not _may_match(residual, info, path):
+                continue  # its other patterns refuse this request: not counted, nothing drawn
+            if values is None:
+                values = _values(info, path)
             rng = self._fires(rule, info, values, elapsed)
             if rng is None:
                 continue
@@ -160,8 +166,9 @@ class FaultEngine:
             return None
         return Decision(delay=delay, action=terminal, rule_ids=tuple(fired))
 
-    def _candidates_for(self, dialect: str, operation: str) -> tuple[FaultRule, ...]:
-        """HTTP rules that may match a request of this dialect and operation (the other fields checked later)."""
+    def _candidates_for(self, dialect: str, operation: str) -> tuple[tuple[FaultRule, _Residual], ...]:
+        """HTTP rules that may match a request of this dialect and operation, each with its checks on the
+        other fields (x, a, b, path) compiled for `_may_match`."""
         table = (id(self.rules), len(self.rules))
         if table != self._candidates_of:  # the list was swapped or grown from outside the methods above
             self._candidates.clear()
@@ -171,7 +178,7 @@ class FaultEngine:
         if found is None:
             values = {"dialect": dialect, "operation": operation}
             found = self._candidates[key] = tuple(
-                rule for rule in self.rules
+                (rule, _residual(rule)) for rule in self.rules
                 if not rule.action.is_push and _admits(rule, values))
         return found
 
@@ -222,6 +229,27 @@ def _admits(rule: FaultRule, values: dict[str, str]) -> bool:
             value = values[name]
             if value is None or (value not in exact and not any(fnmatchcase(value, p) for p in globs)):
                 return False
+    return True
+
+
+# A rule's checks on the fields other than dialect and operation: (field, exact values, compiled globs).
+_Residual = tuple[tuple[str, frozenset[str], tuple[Callable[[str], Any], ...]], ...]
+
+
+def _residual(rule: FaultRule) -> _Residual:
+    return tuple((name, exact, tuple(re.compile(fnmatch.translate(p)).match for p in globs))
+                 for name, exact, globs in rule.match._checks  # type: ignore[attr-defined]
+                 if name not in ("dialect", "operation"))
+
+
+def _may_match(residual: _Residual, info: RequestInfo, path: str | None) -> bool:
+    """The rule's x / a / b / path patterns admit this request (what Match.matches says of those fields)."""
+    for name, exact, globs in residual:
+        value = path if name == "path" else getattr(info, name)
+        if value is None:
+            return False
+        if value not in exact and not any(glob(value) for glob in globs):
+            return False
     return True
 
 
