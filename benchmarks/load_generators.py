@@ -7,6 +7,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import queue
 import re
 import resource
 import statistics
@@ -112,8 +113,16 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-    body = await reader.readexactly(int(length.group(1))) if length else b""
-    return status, body
+    if length:
+        return status, await reader.readexactly(int(length.group(1)))
+    if re.search(rb"(?i)\r\ntransfer-encoding:\s*chunked", head):  # WireMock and mountebank answer in chunks
+        chunks = []
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunks.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        await reader.readuntil(b"\r\n")  # the empty line after the last chunk (no trailers)
+        return status, b"".join(chunks)
+    return status, b""
 
 
 async def _python_load(port: int, dialect: str, seconds: float, connections: int, first: int) -> tuple[int, list[float], int]:
@@ -162,7 +171,17 @@ def python_load(port: int, dialect: str, seconds: float, connections: int, proce
     started = time.perf_counter()
     for worker in workers:
         worker.start()
-    results = [out.get(timeout=seconds + 120) for _ in workers]
+    results = []
+    while len(results) < len(workers):
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if failed or time.perf_counter() - started > seconds + 120:
+                for worker in workers:
+                    worker.kill()
+                raise RuntimeError(f"the Python generator's workers failed (exit codes {failed}; "
+                                   "their traceback is above)" if failed else "the Python generator hung") from None
     elapsed = time.perf_counter() - started
     for worker in workers:
         worker.join(10)

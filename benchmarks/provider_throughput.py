@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
             r.ratio, r.ratio_cpu = r.rps / bare.rps, bare.cpu_us / r.cpu_us if r.cpu_us else math.nan
     print_table(rows)
     if bare is not None and bare.busy < 0.7 and bare.generator_busy < 0.7:
-        print(f"note: under wrk the bare handler's core was {bare.busy:.0%} busy and the generator's "
+        print(f"note: under {bare.generator} the bare handler's core was {bare.busy:.0%} busy and the generator's "
               f"{bare.generator_busy:.0%}: other processes held the cores, so req/s is the machine's share; "
               "compare by CPU")
     by_key = {r.key: r for r in rows if not r.skipped}
