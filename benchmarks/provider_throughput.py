@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import os
 import platform
+import queue
 import shutil
 import subprocess
 import sys
@@ -124,13 +125,23 @@ class Server:
 
     def __init__(self, kind: str, pool_size: int, core: int | None, use_uvloop: bool) -> None:
         ctx = multiprocessing.get_context("spawn")
+        self.kind = kind
         self.ready, self.stop = ctx.Queue(), ctx.Event()
         self.process = ctx.Process(target=serve, args=(kind, pool_size, core, use_uvloop, self.ready, self.stop),
                                    daemon=True)
 
     def __enter__(self) -> "Server":
         self.process.start()
-        self.port = self.ready.get(timeout=120)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.port = self.ready.get(timeout=1)
+                break
+            except queue.Empty:
+                if not self.process.is_alive() or time.monotonic() > deadline:
+                    self.process.kill()
+                    raise RuntimeError(f"the {self.kind} server did not start (exit code {self.process.exitcode}; "
+                                       "its traceback is above)") from None
         self.url = f"http://127.0.0.1:{self.port}"
         self.pid = self.process.pid
         return self
