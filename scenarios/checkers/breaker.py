@@ -37,9 +37,6 @@ def breaker_inputs(obs: Observation) -> tuple[Any, list[dict[str, Any]], list[fl
         raise NotApplicable("the service's circuit breaker configuration is not known")
     refusals = _need(obs, "breaker_refusals", "the core's record of calls its breaker refused")
     calls = _need(obs, "wire_calls", "the provider's journal of the core's calls")
-    if obs.dialect != "native":
-        raise NotApplicable(f"on the {obs.dialect} wire one core call may be several requests: the breaker counts "
-                            "calls, the journal requests")
     return policy, calls, sorted(refusals)
 
 
@@ -84,8 +81,14 @@ def breaker_opens_after_threshold(obs: Observation) -> str | None:
         if r > last + cooldown + EPS and not in_flight:
             problems.append({"what": "no probe after the cool-down", "refused_at": round(r, 3),
                              "last_failure_at": round(last, 3), "cooldown": cooldown})
-    for call in wire:
-        s = float(call["at"])
+    # What went out: the journal's arrivals; on a vendor's wire one core call may be several requests (the
+    # second sent after the breaker opened on another call's failure), so there the core's own record of the
+    # calls its breaker admitted.
+    if obs.dialect == "native":
+        sent = [(float(c["at"]), end(c, timeout), c) for c in wire]
+    else:
+        sent = [(start, stop, {"admitted_at": start, "ended_at": stop, "failed": bad}) for start, stop, bad in told]
+    for s, _, call in sent:
         start = _life_start(lives, s, latest=True)
         run = run_before(s, start, lenient_success=True)
         if len(run) < threshold:
@@ -95,8 +98,8 @@ def breaker_opens_after_threshold(obs: Observation) -> str | None:
             problems.append({"what": "call sent while the circuit was open", "sent_at": round(s, 3),
                              "consecutive_failures": len(run), "last_failure_at": round(last, 3), "call": call})
             continue
-        probes = [c for c in wire if c is not call and last + cooldown - EPS <= c["at"] < s - EPS
-                  and end(c, timeout) > s + EPS]
+        probes = [c for at, stop, c in sent if c is not call and last + cooldown - EPS <= at < s - EPS
+                  and stop > s + EPS]
         if probes:
             problems.append({"what": "a second probe while the first was in flight", "sent_at": round(s, 3),
                              "probe": probes[0], "call": call})

@@ -9,7 +9,8 @@ from scenarios.history import History, Outcome
 
 X, A, B = "17100000001", "13800000001", "13900000002"
 LEGAL = {("NOT_BIND", "OPERATION"), ("OPERATION", "BIND"), ("OPERATION", "NOT_BIND"), ("BIND", "OPERATION")}
-POLICY = RetryPolicy(max_attempts=4, alert_threshold=3, provider_timeout=3, max_delay=10)
+POLICY = RetryPolicy(max_attempts=4, alert_threshold=3, provider_timeout=3, max_delay=10,
+                     base_delay=0.5, backoff_cap=10, breaker_threshold=5, breaker_cooldown=10)
 
 
 def row(xb=("NOT_BIND", None, None, 0), axb=("NOT_BIND", None, None, None, 0)):
@@ -47,6 +48,10 @@ def healthy() -> Observation:
         alert_deliveries=[], alert_sink_wired=True,
         gray_timeline=[{"at": None, "begun": None, "applied": None, "enabled": False, "all": False, "numbers": []}],
         write_calls=[{"at": 1.0, "end": 1.1, "operation": "create_binding", "key": "core-1-op1", "status": 201}],
+        # Every call on the wire, the core's breaker record (no refusal), the core's clock tied to the harness's.
+        wire_calls=[{"seq": 1, "at": 1.0, "latency": 0.1, "operation": "create_binding", "x": X, "mode": "XB",
+                     "binding_id": None, "key": "core-1-op1", "status": 201, "fault": None}],
+        breaker_refusals=[], breaker_calls=[(1.0, 1.1, False)], core_epoch=0.0,
     )
 
 

@@ -47,7 +47,10 @@ def test_default_suite_passes_over_a_vendor_dialect_with_faults_on_its_actions(d
     assert [s["scenario"] for s in summary["scenarios"]] == [p.stem for p in default_suite()]
     for scenario in summary["scenarios"]:
         assert scenario["dialect"] == dialect
-        assert {c["status"] for c in scenario["checks"]} == {"passed"}, scenario["scenario"]
+        # A vendor's wire carries no operation id on a call: retry gaps cannot be told apart by operation there.
+        skipped = {c["name"] for c in scenario["checks"] if c["status"] == "skipped"}
+        assert skipped <= {"retry_gaps_within_policy"}, (scenario["scenario"], skipped)
+        assert {c["status"] for c in scenario["checks"]} - {"skipped"} == {"passed"}, scenario["scenario"]
         assert scenario["counts"]["ok"] > 5, "the workload must bind and unbind over the vendor wire"
         faulted = scenario["faulted_calls"]
         # A hung call (the timeout fault) is journalled only when it ends, after its example: none to count there.
