@@ -171,8 +171,8 @@ def answered_bindings(exchange: Exchange) -> list[Binding]:
             return [Binding(str(body["AuthId"]), "XB", national(body.get("TelX") or p.get("x")), None, p.get("b"))]
         if body.get("BindId"):
             return [Binding(str(body["BindId"]), "AXB", p.get("x"), p.get("a"), p.get("b"))]
-        if exchange.action == "QuerySubsId" and body.get("SubsId"):
-            return [Binding(str(body["SubsId"]), "AXB", p.get("x"))]
+        if exchange.action == "QuerySubsId" and body.get("SubsId"):  # every subscription on X, comma-separated
+            return [Binding(subs.strip(), "AXB", p.get("x")) for subs in str(body["SubsId"]).split(",") if subs.strip()]
         return []
     if exchange.dialect == "volcengine":
         return _vms_bindings(exchange, body.get("Result"))

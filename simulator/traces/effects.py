@@ -406,8 +406,9 @@ def _aliyun_shown(action: str, p: Mapping[str, Any], body: Any) -> list[ShownBin
         a, b = _number(detail.get("PhoneNoA")), _number(detail.get("PhoneNoB"))
         return [ShownBinding(str(detail["SubsId"]), "AXB" if a and b else "AXN", _number(detail.get("PhoneNoX")),
                              a, b, pool_key, _beijing_epoch(detail.get("ExpireDate")))]
-    if action == "QuerySubsId" and isinstance(body, dict) and body.get("SubsId"):
-        return [ShownBinding(str(body["SubsId"]), None, _str(p.get("x")), pool_key=pool_key)]
+    if action == "QuerySubsId" and isinstance(body, dict) and body.get("SubsId"):  # every one on X, comma-separated
+        return [ShownBinding(subs.strip(), None, _str(p.get("x")), pool_key=pool_key)
+                for subs in str(body["SubsId"]).split(",") if subs.strip()]
     if action in ALIYUN_DELETES and p.get("binding_id"):
         return [ShownBinding(str(p["binding_id"]), ALIYUN_DELETES[action], _str(p.get("x")), pool_key=pool_key)]
     if action == "UpdateSubscription" and p.get("binding_id"):

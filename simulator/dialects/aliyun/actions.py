@@ -169,7 +169,9 @@ def query_subs_id(ctx: ActionContext, p: dict[str, Any]) -> dict[str, Any]:
     found = [b for b in ctx.ledger.bindings(x=x, pool_key=pool_key, as_queried=True) if b.mode in SUBSCRIPTION_MODES]
     if not found:
         raise BusinessError("isv.SUBS_NOT_EXIST", f"{x} has no active subscription")
-    return {"SubsId": found[0].binding_id}
+    # dyplsapi's reference: X may carry several AXB subscriptions, answered all in the one SubsId string,
+    # comma-separated ("11111111,1111111"), oldest first.
+    return {"SubsId": ",".join(b.binding_id for b in found)}
 
 
 # ---- work numbers (XB) ------------------------------------------------------------
