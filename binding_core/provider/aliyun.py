@@ -9,7 +9,9 @@ The core's modes map onto two dyplsapi families:
   number at all, so a lookup never creates a binding, and a BindXB outage does
   not block settling a bind that never reached the provider.
 - AXB -> the classic subscription family: BindAxb / UnbindSubscription, looked
-  up with QuerySubsId + QuerySubscriptionDetail.
+  up with QuerySubsId (every subscription on X, comma-separated) +
+  QuerySubscriptionDetail on each: X may carry a stray (a late create) beside
+  the core's binding, so the first id alone cannot say the core's is absent.
 Every dyplsapi call that addresses a binding needs its X as well as its id; the
 core's protocol passes only the id, so X is remembered from the calls that
 returned the binding, and after a restart looked up once: ListXTelephones for
@@ -52,6 +54,12 @@ LIST_PAGE = 100
 AUTH_CODE_PREFIXES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidTimeStamp",
                       "SignatureNonceUsed", "MissingSignatureNonce", "InvalidSignatureVersion", "Forbidden",
                       "InvalidSecurityToken", "isv.POOLKEY_NOT_EXISTS", "isv.NO_POOL_PERMISSION")
+
+
+def subs_ids(answer: Any) -> list[str]:
+    """The SubsIds of a QuerySubsId answer. X may carry several AXB subscriptions, and dyplsapi then answers
+    them all in the one SubsId string, comma-separated (its API reference: "11111111,1111111")."""
+    return [part.strip() for part in str(answer or "").split(",") if part.strip()]
 
 
 def req_id(*parts: str) -> str:
@@ -156,13 +164,19 @@ class AliyunClient(SessionHolder):
             return Ok([])
         if not isinstance(subs, Ok):
             return subs
-        held = await self._detail(str(subs.value.get("SubsId")), x)
-        if not isinstance(held, Ok):
-            return held
-        binding = held.value
-        if binding is None or binding.mode != mode or (a is not None and binding.a != a) or (b is not None and binding.b != b):
-            return Ok([])
-        return Ok([binding])
+        listed = subs_ids(subs.value.get("SubsId"))
+        if not listed:  # "OK" without an id: says nothing about what X carries
+            return Unknown("QuerySubsId answered OK without a SubsId", may_apply=False)
+        found = []
+        for subs_id in listed:  # every subscription on X: ours may be any of them, not the first
+            held = await self._detail(subs_id, x)
+            if not isinstance(held, Ok):
+                return held  # one we could not read may be ours: no answer rather than "none"
+            binding = held.value
+            if binding is None or binding.mode != mode or (a is not None and binding.a != a) or (b is not None and binding.b != b):
+                continue
+            found.append(binding)
+        return Ok(found)
 
     async def get_binding(self, binding_id: str) -> Outcome[ProviderBinding | None]:
         located = await self._locate(binding_id)

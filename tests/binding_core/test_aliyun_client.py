@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from binding_core.config import ProviderSettings
+from binding_core.provider.base import Ok
 
 from .conftest import core_config
 
@@ -138,3 +139,37 @@ async def test_unbind_after_a_core_restart(world, mode: str) -> None:
     assert w.provider_bindings(x) == []
     assert "ListXTelephones" in w.provider_actions("aliyun")  # X found again through the pool's numbers
     w.assert_agrees(x)
+
+
+D, E = "13600000001", "13500000001"
+
+
+async def test_a_lost_bind_is_found_beside_an_older_subscription_on_x(world) -> None:
+    """X already carries another AXB subscription (a stray, or someone's) when the core's bind is applied but
+    its answer lost: QuerySubsId names both, and the core must adopt its own, not read the older one as "none"
+    (which would settle the bind NOT_BIND while its binding routes calls)."""
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    older = w.provider.ledger.create_binding("AXB", a=D, b=E, x=x)
+    w.provider.faults.add({"match": {"dialect": "aliyun", "operation": "BindAxb"},
+                           "action": {"kind": "ghost_success", "status": 503}, "when": {"first": 1}})
+    await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B})
+    await w.settle()
+    view = await w.view(x)
+    [ours] = [held for held in w.provider_bindings(x) if held.binding_id != older.binding_id]
+    assert (ours.a, ours.b) == (A, B)
+    assert view["axb"]["status"] == "BIND" and view["axb"]["binding_id"] == ours.binding_id
+    assert w.provider_actions("aliyun").count("BindAxb") <= 2  # the ghost, then at most one conflicting retry
+
+
+async def test_lookup_reads_every_subscription_on_x(world) -> None:
+    """The client's lookup (what settling and the sweep ask) finds the core's binding second on X, and says
+    "none" only when no subscription on X has the numbers."""
+    w = await world(config=aliyun_config())
+    [x] = w.numbers(1)
+    w.provider.ledger.create_binding("AXB", a=D, b=E, x=x)
+    ours = w.provider.ledger.create_binding("AXB", a=A, b=B, x=x)
+    client = w.core.parts.provider  # the client the worker settles and sweeps with (behind the breaker)
+    found = await client.find_bindings("AXB", x, B, A)
+    assert isinstance(found, Ok) and [f.binding_id for f in found.value] == [ours.binding_id]
+    assert await client.find_bindings("AXB", x, C, A) == Ok([])
