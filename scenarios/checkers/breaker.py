@@ -1,8 +1,11 @@
 """The circuit breaker's property, read from the wire: it opens only after the configured run of consecutive
 failed calls, refuses calls while open, and lets one probe through once its cool-down has passed.
 
-The calls are the provider's journal (what actually reached the wire, `wire.core_calls`); the refusals are
-the core's own record of the calls it refused unsent. A restarted core starts with a closed breaker.
+What went out is the provider's journal (what actually reached the wire, `wire.core_calls`); the refusals
+are the core's own record of the calls it refused unsent, and the run of failures is counted from its record
+of each call's outcome, since a call cut off by the network never reaches the journal. Over a vendor's wire,
+where one core call may be several requests, what went out is the core's record of the calls it let out.
+A restarted core starts with a closed breaker.
 """
 
 from __future__ import annotations
