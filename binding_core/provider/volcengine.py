@@ -117,6 +117,9 @@ class VolcengineClient(SessionHolder):
             if not isinstance(page, Ok):
                 return page
             records = page.value.get("Records") or []
+            if not isinstance(records, list) or not all(isinstance(r, dict) and r.get("SubId") for r in records):
+                # A row we cannot read may be ours: no answer, rather than "none there".
+                return Unknown(f"QuerySubscriptionForList on {x}: a record without a SubId", may_apply=False)
             for record in records:
                 binding = self._binding(record)
                 if binding is None or binding.mode != mode:

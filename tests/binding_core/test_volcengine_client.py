@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiohttp import web
 
+from binding_core.clock import LoopClock
 from binding_core.config import ProviderSettings
-from binding_core.provider.volcengine import v4_headers
+from binding_core.provider.base import Ok, Unknown
+from binding_core.provider.volcengine import VolcengineClient, v4_headers
 from simulator.dialects.volcengine import signing
 
 from .conftest import core_config
@@ -114,3 +117,32 @@ async def test_a_wrong_secret_is_an_auth_failure_not_a_business_refusal(world) -
         await asyncio.sleep(1)
     assert w.provider_bindings(x) == []
     assert "wrong" not in str(await w.journal())
+
+
+async def test_a_lookup_with_an_unreadable_record_is_unknown_not_none() -> None:
+    """A QuerySubscriptionForList row without a SubId may be the core's binding: the lookup answers Unknown
+    (settling waits and asks again) instead of "none there" (which would settle a bind NOT_BIND)."""
+    rows: list[object] = [{"Status": 1, "PhoneNoX": C, "PhoneNoA": A, "PhoneNoB": B}]  # its SubId lost
+
+    async def query(request: web.Request) -> web.Response:
+        return web.json_response({"ResponseMetadata": {"Action": request.query["Action"]},
+                                  "Result": {"Records": rows, "Total": len(rows)}})
+
+    app = web.Application()
+    app.router.add_post("/", query)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = VolcengineClient(f"http://127.0.0.1:{port}", access_key_id="ak", secret_access_key="sk",
+                              number_pool_no="NP1", clock=LoopClock(), timeout=3.0, connect_timeout=1.0)
+    try:
+        found = await client.find_bindings("AXB", C, B, A)
+        assert isinstance(found, Unknown) and not found.may_apply
+        rows[0] = {**rows[0], "SubId": "S1"}  # readable: found
+        found = await client.find_bindings("AXB", C, B, A)
+        assert isinstance(found, Ok) and [f.binding_id for f in found.value] == ["S1"]
+    finally:
+        await client.close()
+        await runner.cleanup()
