@@ -118,3 +118,21 @@ async def test_retry_exhaustion_alerts_once_and_settles_when_the_provider_answer
     [binding] = w.provider_bindings(x)
     assert binding.extra["tencent"]["ref_num"] >= 1
     assert_agrees_with_references(w, x)
+
+
+async def test_a_lost_bind_is_found_beside_another_binding_on_x(world) -> None:
+    """X already carries another AXB binding when the core's bind is applied but its answer lost: the probe
+    (GetVirtualNum with the core's own numbers) reuses the core's binding whatever else X carries, so the
+    lookup finds it and never reads "X is taken" as "ours is absent"."""
+    w = await world(config=tencent_config())
+    [x] = w.numbers(1)
+    older = w.provider.ledger.create_binding("AXB", a="13600000001", b="13500000001", x=x)
+    w.provider.faults.add({"match": {"dialect": "tencent", "operation": "GetVirtualNum"},
+                           "action": {"kind": "ghost_success", "status": 503}, "when": {"first": 1}})
+    await w.call("POST", f"/v1/numbers/{x}/axb", json={"a": A, "b": B})
+    await w.settle()
+    [ours] = [held for held in w.provider_bindings(x) if held.binding_id != older.binding_id]
+    assert (ours.a, ours.b) == (A, B)
+    view = await w.view(x)
+    assert view["axb"]["status"] == "BIND" and view["axb"]["binding_id"] == ours.binding_id
+    assert ours.extra["tencent"]["ref_num"] == 1  # the probe gave its reference back
