@@ -39,6 +39,8 @@ from .wire import (
 )
 
 FORM = "application/x-www-form-urlencoded"
+# What json.dumps(..., ensure_ascii=False) builds on every call, built once.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -299,7 +301,7 @@ def _tell_journal_x(request: web.Request, result: dict[str, Any]) -> None:
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        body=_ENCODER.encode(body).encode("utf-8"),
         status=status,
         headers={"Content-Type": "application/json;charset=utf-8", **(headers or {})},
     )
