@@ -36,11 +36,15 @@ class SearchBudget:
     started: float = 0.0
     failed_at: float | None = None
     stopped: str = ""  # why the search ended early ("" if it did not)
+    # Examples begun: a budget spent before the first one (a slow start on a crowded machine) still lets one run,
+    # so a run under any budget checks something instead of ending vacuous.
+    examples_begun: int = 0
 
     def start(self) -> None:
         self.started = time.perf_counter()
         self.failed_at = None
         self.stopped = ""
+        self.examples_begun = 0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -58,8 +62,9 @@ class SearchBudget:
         is spent. Hypothesis's final run of the failing example (and a --replay) always runs for real."""
         now = time.perf_counter()
         if self.failed_at is None:
-            if self.seconds is not None and now - self.started >= self.seconds:
+            if self.seconds is not None and self.examples_begun and now - self.started >= self.seconds:
                 self.stop(f"its {self.seconds:.1f} s of the time budget were spent")
+            self.examples_begun += 1
             return False
         return now >= (self.shrink_deadline() or now + 1) and not _final_run()
 
