@@ -39,7 +39,7 @@ def quiet_core_logs():
 
 @pytest.mark.parametrize("dialect", ["aliyun", "tencent"])
 def test_default_suite_passes_over_a_vendor_dialect_with_faults_on_its_actions(dialect, tmp_path, capsys):
-    code = main(["chaos", "run", "--dialect", dialect, "--examples", "4", "--steps", "12",
+    code = main(["chaos", "run", "--dialect", dialect, "--examples", "4", "--steps", "15",
                  "--report-dir", str(tmp_path), "--run-id", "suite", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out
