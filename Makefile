@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/harness_power.py
 
 clean:
-	rm -rf $(VENV) reports/*/
+	rm -rf $(VENV) reports/*/ .bench-cache
