@@ -8,6 +8,7 @@ transition history of a team's own service reached only by URL) raises
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -48,8 +49,9 @@ class CheckRegistry:
         def decorate(function: CheckFunction) -> CheckFunction:
             if name in self.checks:
                 raise ValueError(f"check {name!r} registered twice")
-            doc = (function.__doc__ or "").strip().splitlines()
-            self.checks[name] = Check(name, function, doc[0] if doc else name, phase)
+            # The docstring's first paragraph is the property in words (a long one wraps over lines).
+            first = inspect.cleandoc(function.__doc__ or "").split("\n\n")[0]
+            self.checks[name] = Check(name, function, " ".join(first.split()) or name, phase)
             return function
 
         return decorate
