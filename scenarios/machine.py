@@ -191,6 +191,9 @@ def build_machine(
                 return self._dry_start()
             self.run(self.world.start())
             self.started = True
+            # Set before anything else can fail: accounting and telemetry read it, and an AttributeError there
+            # would hide the harness error that ended the example.
+            self.t0 = self.world.driver.now()
             try:
                 self.xs = self.loop.run_until_complete(self.world.pick_numbers(w.numbers))
             except NumbersUsedUp as exc:
