@@ -73,6 +73,8 @@ class Driver:
     binds_seen: int = 0
     # Bind/unbind requests with their service operation id, when sent and answered (the gray routing check).
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # The service's GET /health read at the example's start (checkers/answers.py: health_tells_truth).
+    health_reads: list[dict[str, Any]] = field(default_factory=list)
     ticks: int = 0
     # The world's own evidence for observe() (crash times, gray timeline, alert deliveries, provider calls):
     # an awaitable giving Observation field values, `unavailable` reasons merged.
@@ -155,7 +157,7 @@ class Driver:
         op.detail = reply.detail or reply.outcome
         self.requests.append({"operation_id": reply.operation_id, "x": op.x, "mode": op.mode, "kind": op.kind,
                               "sent_at": op.invoked_at, "answered_at": now, "sent": sent, "answered": self.tick(),
-                              "outcome": reply.outcome})
+                              "outcome": reply.outcome, "status": reply.status})
         if reply.operation_id:
             op.core_operation_id = reply.operation_id
             if "operations" in self.offered:
@@ -223,6 +225,22 @@ class Driver:
         ledger = await self.provider.ledger(released=True)
         base.binding_ids = {str(b.get("binding_id")) for b in items(ledger.body, "bindings")} if ledger.ok else set()
         self.baseline = base
+        start = await self.health_snapshot("start")
+        self.health_reads = [start] if start is not None else []
+
+    async def health_snapshot(self, at: str) -> dict[str, Any] | None:
+        """The service's health report ({at, status, body, listed: the operations it lists, by state, read just
+        before and after it; None when the two listings differ or cannot be read}); None: the adapter reads none."""
+        read = getattr(self.core, "health_report", None)
+        if read is None:
+            return None
+        before = await self._optional("operations")
+        status, body = await read()
+        after = await self._optional("operations")
+        listed = None
+        if before is not None and after is not None and _states(before) == _states(after):
+            listed = _states(after)
+        return {"at": at, "status": status, "body": body, "listed": listed}
 
     async def expire_and_unbind(self, x: str, mode: str) -> None:
         """Shorten a bound binding's life at the provider, let it expire, then unbind it through the service.
@@ -426,7 +444,13 @@ class Driver:
             downtime=self.downtime,
             unavailable=unavailable,
             requests=list(self.requests),
+            answer_statuses=getattr(self.core, "answer_statuses", None),
         )
+        end = await self.health_snapshot("end")
+        if end is None:
+            unavailable["health"] = f"the service's adapter ({type(self.core).__name__}) reads no health report"
+        else:
+            observation.health = [*self.health_reads, end]
         if self.world_data is not None:
             extra = await self.world_data()
             unavailable.update(extra.pop("unavailable", {}))
@@ -446,6 +470,14 @@ class Driver:
                                         outcome=str(answer.body.get("outcome")), callee=answer.body.get("callee"),
                                         reason=str(answer.body.get("reason", ""))))
         return probes
+
+
+def _states(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many operations are in each state."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row.get("state"))] = counts.get(str(row.get("state")), 0) + 1
+    return counts
 
 
 def _reply(reply: Any, method: str) -> Reply:

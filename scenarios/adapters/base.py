@@ -36,6 +36,9 @@ class Reply:
     outcome: str
     operation_id: str | None = None
     detail: str = ""  # shown in the history: an HTTP status, an error code
+    # The HTTP status of the answer (None: no answer, or an adapter that does not say): `answers_in_contract`
+    # compares it with the adapter's `answer_statuses`.
+    status: int | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -46,12 +49,12 @@ class Reply:
         """The usual HTTP reading: 2xx -> accepted when it names an operation, else done; 4xx -> refused;
         no answer or 5xx -> unknown. With operations() offered, a reply's operation id (even on an error) is
         followed there instead: the operation's own record says how it ended."""
-        detail = answer.describe()
+        detail, status = answer.describe(), answer.status
         if answer.status is None or answer.status >= 500:
-            return cls(UNKNOWN, operation_id, detail)
+            return cls(UNKNOWN, operation_id, detail, status)
         if answer.status >= 400:
-            return cls(REFUSED, operation_id, detail)
-        return cls(ACCEPTED if operation_id else DONE, operation_id, detail)
+            return cls(REFUSED, operation_id, detail, status)
+        return cls(ACCEPTED if operation_id else DONE, operation_id, detail, status)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,10 @@ class ServiceAdapter:
     Required: `bind`, `unbind`, `status`. Optional (leave them out if your service has no such data):
     `operations`, `transitions`, `alerts`, `set_gray`, `reset`; `health` has a default.
     """
+
+    # The HTTP statuses the service's API may answer a bind or unbind with (its contract); None: not stated, and
+    # `answers_in_contract` is skipped. A status outside it is a violation, not an unknown outcome.
+    answer_statuses: frozenset[int] | None = None
 
     def __init__(self, base_url: str, http: Http) -> None:
         self.base_url = base_url.rstrip("/")

@@ -16,6 +16,9 @@ class CoreApiAdapter(ServiceAdapter):
     """`POST|DELETE /v1/numbers/{x}/{xb|axb}`, `GET /v1/numbers/{x}`, `/v1/operations`, `/v1/transitions`,
     `/v1/alerts` (paged: every page is read), `PUT /_admin/gray`, `GET /health`."""
 
+    # What the bundled core's API answers a bind or unbind with (its OpenAPI document, GET /openapi.json).
+    answer_statuses = frozenset({200, 202, 400, 409, 413, 415, 422, 502, 503, 504})
+
     async def bind(self, x: str, mode: str, a: str | None, b: str) -> Reply:
         body = {"b": b} if mode == "XB" else {"a": a, "b": b}
         answer = await self.http.post(f"/v1/numbers/{x}/{mode.lower()}", json=body)
@@ -39,6 +42,11 @@ class CoreApiAdapter(ServiceAdapter):
 
     async def alerts(self) -> list[dict[str, Any]] | None:
         return _rows(await self.http.pages("/v1/alerts", "alerts"), "alerts")
+
+    async def health_report(self) -> tuple[int | None, Any]:
+        """`GET /health`: its status (None: no answer) and JSON body ({status, problems, operations, breaker})."""
+        answer = await self.http.get("/health")
+        return answer.status, answer.body
 
     async def set_gray(self, all_numbers: bool, numbers: list[str]) -> bool:
         answer = await self.http.put("/_admin/gray", json={"all": all_numbers, "numbers": numbers})

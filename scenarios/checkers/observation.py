@@ -122,3 +122,9 @@ class Observation:
     crashes: list[tuple[float, float]] = field(default_factory=list)
     # The wire the core spoke (on a vendor's wire one core call may be several requests).
     dialect: str = "native"
+    # The HTTP statuses the service's contract allows for a bind or unbind (the adapter's `answer_statuses`);
+    # None: the adapter does not state them.
+    answer_statuses: frozenset[int] | None = None
+    # The service's GET /health at the start of the example and after quiescence: {at ("start" | "end"), status
+    # (HTTP; None: no answer), body}; None: not read (`unavailable` says why).
+    health: list[dict[str, Any]] | None = None

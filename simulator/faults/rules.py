@@ -37,6 +37,9 @@ KINDS = REQUEST_KINDS + PUSH_KINDS
 # Terminal kinds end the request; latency only delays it and combines with them.
 DISTRIBUTIONS = ("fixed", "uniform", "lognormal")
 FAULT_STATUSES = (429, 500, 502, 503, 504)
+# A `status` action may also refuse outright, applying nothing (a ghost success never answers with a refusal: its
+# change was applied). 409: a conflict, the refusal a synchronous caller must be told as one.
+REFUSAL_STATUSES = (409,)
 GHOST_THEN = ("status", "reset", "timeout")
 
 # The keys each action kind accepts, besides "kind"; the value says which are required.
@@ -284,9 +287,9 @@ def _check_latency(p: dict[str, Any], where: str) -> dict[str, Any]:
     return p
 
 
-def _check_status(p: dict[str, Any], where: str) -> dict[str, Any]:
-    if p.get("status") not in FAULT_STATUSES:
-        raise RuleError(f"{where}: status must be one of {', '.join(map(str, FAULT_STATUSES))}, got {p.get('status')!r}")
+def _check_status(p: dict[str, Any], where: str, allowed: tuple[int, ...] = FAULT_STATUSES + REFUSAL_STATUSES) -> dict[str, Any]:
+    if p.get("status") not in allowed:
+        raise RuleError(f"{where}: status must be one of {', '.join(map(str, allowed))}, got {p.get('status')!r}")
     if "retry_after" in p:
         _number(p["retry_after"], "retry_after", where)
     elif p["status"] == 429:
@@ -300,7 +303,7 @@ def _check_ghost(p: dict[str, Any], where: str) -> dict[str, Any]:
         raise RuleError(f"{where}: then must be one of {', '.join(GHOST_THEN)}, got {then!r}")
     if then == "status":
         p.setdefault("status", 503)
-        _check_status(p, where)
+        _check_status(p, where, FAULT_STATUSES)
     elif "status" in p or "retry_after" in p:
         raise RuleError(f"{where}: status/retry_after only go with then = \"status\"")
     if "seconds" in p:
