@@ -239,6 +239,8 @@ async def _apply(
         return await _truncated(request, response, bytes(body))
     if kind == "malformed_body":
         return _malformed(request, response, bytes(body))
+    if kind == "wrong_shape_body":
+        return _wrong_shape(request, response, bytes(body))
     raise AssertionError(f"unhandled fault kind {kind}")  # rules.py admits no other kind
 
 
@@ -288,6 +290,14 @@ async def _truncated(request: web.Request, response: web.Response, body: bytes) 
     if request.transport is not None:
         request.transport.close()
     return cut
+
+
+def _wrong_shape(request: web.Request, response: web.Response, body: bytes) -> web.Response:
+    """A complete reply that parses but has the wrong shape: the answer's JSON inside an array, where the client
+    expects an object (a proxy or a new API version that wraps its answers)."""
+    wrapped = b"[" + body + b"]"
+    request[SENT_BODY] = wrapped
+    return web.Response(status=response.status, body=wrapped, content_type=response.content_type)
 
 
 def _malformed(request: web.Request, response: web.Response, body: bytes) -> web.Response:

@@ -24,7 +24,8 @@ from .wire import fault_kinds
 # hair before the operation's creation.
 SLACK = 0.05
 # Answers after which the core cannot read a refusal: the call failed, whatever its status.
-_UNREAD = frozenset({"timeout", "reset", "empty_reply", "truncated_body", "malformed_body", "ghost_success"})
+_UNREAD = frozenset({"timeout", "reset", "empty_reply", "truncated_body", "malformed_body", "ghost_success",
+                     "wrong_shape_body"})
 CALL_FOR = {"bind": "create_binding", "unbind": "delete_binding"}
 
 

@@ -16,7 +16,8 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qs
 
 # Faults after which the core cannot read the answer, whatever its status.
-_GARBLED = frozenset({"timeout", "reset", "empty_reply", "truncated_body", "malformed_body", "ghost_success"})
+_GARBLED = frozenset({"timeout", "reset", "empty_reply", "truncated_body", "malformed_body", "ghost_success",
+                      "wrong_shape_body"})
 _BINDING_PATH = re.compile(r"^/v1/bindings/([^/?]+)$")
 OPERATION_ID = re.compile(r"\bop_\d+")
 WRITES = frozenset({"create_binding", "delete_binding"})

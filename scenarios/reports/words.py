@@ -83,9 +83,10 @@ def _action(action: dict[str, Any]) -> str:
         return f"answer HTTP {action.get('status')}{retry} without being applied"
     if kind == "timeout":
         return "get no answer (the caller times out), not applied"
-    if kind in ("reset", "empty_reply", "truncated_body", "malformed_body"):
+    if kind in ("reset", "empty_reply", "truncated_body", "malformed_body", "wrong_shape_body"):
         return {"reset": "have their connection reset", "empty_reply": "get an empty reply",
-                "truncated_body": "get a truncated body", "malformed_body": "get a malformed body"}[kind]
+                "truncated_body": "get a truncated body", "malformed_body": "get a malformed body",
+                "wrong_shape_body": "get a body of the wrong shape (JSON in an array)"}[kind]
     if kind == "ghost_success":
         then = action.get("then", "status")
         told = {"status": f"HTTP {action.get('status', 503)}", "reset": "a reset connection",
@@ -145,7 +146,7 @@ def fault_label_words(label: str | None, took: float = 0.0) -> str:
             out.append("held past the provider's deadline: HTTP 504, not applied")
         elif part in ("reset", "empty_reply"):
             out.append("connection cut (injected " + part.replace("_", " ") + ", not applied)")
-        elif part in ("truncated_body", "malformed_body"):
+        elif part in ("truncated_body", "malformed_body", "wrong_shape_body"):
             out.append(f"applied, but the answer was garbled (injected {part.replace('_', ' ')})")
         elif part == "ghost_success":
             then = parts[i + 1] if i + 1 < len(parts) else "status"

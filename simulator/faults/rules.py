@@ -28,6 +28,7 @@ REQUEST_KINDS = (
     "empty_reply",
     "truncated_body",
     "malformed_body",
+    "wrong_shape_body",
     "ghost_success",
     "delayed_visibility",
 )
@@ -51,6 +52,7 @@ _ACTION_KEYS: dict[str, dict[str, bool]] = {
     "empty_reply": {},
     "truncated_body": {},
     "malformed_body": {},
+    "wrong_shape_body": {},
     "ghost_success": {"then": False, "status": False, "retry_after": False, "seconds": False},
     "delayed_visibility": {"seconds": True},
     "drop": {},

@@ -136,3 +136,23 @@ def test_a_core_that_misanswers_fails_the_gate(module, line, operator, before, a
     result = mutation.try_mutant(CORE, mutant, [str(EXAMPLES / "old_path_ghost_success.toml")], timeout=600,
                                  python=sys.executable)
     assert result.verdict == "killed" and caught_by in result.checks, result
+
+
+# ---- a provider answer of the wrong shape (xb_storm_5xx's wrong_shape_body rule) -------------------------------
+
+def test_the_bundled_core_reads_a_wrong_shape_answer_as_unknown_and_passes():
+    mutation = _mutation()
+    verdict, data, _ = mutation.run_gate(None, [str(EXAMPLES / "xb_storm_5xx.toml")], timeout=600)
+    assert verdict == "survived", data
+
+
+@pytest.mark.parametrize("caught", ["ValueError", "TypeError"])
+def test_a_client_that_crashes_on_a_wrong_shape_answer_fails_the_gate(caught):
+    """The native client no longer catches one of the exceptions reading an answer's shape raises: an answer that
+    parses but is not the object it expects crashes the attempt instead of making it an unknown outcome."""
+    before = "except (KeyError, TypeError, ValueError, AttributeError) as exc:"
+    mutation, mutant = defect("provider/native.py", 125, "core/ExceptionReplacer", before,
+                              before.replace(caught, "CosmicRayTestingException"))
+    result = mutation.try_mutant(CORE, mutant, [str(EXAMPLES / "xb_storm_5xx.toml")], timeout=600,
+                                 python=sys.executable)
+    assert result.verdict == "killed" and result.scenario == "xb_storm_5xx" and result.checks, result

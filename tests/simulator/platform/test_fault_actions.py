@@ -162,6 +162,26 @@ async def test_malformed_body_does_not_parse(toy, session):
     assert len(toy_provider.ledger.bindings(x=x)) == 1
 
 
+async def test_wrong_shape_body_parses_but_is_the_answer_inside_an_array(toy, session):
+    toy_provider = await toy()
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "wrong_shape_body"}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 201
+        body = json.loads(await response.text())
+    assert isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict)
+    assert len(toy_provider.ledger.bindings(x=x)) == 1  # applied: only the answer is of the wrong shape
+
+
+async def test_a_409_status_refuses_and_applies_nothing(toy, session):
+    toy_provider = await toy()
+    [x] = numbers(toy_provider, 1)
+    await add_rule(session, toy_provider, {"action": {"kind": "status", "status": 409}})
+    async with await bind(session, toy_provider, x) as response:
+        assert response.status == 409
+    assert toy_provider.ledger.bindings(x=x) == []
+
+
 async def test_ghost_success_with_status_fails_but_the_ledger_has_the_binding(toy, session):
     toy_provider = await toy()
     [x] = numbers(toy_provider, 1)
