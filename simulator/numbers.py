@@ -42,7 +42,7 @@ def is_national(value: str) -> bool:
     return bool(NATIONAL_NUMBER.fullmatch(value))
 
 
-@dataclass
+@dataclass(slots=True)
 class Number:
     """A virtual number X: which pool key owns it (None: still in the provider's stock), its city, lock."""
 
