@@ -66,3 +66,24 @@ def failed_calls_counted(obs: Observation) -> str | None:
             {"operations": short[:20], "crash_times": [round(t, 3) for t in crashes]},
         )
     return f"{checked} operation(s) with failed calls, each counted" if checked else None
+
+
+@check("sweeps_count_no_attempts")
+def sweeps_count_no_attempts(obs: Observation) -> str | None:
+    """A sweep (the clean-up after a bind that ended in doubt) never counts attempts and never raises an alert."""
+    operations = _need(obs, "operations", "core operations")
+    sweeps = [op for op in operations if op.get("kind") == "sweep"]
+    if not sweeps:
+        return None
+    alerted = {str(a.get("operation_id")) for a in obs.alerts or ()}
+    wrong = [{"operation_id": op.get("id"), "origin": op.get("origin"), "attempts": op.get("attempts"),
+              "alerted": str(op.get("id")) in alerted, "last_error": op.get("last_error")}
+             for op in sweeps if int(op.get("attempts") or 0) > 0 or str(op.get("id")) in alerted]
+    if wrong:
+        raise Violation(
+            "a sweep counted attempts",
+            f"{len(wrong)} of {len(sweeps)} sweep(s) counted attempts or raised an alert: a sweep retries until it "
+            "is done, and a count would give it up or alert on a clean-up that is working",
+            {"sweeps": wrong[:20]},
+        )
+    return f"{len(sweeps)} sweep(s), none counted an attempt"

@@ -4,6 +4,7 @@ on plain data, each way the property can be broken.
 
 - failed_calls_counted: an old-path (synchronous) call that fails must count as an attempt.
 - bound_rows_name_their_binding: an unbind settled to a binding still held must keep that binding's id.
+- sweeps_count_no_attempts: a sweep that finds its mode changed while it looked looks again, uncounted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import pytest
 
 from scenarios.checkers import NotApplicable, Observation, RetryPolicy, Violation
-from scenarios.checkers.attempt_counts import failed_calls_counted
+from scenarios.checkers.attempt_counts import failed_calls_counted, sweeps_count_no_attempts
 from scenarios.checkers.binding_ids import bound_rows_name_their_binding
 
 from .test_vendor_wires import CORE, EXAMPLES, _mutation, defect
@@ -64,6 +65,19 @@ def test_without_attempt_counts_or_keys_it_is_skipped_not_passed():
         counted(attempts(0), [write(key=None)])
 
 
+def sweep(attempts=0, **extra):
+    return {"id": "op_9", "kind": "sweep", "origin": "op_1", "attempts": attempts, **extra}
+
+
+def test_a_sweep_that_counts_an_attempt_or_alerts_is_a_violation():
+    assert "none counted" in sweeps_count_no_attempts(Observation(now=1.0, operations=[sweep()], alerts=[]))
+    assert sweeps_count_no_attempts(Observation(now=1.0, operations=attempts(3), alerts=[])) is None
+    with pytest.raises(Violation, match="sweep"):
+        sweeps_count_no_attempts(Observation(now=1.0, operations=[sweep(1)], alerts=[]))
+    with pytest.raises(Violation, match="sweep"):
+        sweeps_count_no_attempts(Observation(now=1.0, operations=[sweep()], alerts=[{"operation_id": "op_9"}]))
+
+
 def row(xb=None, axb=None, x="13800000001"):
     return {"x": x, "xb": xb or {"status": "NOT_BIND", "binding_id": None},
             "axb": axb or {"status": "NOT_BIND", "binding_id": None}}
@@ -109,7 +123,10 @@ def test_a_service_that_shows_no_binding_ids_is_skipped():
      'return await self._commit(op, status, op.binding_id if status == BIND else None, "settled", state=final)',
      'return await self._commit(op, status, op.binding_id if status is not BIND else None, "settled", '
      'state=final)', "bound_rows_name_their_binding"),
-], ids=["old-path-attempt-uncounted", "settled-unbind-loses-binding-id"])
+    # A sweep whose fence is lost (the mode changed while it looked) counts it as an attempt.
+    ("sweep_race", "worker.py", 321, "core/ReplaceFalseWithTrue", 'count=False, phase="look")',
+     'count=True, phase="look")', "sweeps_count_no_attempts"),
+], ids=["old-path-attempt-uncounted", "settled-unbind-loses-binding-id", "sweep-counts-a-lost-fence"])
 def test_the_core_defect_fails_the_gate(scenario, module, line, operator, before, after, check):
     mutation, mutant = defect(module, line, operator, before, after)
     result = mutation.try_mutant(CORE, mutant, [str(EXAMPLES / f"{scenario}.toml")], timeout=600,
