@@ -33,9 +33,12 @@ def answers_in_contract(obs: Observation) -> str | None:
     if allowed is None:
         raise NotApplicable("the adapter does not state which statuses the service's API answers "
                             "(its `answer_statuses`)")
-    answered = [r for r in obs.requests if r.get("kind") in KINDS and r.get("status") is not None]
+    sent = [r for r in obs.requests if r.get("kind") in KINDS]
+    answered = [r for r in sent if r.get("status") is not None]
+    if not sent:
+        return "no bind or unbind was sent in this example"
     if not answered:
-        raise NotApplicable("no bind or unbind answer carried an HTTP status")
+        raise NotApplicable(f"none of the {len(sent)} bind/unbind answers carried an HTTP status")
     outside = [r for r in answered if int(r["status"]) not in allowed]
     if outside:
         first = outside[0]
