@@ -81,7 +81,7 @@ def _problem(snapshot: dict[str, Any], obs: Observation) -> str | None:
                 f"with 401/403): {credentials[0]}")
     counts, listed = body.get("operations"), snapshot.get("listed")
     if isinstance(counts, dict) and listed is not None:
-        wrong = {s: (counts.get(s), listed.get(s, 0)) for s in STATES if counts.get(s) != listed.get(s, 0)}
+        wrong = {s: (counts.get(s, 0), listed.get(s, 0)) for s in STATES if counts.get(s, 0) != listed.get(s, 0)}
         if wrong:
             said = ", ".join(f"{s} {c} (listed {n})" for s, (c, n) in wrong.items())
             return f"GET /health {when} counts operations other than those the service lists: {said}"
