@@ -52,7 +52,7 @@ def healthy() -> Observation:
         wire_calls=[{"seq": 1, "at": 1.0, "latency": 0.1, "operation": "create_binding", "x": X, "mode": "XB",
                      "binding_id": None, "key": "core-1-op1", "status": 201, "fault": None}],
         breaker_refusals=[], breaker_calls=[(1.0, 1.1, False)], core_epoch=0.0,
-        # The bind's answer (202, in the contract) and GET /health at the start and after quiescence.
+        # The API's contract (this bind's answer is not in `requests`) and GET /health at the start and after quiescence.
         answer_statuses=frozenset({202}),
         health=[{"at": "start", "status": 200, "body": {"problems": [], "operations": {}}, "listed": {}},
                 {"at": "end", "status": 200, "body": {"problems": [], "operations": {"done": 1}}, "listed": {"done": 1}}],
