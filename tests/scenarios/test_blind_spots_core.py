@@ -5,6 +5,9 @@ on plain data, each way the property can be broken.
 - failed_calls_counted: an old-path (synchronous) call that fails must count as an attempt.
 - bound_rows_name_their_binding: an unbind settled to a binding still held must keep that binding's id.
 - sweeps_count_no_attempts: a sweep that finds its mode changed while it looked looks again, uncounted.
+- axb_ghost_success now hides applied deletes from lookups for a while, so a bind that looks after a lost
+  create finds a stale binding beside its own and deletes the extra: a core that takes that delete (done, or
+  "not found") for a failure ends disagreeing with the provider.
 """
 
 from __future__ import annotations
@@ -126,7 +129,13 @@ def test_a_service_that_shows_no_binding_ids_is_skipped():
     # A sweep whose fence is lost (the mode changed while it looked) counts it as an attempt.
     ("sweep_race", "worker.py", 321, "core/ReplaceFalseWithTrue", 'count=False, phase="look")',
      'count=True, phase="look")', "sweeps_count_no_attempts"),
-], ids=["old-path-attempt-uncounted", "settled-unbind-loses-binding-id", "sweep-counts-a-lost-fence"])
+    # A duplicate's delete after adopting a binding, done or "not found", taken for a failure.
+    ("axb_ghost_success", "worker.py", 258, "core/ReplaceOrWithAnd",
+     "if not (isinstance(gone, Ok) or (isinstance(gone, Refused) and gone.code in NOT_FOUND_CODES)):",
+     "if not (isinstance(gone, Ok) and (isinstance(gone, Refused) and gone.code in NOT_FOUND_CODES)):",
+     "axb_matches_provider"),
+], ids=["old-path-attempt-uncounted", "settled-unbind-loses-binding-id", "sweep-counts-a-lost-fence",
+        "duplicate-delete-taken-for-failure"])
 def test_the_core_defect_fails_the_gate(scenario, module, line, operator, before, after, check):
     mutation, mutant = defect(module, line, operator, before, after)
     result = mutation.try_mutant(CORE, mutant, [str(EXAMPLES / f"{scenario}.toml")], timeout=600,
@@ -135,6 +144,6 @@ def test_the_core_defect_fails_the_gate(scenario, module, line, operator, before
 
 
 def test_the_bundled_core_passes_those_scenarios():
-    verdict, data, _ = _mutation().run_gate(None, [str(EXAMPLES / "old_path_ghost_success.toml"),
-                                                   str(EXAMPLES / "sweep_race.toml")], timeout=600)
+    verdict, data, _ = _mutation().run_gate(None, [str(EXAMPLES / f"{name}.toml") for name in (
+        "old_path_ghost_success", "sweep_race", "axb_ghost_success")], timeout=600)
     assert verdict == "survived", data
