@@ -8,18 +8,10 @@ binding behind.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from .observation import MODES, Observation
+from .invariants import _need
 from .registry import NotApplicable, Violation, check
-
-
-def _need(obs: Observation, name: str, what: str) -> Any:
-    value = getattr(obs, name)
-    if value is None:
-        why = obs.unavailable.get(name)
-        raise NotApplicable(f"{what} not observed: {why}" if why else f"{what} not observed in this run")
-    return value
 
 
 @check("bound_rows_name_their_binding")

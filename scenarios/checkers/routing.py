@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from .observation import Observation
+from .invariants import _need
 from .registry import NotApplicable, Violation, check
 
 # Journal times and crash times come from one loop in-process; a call answered at the very instant of a crash
@@ -22,14 +23,6 @@ CUT_OFF_SLACK = 0.05
 RESEND_WITHIN = 0.02
 # Answers that refuse the core's credentials: the core retries them without using up attempts (docs/core.md).
 AUTH_REFUSALS = (401, 403)
-
-
-def _need(obs: Observation, name: str, what: str) -> Any:
-    value = getattr(obs, name)
-    if value is None:
-        why = obs.unavailable.get(name)
-        raise NotApplicable(f"{what} not observed: {why}" if why else f"{what} not observed in this run")
-    return value
 
 
 def expected_path(config: dict[str, Any], x: str) -> str:
