@@ -64,25 +64,7 @@ class Store:
 
     def view(self, x: str) -> dict[str, Any]:
         """The polling view of X; an X never seen is NOT_BIND in both modes at version 0."""
-        row = self._one("SELECT * FROM numbers WHERE x = ?", [x]) or {}
-        return {
-            "x": x,
-            "xb": {
-                "status": row.get("xb_status", NOT_BIND),
-                "b": row.get("xb_b"),
-                "binding_id": row.get("xb_binding_id"),
-                "version": row.get("xb_version", 0),
-                "operation_id": row.get("xb_operation_id"),
-            },
-            "axb": {
-                "status": row.get("axb_status", NOT_BIND),
-                "a": row.get("axb_a"),
-                "b": row.get("axb_b"),
-                "binding_id": row.get("axb_binding_id"),
-                "version": row.get("axb_version", 0),
-                "operation_id": row.get("axb_operation_id"),
-            },
-        }
+        return number_view(x, self._one("SELECT * FROM numbers WHERE x = ?", [x]) or {})
 
     def numbers(self) -> list[dict[str, Any]]:
         return [self.view(row["x"]) for row in self.db.query("SELECT x FROM numbers ORDER BY x")]
@@ -441,3 +423,24 @@ class Store:
             return row
         return None
 
+
+def number_view(x: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The polling view of X from its `numbers` row ({} for an X never seen), the same on every backend."""
+    return {
+        "x": x,
+        "xb": {
+            "status": row.get("xb_status", NOT_BIND),
+            "b": row.get("xb_b"),
+            "binding_id": row.get("xb_binding_id"),
+            "version": row.get("xb_version", 0),
+            "operation_id": row.get("xb_operation_id"),
+        },
+        "axb": {
+            "status": row.get("axb_status", NOT_BIND),
+            "a": row.get("axb_a"),
+            "b": row.get("axb_b"),
+            "binding_id": row.get("axb_binding_id"),
+            "version": row.get("axb_version", 0),
+            "operation_id": row.get("axb_operation_id"),
+        },
+    }

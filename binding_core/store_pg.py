@@ -35,7 +35,8 @@ from psycopg.rows import dict_row
 from . import schema_pg
 from .records import LostClaim, Operation, StateConflict
 from .storage import StoreUnavailable
-from .transitions import BIND, MODES, NOT_BIND, OPERATION, REQUIRED_STATUS, check_move
+from .store import number_view
+from .transitions import BIND, MODES, OPERATION, REQUIRED_STATUS, check_move
 
 _PREFIX = {"XB": "xb_", "AXB": "axb_"}
 
@@ -119,10 +120,10 @@ class PgStore:
     # ---- numbers ---------------------------------------------------------
 
     def view(self, x: str) -> dict[str, Any]:
-        return _view(x, self._one("SELECT * FROM numbers WHERE x = %s", [x]) or {})
+        return number_view(x, self._one("SELECT * FROM numbers WHERE x = %s", [x]) or {})
 
     def numbers(self) -> list[dict[str, Any]]:
-        return [_view(row["x"], row) for row in self._rows("SELECT * FROM numbers ORDER BY x")]
+        return [number_view(row["x"], row) for row in self._rows("SELECT * FROM numbers ORDER BY x")]
 
     # ---- operations: accept ----------------------------------------------
 
@@ -136,7 +137,7 @@ class PgStore:
             row = conn.execute("SELECT * FROM numbers WHERE x = %s FOR UPDATE", [x]).fetchone()
             status, version = row[p + "status"], row[p + "version"]
             if status != REQUIRED_STATUS[kind]:
-                raise StateConflict(_view(x, row), f"{mode} on {x} is {status}; a {kind} needs {REQUIRED_STATUS[kind]}")
+                raise StateConflict(number_view(x, row), f"{mode} on {x} is {status}; a {kind} needs {REQUIRED_STATUS[kind]}")
             if kind == "bind":
                 self._refuse_during_sweep(conn, x, mode, row)
             _number_in_commit_order(conn)
@@ -300,7 +301,7 @@ class PgStore:
             [x, mode],
         ).fetchone()
         if found is not None:
-            raise StateConflict(_view(x, row), f"{mode} on {x}: {found['id']} is deleting stray bindings; "
+            raise StateConflict(number_view(x, row), f"{mode} on {x}: {found['id']} is deleting stray bindings; "
                                                "try again shortly")
 
     def fence_sweep(self, op: Operation, owner: str, *, version: int, now: float) -> bool:
@@ -378,28 +379,6 @@ class PgStore:
     def mark_delivered(self, alert_seq: int) -> None:
         with self._atomic() as conn:
             conn.execute("UPDATE alerts SET delivered = 1 WHERE seq = %s", [alert_seq])
-
-
-def _view(x: str, row: dict[str, Any]) -> dict[str, Any]:
-    """The polling view of X from its row ({} for an X never seen: NOT_BIND in both modes at version 0)."""
-    return {
-        "x": x,
-        "xb": {
-            "status": row.get("xb_status", NOT_BIND),
-            "b": row.get("xb_b"),
-            "binding_id": row.get("xb_binding_id"),
-            "version": row.get("xb_version", 0),
-            "operation_id": row.get("xb_operation_id"),
-        },
-        "axb": {
-            "status": row.get("axb_status", NOT_BIND),
-            "a": row.get("axb_a"),
-            "b": row.get("axb_b"),
-            "binding_id": row.get("axb_binding_id"),
-            "version": row.get("axb_version", 0),
-            "operation_id": row.get("axb_operation_id"),
-        },
-    }
 
 
 def _number_in_commit_order(conn: psycopg.Connection[Any]) -> None:
