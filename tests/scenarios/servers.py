@@ -39,6 +39,22 @@ def provider(seed: int = 3) -> ContextManager[str]:
     return server([str(PSTNSIM), "provider", "--port", "0", "--seed", str(seed)])
 
 
+# A core that gives up fast: three attempts, short backoff, an alert after two failures.
+FAST_CORE_TOML = ("[retry]\nmax_attempts = 3\nbase_delay = 0.05\nmax_delay = 0.2\nalert_threshold = 2\n"
+                  "[provider]\ntimeout = 1.0\n[worker]\npoll_interval = 0.2\n")
+
+
+@contextmanager
+def provider_and_core(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A provider and the bundled core (FAST_CORE_TOML) against it, both by URL; yields (provider, core) URLs."""
+    config = tmp_path / "core.toml"
+    config.write_text(FAST_CORE_TOML)
+    with provider() as provider_url, server([str(PSTNSIM), "core", "--provider-url", provider_url,
+                                             "--db", str(tmp_path / "core.db"), "--config", str(config),
+                                             "--port", "0", "--log-level", "ERROR"]) as core_url:
+        yield provider_url, core_url
+
+
 def pstnsim(*args: str | Path, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The installed console script, as a user runs it (output is not a terminal)."""
     return subprocess.run([str(PSTNSIM), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)

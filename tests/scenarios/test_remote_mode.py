@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from servers import provider_and_core
 
 from scenarios.cli import main
 
@@ -37,37 +34,12 @@ duration = 30
 examples = 3
 steps = 5
 """
-URL = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-
-
-def start(argv: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # blocks until the server prints its URL (or dies: then the loop ends)
-        found = URL.search(line)
-        if found:
-            return proc, found.group(1)
-    proc.wait()
-    raise AssertionError(f"{argv[0]} did not start (exit {proc.returncode})")
 
 
 @pytest.fixture
 def servers(tmp_path):
-    config = tmp_path / "core.toml"
-    config.write_text("[retry]\nmax_attempts = 3\nbase_delay = 0.05\nmax_delay = 0.2\nalert_threshold = 2\n"
-                      "[provider]\ntimeout = 1.0\n[worker]\npoll_interval = 0.2\n")
-    provider, provider_url = start(["provider", "--port", "0", "--seed", "3"])
-    try:
-        core, core_url = start(["core", "--provider-url", provider_url, "--db", str(tmp_path / "core.db"),
-                                "--config", str(config), "--port", "0", "--log-level", "ERROR"])
-    except BaseException:
-        provider.terminate()
-        raise
-    yield provider_url, core_url
-    for proc in (core, provider):
-        proc.terminate()
-        proc.wait(timeout=20)
+    with provider_and_core(tmp_path) as urls:
+        yield urls
 
 
 def test_a_service_by_url_passes_every_check_it_exposes(servers, tmp_path, capsys):
