@@ -113,7 +113,10 @@ async def test_at_the_cap_with_every_connection_busy_a_newcomer_gets_a_clear_503
     async with Provider(config) as provider, aiohttp.ClientSession() as http:
         provider.faults.add({"match": {"operation": "list_numbers"}, "action": {"kind": "timeout", "seconds": 1}})
         busy = [asyncio.ensure_future(http.get(provider.url + "/v1/numbers")) for _ in range(2)]
-        await asyncio.sleep(0.3)  # both are being served (held by the fault)
+        deadline = asyncio.get_running_loop().time() + 10
+        while provider.faults.list()[0]["fired"] < 2:  # until both are being served (held by the fault)
+            assert asyncio.get_running_loop().time() < deadline, "the two requests were never held"
+            await asyncio.sleep(0.01)
         reader, writer = await asyncio.open_connection("127.0.0.1", provider.port)
         answer = await asyncio.wait_for(reader.read(), 5)
         writer.close()
