@@ -9,11 +9,16 @@ distinct virtual numbers (XB) with a bounded number of requests in flight and re
 
 Real time, one event loop (provider, core and client share it), loopback only, bounded by --binds.
 
-Then the backends, with real processes (the simulator, and 1 or 2 `pstnsim core` replicas sharing the
-database, the client sending to them in turn): binds/s and time-to-BIND p50/p99 without faults, on SQLite
-and, with --db, on PostgreSQL (each row in a scratch database created beside --db's and dropped after).
+Then the backends, with real processes (per row a fresh simulator, and `pstnsim core` replicas sharing one
+new database, the client sending to them in turn): binds/s and time-to-BIND p50/p99 without faults, on SQLite,
+with --db on PostgreSQL (a scratch database created beside --db's and dropped after), and with --broker on
+PostgreSQL + RabbitMQ (a broker namespace per row, deleted after); for each row the CPU each process used
+(replicas, simulator, PostgreSQL, RabbitMQ, this load generator, the rest of the machine; read from /proc).
     .venv/bin/python benchmarks/core_throughput.py [--binds 1000] [--concurrency 50] [--seed 0]
-        [--db postgresql://postgres@127.0.0.1:5432/test] [--replicas 1,2] [--backends-only]
+        [--db postgresql://postgres@127.0.0.1:5432/test] [--broker amqp://guest:guest@127.0.0.1:5672/]
+        [--replicas 1,2] [--backends-only] [--json FILE]
+    .venv/bin/python benchmarks/core_throughput.py --backends --json benchmarks/core_backends.json
+        (the backends table only, 1, 2 and 4 replicas, servers on 127.0.0.1 unless --db/--broker say otherwise)
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,6 +140,163 @@ in_doubt_window = 3.0
 poll_interval = 0.5
 """
 
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
+BACKEND_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "postgresql+rabbitmq": "PostgreSQL + RabbitMQ"}
+# The broker topology a namespace NS holds (the core declares it; the benchmark deletes it after its row).
+DELAY_TIERS_MS = (250, 1000, 4000, 15000, 60000)
+CPU_ROLES = ("core", "simulator", "postgres", "rabbitmq", "load generator", "other")
+
+
+# ---- where the CPU goes: per-process CPU seconds from /proc (Linux) ----
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds `pid` has used so far; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces; fields start at 'state'
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of all cores since boot; iowait counts as idle (a core waiting is free)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLOCK_TICKS, idle / CLOCK_TICKS
+
+
+def postgres_role(cmdline: str, database: str | None) -> str:
+    """A PostgreSQL process's role from its title: a client backend names its database
+    ("postgres: 15/main: user db host(port) state"); the server's own processes (WAL writer, checkpointer...)
+    count as 'postgres', backends of other databases as 'other'."""
+    words = cmdline.replace("\0", " ").split()
+    if len(words) >= 5 and words[0] == "postgres:" and ("(" in words[4] or words[4] == "[local]"):
+        return "postgres" if database is not None and words[3] == database else "other"
+    return "postgres"
+
+
+class CpuSampler:
+    """CPU seconds per role over a window: the run's own processes by pid, PostgreSQL and RabbitMQ by name,
+    everything else on the machine as 'other'. Sampled every `interval` so processes that come and go
+    during the window are counted; a process started in the window counts from zero."""
+
+    def __init__(self, known: dict[int, str], database: str | None, interval: float = 0.5):
+        self.known, self.database, self.interval = known, database, interval
+        self.base: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.roles: dict[int, str] = {}
+        self.names: dict[int, str] = {}  # the command name of every process not the run's own
+        self.task: asyncio.Task | None = None
+
+    def role(self, pid: int) -> str:
+        if pid in self.known:
+            return self.known[pid]
+        if pid not in self.roles:
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_text(errors="replace") if comm == "postgres" else ""
+            except OSError:
+                comm = cmdline = ""
+            self.roles[pid] = ("rabbitmq" if comm == "beam.smp" else postgres_role(cmdline, self.database)
+                               if comm == "postgres" else "other")
+            self.names[pid] = comm
+        return self.roles[pid]
+
+    def sample(self) -> dict[int, float]:
+        seen = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                seconds = process_cpu_seconds(int(entry.name))
+                if seconds is not None:
+                    seen[int(entry.name)] = seconds
+        return seen
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            for pid, seconds in self.sample().items():
+                self.role(pid)
+                self.last[pid] = seconds
+
+    def start(self) -> None:
+        self.base = self.sample()
+        self.last = dict(self.base)
+        for pid in self.base:
+            self.role(pid)
+        self.machine_start, self.wall_start = machine_cpu_seconds(), time.monotonic()
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> dict:
+        """{'wall_s', 'busy_pct', 'idle_pct', 'roles': {role: % of one core}, 'replicas': [% each]}."""
+        assert self.task is not None
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+        for pid, seconds in self.sample().items():
+            self.role(pid)
+            self.last[pid] = seconds
+        wall = time.monotonic() - self.wall_start
+        busy, idle = (end - start for end, start in zip(machine_cpu_seconds(), self.machine_start))
+        used = {pid: seconds - self.base.get(pid, 0.0) for pid, seconds in self.last.items()}
+        roles = dict.fromkeys(CPU_ROLES, 0.0)
+        for pid, seconds in used.items():
+            roles[self.role(pid)] += seconds
+        # 'other' is what the machine did beyond the named processes (including processes too short to sample).
+        roles["other"] = max(0.0, busy - sum(v for k, v in roles.items() if k != "other"))
+        replicas = [used.get(pid, 0.0) for pid, role in self.known.items() if role == "core"]
+        strangers = sorted(((seconds, pid) for pid, seconds in used.items() if self.role(pid) == "other"), reverse=True)
+        pct = lambda seconds: round(100 * seconds / wall, 1)  # noqa: E731  (% of one core)
+        return {"wall_s": round(wall, 2), "busy_pct": pct(busy), "idle_pct": pct(idle),
+                "roles": {k: pct(v) for k, v in roles.items()}, "replicas": [pct(v) for v in replicas],
+                "busiest_other": [[self.names.get(pid, "?"), pct(seconds)] for seconds, pid in strangers[:3] if seconds > 0]}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def fsync_ms(folder: Path, count: int = 50) -> float:
+    """Median time of write + fsync of one small block in `folder`: what a durable commit waits for at least."""
+    path = folder / "fsync.probe"
+    times = []
+    with open(path, "wb") as probe:
+        for _ in range(count):
+            started = time.perf_counter()
+            probe.write(b"x" * 512)
+            probe.flush()
+            os.fsync(probe.fileno())
+            times.append(time.perf_counter() - started)
+    path.unlink()
+    return round(statistics.median(times) * 1000, 2)
+
+
+def commit_id() -> str:
+    """The checkout's commit (with '+dirty' when files differ from it): what the figures were measured on."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+# ---- the servers: scratch databases and broker namespaces, made per row and removed after ----
 
 async def spawn(args: list[str], log: Path) -> tuple[asyncio.subprocess.Process, str]:
     """`python -m ...` in the background; its URL from the 'listening on' line."""
@@ -146,6 +310,25 @@ async def spawn(args: list[str], log: Path) -> tuple[asyncio.subprocess.Process,
             raise RuntimeError(f"{args[0]} exited before listening; see {log}")
         if "listening on " in line:
             return proc, line.split("listening on ")[1].split()[0]
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def postgres_facts(server_url: str) -> dict:
+    """The server's version and commit settings, or {'problem': why it cannot be used}."""
+    try:
+        import psycopg
+    except ImportError:
+        return {"problem": "no PostgreSQL driver (pip install 'pstnsim[postgres]')"}
+    try:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as conn:
+            facts = {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                     for name in ("server_version", "synchronous_commit", "fsync", "max_connections")}
+    except psycopg.Error as error:
+        return {"problem": f"PostgreSQL at {redacted(server_url)} unreachable: {first_line(error)}"}
+    return facts
 
 
 def scratch_postgres(server_url: str) -> tuple[str, str]:
@@ -165,17 +348,80 @@ def drop_postgres(server_url: str, name: str) -> None:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def core_takes_broker() -> bool:
+    """Whether this checkout's `pstnsim core` has the --broker option."""
+    usage = subprocess.run([sys.executable, "-m", "binding_core.cli", "--help"], capture_output=True, text=True,
+                           timeout=60, cwd=Path(__file__).resolve().parents[1])
+    return "--broker" in usage.stdout
+
+
+async def rabbitmq_facts(broker_url: str) -> dict:
+    """The broker's version, or {'problem': why it cannot be used}."""
+    try:
+        import aio_pika
+    except ImportError:
+        return {"problem": "no AMQP client (pip install aio-pika)"}
+    if not core_takes_broker():
+        return {"problem": "this pstnsim core has no --broker option"}
+    try:
+        connection = await aio_pika.connect(broker_url, timeout=5)
+    except Exception as error:  # aio-pika raises several unrelated types for a refused or failed login
+        return {"problem": f"RabbitMQ at {redacted(broker_url)} unreachable: {first_line(error)}"}
+    async with connection:
+        properties = getattr(connection.transport, "server_properties", None) or {}
+        version = properties.get("version", "unknown")
+    return {"version": version.decode() if isinstance(version, bytes) else version}
+
+
+def namespace_topology(namespace: str) -> tuple[list[str], list[str]]:
+    """(queues, exchanges) the core declares under `namespace`."""
+    queues = [f"{namespace}.work", f"{namespace}.dead", *(f"{namespace}.delay.{ms}" for ms in DELAY_TIERS_MS)]
+    return queues, [namespace, f"{namespace}.dlx"]
+
+
+async def delete_namespace(broker_url: str, namespace: str) -> None:
+    """Delete the namespace's queues and exchanges (deleting one that does not exist is not an error)."""
+    import aio_pika
+
+    queues, exchanges = namespace_topology(namespace)
+    async with await aio_pika.connect(broker_url, timeout=10) as connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        for exchange in exchanges:
+            await channel.exchange_delete(exchange)
+
+
+# ---- one row: a fresh simulator, `replicas` core processes on one new database ----
+
+async def bound_numbers(http: aiohttp.ClientSession, provider_url: str, count: int) -> list[str]:
+    numbers: list[str] = []
+    after = None
+    while len(numbers) < count:
+        async with http.get(f"{provider_url}/v1/numbers", params={"limit": "1000", **({"after": after} if after else {})}) as response:
+            page = await response.json()
+        numbers += [n["x"] for n in page["numbers"]]
+        after = page["next"]
+        if after is None:
+            break
+    return numbers[:count]
+
+
 async def run_backend(backend: str, replicas: int, args: argparse.Namespace, workdir: Path) -> dict:
     """Binds without faults through `replicas` core processes on one database of `backend`."""
     label = f"{backend}-{replicas}"
     (workdir / "provider.toml").write_text(f"request_deadline = 2\n[pool]\nper_city = {-(-args.binds // 4)}\n"
                                            "stock_per_city = 0\n")
     (workdir / "core.toml").write_text(REPLICA_TOML)
-    scratch = None
-    if backend == "postgresql":
+    scratch = namespace = None
+    if backend.startswith("postgresql"):
         scratch, target = scratch_postgres(args.db)
     else:
         target = str(workdir / f"{label}.db")
+    broker_args: list[str] = []
+    if backend.endswith("rabbitmq"):
+        namespace = f"pstnsim-bench-{uuid.uuid4().hex[:12]}"
+        broker_args = ["--broker", args.broker, "--broker-namespace", namespace]
     procs: list[asyncio.subprocess.Process] = []
     store = None
     try:
@@ -186,23 +432,15 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
         for i in range(replicas):
             core, url = await spawn(["binding_core.cli", "--provider-url", provider_url, "--db", target, "--port", "0",
                                      "--config", str(workdir / "core.toml"), "--seed", str(args.seed + i),
-                                     "--log-level", "ERROR"], workdir / f"{label}.log")
+                                     "--log-level", "ERROR", *broker_args], workdir / f"{label}.log")
             procs.append(core)
             urls.append(url)
         store = open_store(target)
         gate = asyncio.Semaphore(args.concurrency)
+        roles = {os.getpid(): "load generator", provider.pid: "simulator", **{p.pid: "core" for p in procs[1:]}}
+        sampler = CpuSampler(roles, scratch)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
-            numbers: list[str] = []
-            after = None
-            while len(numbers) < args.binds:
-                params = {"limit": "1000", **({"after": after} if after else {})}
-                async with http.get(f"{provider_url}/v1/numbers", params=params) as response:
-                    page = await response.json()
-                numbers += [n["x"] for n in page["numbers"]]
-                after = page["next"]
-                if after is None:
-                    break
-            numbers = numbers[:args.binds]
+            numbers = await bound_numbers(http, provider_url, args.binds)
 
             async def bind(x: str, i: int) -> None:
                 async with gate:
@@ -211,6 +449,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
                         await response.read()
                         assert response.status == 202, response.status
 
+            sampler.start()
             await asyncio.gather(*(bind(x, i) for i, x in enumerate(numbers)))
             deadline = time.monotonic() + 600
             while True:
@@ -218,17 +457,19 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
                 if counts["pending"] == 0 and counts["running"] == 0:
                     break
                 assert time.monotonic() < deadline, "the queue did not drain within 600 s"
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)
+            cpu = await sampler.stop()
         created = {op.id: op.created_at for op in store.operations(limit=10**6)}
-        bound = [t for t in store.transitions() if t["to_status"] == "BIND"]
+        bound = [t for t in store.transitions(limit=10**6) if t["to_status"] == "BIND"]
         to_bind = [t["at"] - created[t["operation_id"]] for t in bound]
         span = max(t["at"] for t in bound) - min(created.values())
         return {
             "backend": backend, "replicas": replicas, "bound": len(bound),
-            "binds_per_s": len(bound) / span,
-            "to_bind_p50_ms": statistics.median(to_bind) * 1000,
-            "to_bind_p99_ms": pct(to_bind, 0.99) * 1000,
+            "binds_per_s": round(len(bound) / span, 1),
+            "to_bind_p50_ms": round(statistics.median(to_bind) * 1000, 1),
+            "to_bind_p99_ms": round(pct(to_bind, 0.99) * 1000, 1),
             "consistent": len(bound) == args.binds,
+            "cpu": cpu, "load_average_after": [round(v, 2) for v in os.getloadavg()],
         }
     finally:
         if store is not None:
@@ -239,37 +480,84 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
                 await proc.wait()
         if scratch is not None:
             drop_postgres(args.db, scratch)
+        if namespace is not None:
+            await delete_namespace(args.broker, namespace)
 
 
-async def run_backends(args: argparse.Namespace, tmp: Path) -> list[dict]:
-    backends = ["sqlite"] + (["postgresql"] if args.db else [])
-    return [await run_backend(backend, n, args, tmp) for backend in backends for n in args.replicas]
+async def run_backends(args: argparse.Namespace, tmp: Path) -> tuple[dict, list[dict]]:
+    """(machine and server facts, one row per backend and replica count; a row whose server cannot be used
+    reads {'skipped': why})."""
+    facts: dict = {"cores": os.cpu_count(), "cpu_model": cpu_model(), "fsync_ms": fsync_ms(tmp),
+                   "load_average_before": [round(v, 2) for v in os.getloadavg()]}
+    problems: dict[str, str | None] = {"sqlite": None}
+    if "postgresql" in args.backends or "postgresql+rabbitmq" in args.backends:
+        facts["postgresql"] = postgres_facts(args.db) if args.db else {"problem": "no --db given"}
+        problems["postgresql"] = facts["postgresql"].get("problem")
+    if "postgresql+rabbitmq" in args.backends:
+        facts["rabbitmq"] = await rabbitmq_facts(args.broker) if args.broker else {"problem": "no --broker given"}
+        problems["postgresql+rabbitmq"] = problems["postgresql"] or facts["rabbitmq"].get("problem")
+    rows = []
+    for backend in args.backends:
+        for n in args.replicas:
+            if problems[backend] is not None:
+                rows.append({"backend": backend, "replicas": n, "skipped": problems[backend]})
+            else:
+                rows.append(await run_backend(backend, n, args, tmp))
+    facts["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    return facts, rows
 
 
-def print_backends(args: argparse.Namespace, rows: list[dict]) -> None:
+def print_backends(args: argparse.Namespace, facts: dict, rows: list[dict]) -> None:
     print()
-    print(f"backends: {args.binds} XB binds without faults, {args.concurrency} in flight, replicas as processes, "
-          f"requests sent to them in turn")
-    header = f"{'backend':<11} {'replicas':>8} {'binds/s':>8} {'to-BIND p50/p99 ms':>19} {'ok':>3}"
+    print(f"machine: {facts['cores']} cores ({facts['cpu_model']}), load average {' '.join(map(str, facts['load_average_before']))} "
+          f"before, {' '.join(map(str, facts['load_average_after']))} after; fsync {facts['fsync_ms']} ms (median, scratch folder)")
+    if "problem" not in facts.get("postgresql", {"problem": ""}):
+        pg = facts["postgresql"]
+        print(f"PostgreSQL {pg['server_version']} (synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}) "
+              f"at {redacted(args.db)}, a scratch database per row")
+    if "version" in facts.get("rabbitmq", {}):
+        print(f"RabbitMQ {facts['rabbitmq']['version']} at {redacted(args.broker)}, a namespace per row")
+    print(f"backends: {args.binds} XB binds without faults, {args.concurrency} in flight, seed {args.seed}; per row a fresh "
+          f"simulator and the replicas as processes, requests sent to them in turn")
+    print("CPU: % of one core over the row (100% per core); core = all replicas (busiest one), other = the rest of the machine")
+    header = (f"{'backend':<22} {'replicas':>8} {'binds/s':>8} {'to-BIND p50/p99 ms':>19}  {'core':>11} {'sim':>4} {'pg':>4} "
+              f"{'mq':>4} {'load':>4} {'other':>5} {'idle':>4} {'ok':>3}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['backend']:<11} {r['replicas']:>8} {r['binds_per_s']:>8.0f} {r['to_bind_p50_ms']:>8.1f} / "
-              f"{r['to_bind_p99_ms']:<8.1f} {'yes' if r['consistent'] else 'NO':>3}")
-    if not args.db:
-        print("(PostgreSQL rows: pass --db postgresql://user@host:port/dbname, a role that may CREATE DATABASE)")
-    else:
-        print(f"(PostgreSQL: scratch databases beside {redacted(args.db)})")
+        name = BACKEND_LABELS[r["backend"]]
+        if "skipped" in r:
+            print(f"{name:<22} {r['replicas']:>8} skipped: {r['skipped']}")
+            continue
+        cpu = r["cpu"]["roles"]
+        core = f"{cpu['core']:.0f} ({max(r['cpu']['replicas']):.0f})"
+        print(f"{name:<22} {r['replicas']:>8} {r['binds_per_s']:>8.0f} {r['to_bind_p50_ms']:>8.1f} / {r['to_bind_p99_ms']:<8.1f}  "
+              f"{core:>11} {cpu['simulator']:>4.0f} {cpu['postgres']:>4.0f} {cpu['rabbitmq']:>4.0f} "
+              f"{cpu['load generator']:>4.0f} {cpu['other']:>5.0f} {r['cpu']['idle_pct']:>4.0f} "
+              f"{'yes' if r['consistent'] else 'NO':>3}")
+
+
+def write_json(path: Path, args: argparse.Namespace, facts: dict, rows: list[dict]) -> None:
+    record = {
+        "what": "binding core throughput by backend and replica count: XB binds without faults, replicas as processes",
+        "commit": commit_id(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python benchmarks/core_throughput.py " + " ".join(redacted(a) if "://" in a else a for a in sys.argv[1:]),
+        "load": {"binds": args.binds, "concurrency": args.concurrency, "seed": args.seed},
+        "machine": facts, "rows": rows,
+        "cpu_note": "percent of one core over the row's wall time; 'other' is the machine's busy time beyond the named processes",
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
 
 
 async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.ERROR)
+    print(f"seed {args.seed}")
     results = []
     with tempfile.TemporaryDirectory(prefix="core-bench-") as tmp:
         if not args.backends_only:
             for name, rules in SCENARIOS.items():
                 results.append(await run_scenario(name, rules, args.binds, args.concurrency, args.seed, Path(tmp)))
-        backend_rows = await run_backends(args, Path(tmp))
+        facts, backend_rows = await run_backends(args, Path(tmp))
     if results:
         print(f"binding core, {args.binds} XB binds per scenario, {args.concurrency} requests in flight, seed {args.seed}")
         header = f"{'scenario':<28} {'binds/s':>8} {'answer p50/p99 ms':>18} {'to-BIND p50/p99 ms':>19} {'retries':>7} {'dead':>4} {'sweeps':>6} {'swept':>5} {'alerts':>6} {'calls':>6} {'trips':>5} {'ok':>3}"
@@ -279,8 +567,12 @@ async def main(args: argparse.Namespace) -> int:
             print(f"{r['scenario']:<28} {r['binds_per_s']:>8.0f} {r['answer_p50_ms']:>8.1f} / {r['answer_p99_ms']:<7.1f} "
                   f"{r['to_bind_p50_ms']:>8.1f} / {r['to_bind_p99_ms']:<8.1f} {r['retries']:>7} {r['dead']:>4} {r['sweeps']:>6} {r['swept']:>5} "
                   f"{r['alerts']:>6} {r['provider_calls']:>6} {r['breaker_trips']:>5} {'yes' if r['consistent'] else 'NO':>3}")
-    print_backends(args, backend_rows)
-    return 0 if all(r["consistent"] for r in results + backend_rows) else 1
+    print_backends(args, facts, backend_rows)
+    if args.json:
+        write_json(args.json, args, facts, backend_rows)
+        print(f"figures written to {args.json}")
+    measured = results + [r for r in backend_rows if "skipped" not in r]
+    return 0 if all(r["consistent"] for r in measured) else 1
 
 
 def replica_counts(text: str) -> list[int]:
@@ -299,13 +591,52 @@ def postgres_url(text: str) -> str:
     return text
 
 
-if __name__ == "__main__":
+def amqp_url(text: str) -> str:
+    if urlsplit(text).scheme not in ("amqp", "amqps"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amqp:// URL")
+    return text
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options; --backends fills in the local servers and 1,2,4 replicas, then skips the in-process table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binds", type=int, default=1000, help="binds per scenario (default 1000)")
-    parser.add_argument("--concurrency", type=int, default=50, help="requests in flight (default 50)")
+    parser.add_argument("--binds", type=positive, default=1000, help="binds per scenario and per row (default 1000)")
+    parser.add_argument("--concurrency", type=positive, default=50, help="requests in flight (default 50)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--db", type=postgres_url,
-                        help="PostgreSQL server (a database URL whose role may CREATE DATABASE) for the PostgreSQL rows")
-    parser.add_argument("--replicas", type=replica_counts, default=[1, 2], help="replica counts to run (default 1,2)")
+                        help="PostgreSQL server (a database URL whose role may CREATE DATABASE) for the PostgreSQL rows "
+                             f"(with --backends: default {LOCAL_POSTGRES})")
+    parser.add_argument("--broker", type=amqp_url,
+                        help=f"RabbitMQ for the PostgreSQL + RabbitMQ rows (with --backends: default {LOCAL_RABBITMQ})")
+    parser.add_argument("--replicas", type=replica_counts,
+                        help="replica counts to run (default 1,2; with --backends 1,2,4)")
     parser.add_argument("--backends-only", action="store_true", help="skip the in-process fault scenarios")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument("--backends", dest="backends_table", action="store_true",
+                        help="the backends table only: SQLite, PostgreSQL and PostgreSQL + RabbitMQ with 1, 2 and 4 "
+                             "replicas and where the CPU goes; unreachable servers give 'skipped' rows")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the backends table, machine facts and "
+                                                                  "commit to FILE (e.g. benchmarks/core_backends.json)")
+    args = parser.parse_args(argv)
+    if args.json is not None and not args.json.parent.is_dir():
+        parser.error(f"--json {args.json}: folder {args.json.parent} does not exist")
+    if args.backends_table:
+        args.backends_only = True
+        args.db = args.db or LOCAL_POSTGRES
+        args.broker = args.broker or LOCAL_RABBITMQ
+    args.replicas = args.replicas or ([1, 2, 4] if args.backends_table else [1, 2])
+    args.backends = ["sqlite"] + (["postgresql"] if args.db else []) + (["postgresql+rabbitmq"] if args.broker else [])
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
