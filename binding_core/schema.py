@@ -104,3 +104,26 @@ def m002_in_doubt(db: Database) -> None:
     # kind = 'sweep': the bind operation whose possibly-late calls this sweep cleans up after.
     db["operations"].add_column("origin", str)
     db["operations"].create_index(["x", "mode", "kind", "state"])
+
+
+@migrations()
+def m003_outbox(db: Database) -> None:
+    # Messages for a broker, written in the same transaction as the change that needs them (the outbox):
+    # 'run' op_id at deliver_at. A relay takes rows for a while (relay_owner until relay_until), publishes
+    # them and deletes them once the broker confirmed; a row whose relay lease ran out is taken again.
+    # AUTOINCREMENT: a seq is never handed out twice, even after the newest row was deleted.
+    db.execute(
+        """CREATE TABLE outbox (
+               seq INTEGER PRIMARY KEY AUTOINCREMENT,
+               op_id TEXT NOT NULL,
+               deliver_at FLOAT NOT NULL,
+               kind TEXT NOT NULL,
+               relay_owner TEXT,
+               relay_until FLOAT,
+               created_at FLOAT NOT NULL
+           )"""
+    )
+    db["outbox"].create_index(["deliver_at"])
+    # Which replica is posting an undelivered alert to the sinks, and until when (a delivery lease).
+    db["alerts"].add_column("delivering_owner", str)
+    db["alerts"].add_column("delivering_until", float)

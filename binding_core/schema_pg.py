@@ -83,11 +83,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX idx_operations_x_mode_kind_state ON operations (x, mode, kind, state);
         """,
     ),
+    (
+        "m003_outbox",
+        # The outbox (see schema.py's m003_outbox) and the alerts' delivery lease.
+        """
+        CREATE TABLE outbox (
+            seq BIGSERIAL PRIMARY KEY,
+            op_id TEXT NOT NULL,
+            deliver_at DOUBLE PRECISION NOT NULL,
+            kind TEXT NOT NULL,
+            relay_owner TEXT,
+            relay_until DOUBLE PRECISION,
+            created_at DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX idx_outbox_deliver_at ON outbox (deliver_at);
+        ALTER TABLE alerts ADD COLUMN delivering_owner TEXT;
+        ALTER TABLE alerts ADD COLUMN delivering_until DOUBLE PRECISION;
+        """,
+    ),
 ]
 
 
-def apply(conn: Any) -> list[str]:
-    """Apply the migrations `conn` (a psycopg connection in autocommit mode) has not seen; their names."""
+def apply(conn: Any, *, stop_before: str | None = None) -> list[str]:
+    """Apply the migrations `conn` (a psycopg connection in autocommit mode) has not seen; their names.
+
+    `stop_before` (a migration's name) leaves that one and the later ones pending: how a test makes the
+    database an older release would have left, to check the upgrade keeps its data."""
     applied: list[str] = []
     with conn.transaction():
         # A migration may take long on a big table, and the other replicas starting meanwhile wait for it.
@@ -98,6 +119,8 @@ def apply(conn: Any) -> list[str]:
                      "NOT NULL DEFAULT now())")
         done = {row["name"] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
         for name, sql in MIGRATIONS:
+            if name == stop_before:
+                break
             if name in done:
                 continue
             with conn.transaction():

@@ -56,9 +56,9 @@ class OperationLedger(Protocol):
     holder at a time, re-queued with their attempt count, their one alert claimed in the same transaction.
 
     `claim` is the fence that makes a second delivery of one operation harmless, whoever delivers it: today
-    the worker finds work with `due`/`next_wakeup` (the table is the queue); a broker would deliver operation
-    ids instead, written to an outbox in the same transaction as `begin`/`reschedule`, and the consumer would
-    still `claim` before acting and ack only after `complete` or `reschedule` committed."""
+    the worker finds work with `due`/`next_wakeup` (the table is the queue), or a broker delivers operation
+    ids, written to the outbox (see Outbox) in the same transaction as the change, and the consumer still
+    `claim`s before acting and acks only after `complete` or `reschedule` committed."""
 
     def begin(self, x: str, mode: str, kind: str, *, a: str | None = None, b: str | None = None,
               path: str = "async", now: float, owner: str | None = None, lease: float = 0.0) -> Operation: ...
@@ -107,10 +107,33 @@ class AlertRecords(Protocol):
 
     def undelivered_alerts(self) -> list[dict[str, Any]]: ...
 
+    def claim_undelivered_alerts(self, owner: str, *, now: float, lease: float) -> list[dict[str, Any]]: ...
+
     def mark_delivered(self, alert_seq: int) -> None: ...
 
 
-class OperationStore(NumberState, OperationLedger, TableQueue, AlertRecords, Protocol):
+class Outbox(Protocol):
+    """Messages for a broker, written in the same transaction as the change that needs them.
+
+    With `outbox_enabled`, begin / claim / reschedule / release and the sweep queued by complete each add
+    a 'run' row for their operation, due when it next becomes claimable (for a claim: when its lease runs
+    out, a watchdog should the holder die). A relay takes rows for a lease, publishes them, and deletes
+    them once the broker confirmed; a relay that died in between leaves rows taken again later, so a
+    message may be published twice, which the consumer's `claim` makes harmless.
+    """
+
+    outbox_enabled: bool
+
+    def claim_outbox(self, relay: str, *, now: float, lease: float, limit: int) -> list[dict[str, Any]]: ...
+
+    def delete_outbox(self, seqs: list[int]) -> None: ...
+
+    def count_outbox(self) -> int: ...
+
+    def next_outbox_at(self) -> float | None: ...
+
+
+class OperationStore(NumberState, OperationLedger, TableQueue, AlertRecords, Outbox, Protocol):
     """Everything the core keeps in its database; store.Store (SQLite) and store_pg.PgStore (PostgreSQL)."""
 
 
@@ -151,15 +174,21 @@ def redacted(target: str | Path | None) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_store(target: str | Path | None) -> OperationStore:
-    """The store `target` names: None (in-memory SQLite), a file path, `sqlite:///path`, or `postgresql://...`."""
+def open_store(target: str | Path | None, *, outbox: bool = False) -> OperationStore:
+    """The store `target` names: None (in-memory SQLite), a file path, `sqlite:///path`, or `postgresql://...`.
+
+    `outbox`: write the broker's messages to the outbox table with every change that needs one (see Outbox)."""
+    store: OperationStore
     if is_postgres_url(target):
         problem = postgres_driver_problem()
         if problem is not None:
             raise StoreUnavailable(problem)
         from .store_pg import PgStore  # psycopg is imported here and nowhere on the SQLite path
 
-        return PgStore.open(str(target))
-    from .store import Store
+        store = PgStore.open(str(target))
+    else:
+        from .store import Store
 
-    return Store.open(sqlite_path(target) if isinstance(target, str) else target)
+        store = Store.open(sqlite_path(target) if isinstance(target, str) else target)
+    store.outbox_enabled = outbox
+    return store

@@ -6,6 +6,9 @@ per change. Methods are synchronous and short (sqlite3 directly, no threads),
 so they run in the event loop under virtual time. Two processes may share one
 database: claims and completions are compare-and-sets, a lost race is reported,
 never overwritten.
+
+With `outbox_enabled` (storage.Outbox), the changes that make an operation claimable later also write
+its broker message to the outbox table, in their own transaction: committed together or not at all.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ _PREFIX = {"XB": "xb_", "AXB": "axb_"}
 
 
 class Store:
+    # Off by default: without a broker nobody would ever empty the outbox table.
+    outbox_enabled: bool = False
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._apply_migrations()
@@ -131,6 +137,8 @@ class Store:
                     owner, now + lease if claimed else None, now, now,
                 ],
             )
+            # Claimed: the watchdog, due when the lease runs out; otherwise claimable at once.
+            self._enqueue(op_id, now + lease if claimed else now, now)
         return self.operation(op_id)
 
     # ---- operations: claim -----------------------------------------------
@@ -151,6 +159,8 @@ class Store:
                      AND (state = 'pending' OR (state = 'running' AND lease_until <= ?))""",
                 [owner, now + lease, doubt_until, doubt_until, doubt_until, now, op_id, now, now],
             )
+            if cursor.rowcount == 1:
+                self._enqueue(op_id, now + lease, now)  # the watchdog for this holder
         return self.operation(op_id) if cursor.rowcount == 1 else None
 
     def due(self, now: float, limit: int) -> list[str]:
@@ -261,12 +271,15 @@ class Store:
             )
             if cursor.rowcount != 1:
                 raise LostClaim(op.id)
+            self._enqueue(op.id, next_attempt_at, now)
             current = self.operation(op.id)
             if alert_at is not None and current.attempts >= alert_at and not current.alerted:
                 self.db.execute("UPDATE operations SET alerted = 1 WHERE id = ?", [op.id])
+                holder, until = delivery_hold(op, owner)
                 self.db.execute(
-                    "INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                    [op.id, op.x, op.mode, current.attempts, error, now],
+                    """INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered, delivering_owner,
+                       delivering_until) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)""",
+                    [op.id, op.x, op.mode, current.attempts, error, now, holder, until],
                 )
                 alert = self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])
         return self.operation(op.id), alert
@@ -278,9 +291,11 @@ class Store:
             if cursor.rowcount != 1:
                 return None
             current = self.operation(op.id)
+            holder, until = delivery_hold(op, op.lease_owner)
             self.db.execute(
-                "INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                [op.id, op.x, op.mode, current.attempts, error, now],
+                """INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered, delivering_owner,
+                   delivering_until) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)""",
+                [op.id, op.x, op.mode, current.attempts, error, now, holder, until],
             )
             return self._one("SELECT * FROM alerts WHERE operation_id = ?", [op.id])
 
@@ -290,13 +305,15 @@ class Store:
         Its call may have been cut off on the wire, so it is in doubt until `in_doubt_until`.
         """
         with self.db.atomic():
-            self.db.execute(
+            cursor = self.db.execute(
                 """UPDATE operations SET state = 'pending', lease_owner = NULL, lease_until = NULL,
                    next_attempt_at = MIN(next_attempt_at, ?), updated_at = ?,
                    in_doubt_until = MAX(COALESCE(in_doubt_until, ?), ?)
                    WHERE id = ? AND state = 'running' AND lease_owner = ?""",
                 [now, now, in_doubt_until, in_doubt_until, op.id, owner],
             )
+            if cursor.rowcount == 1:
+                self._enqueue(op.id, now, now)
 
     # ---- sweeps: cleaning up after calls that may land late ----------------
 
@@ -318,6 +335,7 @@ class Store:
             [seq, f"op_{seq:08d}", origin["x"], origin["mode"], origin["a"], origin["b"], origin["path"],
              origin["in_doubt_until"], now, now, origin_id],
         )
+        self._enqueue(f"op_{seq:08d}", origin["in_doubt_until"], now)
 
     def _refuse_during_sweep(self, x: str, mode: str) -> None:
         """A bind must wait while a sweep deletes strays on (x, mode): the provider could hand it one of them."""
@@ -403,13 +421,73 @@ class Store:
         return self._one("SELECT COUNT(*) AS n FROM alerts")["n"]
 
     def undelivered_alerts(self) -> list[dict[str, Any]]:
+        """Every alert not yet delivered, whoever may be posting it (see claim_undelivered_alerts)."""
         return list(self.db.query("SELECT * FROM alerts WHERE delivered = 0 ORDER BY seq"))
+
+    def claim_undelivered_alerts(self, owner: str, *, now: float, lease: float) -> list[dict[str, Any]]:
+        """Take the undelivered alerts nobody else is posting, for `lease` seconds: oldest first.
+
+        So two replicas never post one alert at the same time. Alerts `owner` already holds come back
+        too, their lease extended (a renewal: the caller skips those it is still posting). An alert is
+        raised already held by the holder of its operation until that claim's lease runs out, since the
+        holder posts it at once. Delivery is still at-least-once: a replica that dies between the POST
+        and mark_delivered leaves the alert to be taken, and posted again, once its lease ran out.
+        """
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE alerts SET delivering_owner = ?, delivering_until = ?
+                   WHERE delivered = 0 AND (delivering_until IS NULL OR delivering_until <= ? OR delivering_owner = ?)""",
+                [owner, now + lease, now, owner],
+            )
+            # Every undelivered alert `owner` holds was just taken or renewed (the write lock is ours till commit).
+            return list(self.db.query("SELECT * FROM alerts WHERE delivered = 0 AND delivering_owner = ? ORDER BY seq",
+                                      [owner]))
 
     def mark_delivered(self, alert_seq: int) -> None:
         with self.db.atomic():
             self.db.execute("UPDATE alerts SET delivered = 1 WHERE seq = ?", [alert_seq])
 
+    # ---- the outbox (storage.Outbox) ----------------------------------------
+
+    def claim_outbox(self, relay: str, *, now: float, lease: float, limit: int) -> list[dict[str, Any]]:
+        """Take up to `limit` rows no live relay holds, for `lease` seconds: soonest due first.
+
+        One statement, so SQLite's write lock makes the take exclusive between processes."""
+        with self.db.atomic():
+            rows = list(self.db.query(
+                """UPDATE outbox SET relay_owner = ?, relay_until = ?
+                   WHERE seq IN (SELECT seq FROM outbox WHERE relay_until IS NULL OR relay_until <= ?
+                                 ORDER BY deliver_at, seq LIMIT ?)
+                   RETURNING seq, op_id, deliver_at, kind""",
+                [relay, now + lease, now, limit],
+            ))
+        # RETURNING hands a whole REAL back as an integer: made a float again, as a SELECT would read it.
+        taken = [{**row, "deliver_at": float(row["deliver_at"])} for row in rows]
+        return sorted(taken, key=lambda row: (row["deliver_at"], row["seq"]))
+
+    def delete_outbox(self, seqs: list[int]) -> None:
+        """Remove rows the broker has confirmed (whoever holds them: a confirmed message is out)."""
+        with self.db.atomic():
+            for start in range(0, len(seqs), 500):
+                chunk = list(seqs[start:start + 500])
+                self.db.execute(f"DELETE FROM outbox WHERE seq IN ({', '.join('?' * len(chunk))})", chunk)
+
+    def count_outbox(self) -> int:
+        return self._one("SELECT COUNT(*) AS n FROM outbox")["n"]
+
+    def next_outbox_at(self) -> float | None:
+        """When a relay can next take a row: a free row at once (its creation time), a taken one when its
+        relay lease runs out; None for an empty outbox."""
+        row = self._one("SELECT MIN(COALESCE(relay_until, created_at)) AS t FROM outbox")
+        return row["t"] if row else None
+
     # ---- internals -------------------------------------------------------
+
+    def _enqueue(self, op_id: str, deliver_at: float, now: float) -> None:
+        """Inside a write: the operation's 'run' message, when the outbox is on."""
+        if self.outbox_enabled:
+            self.db.execute("INSERT INTO outbox (op_id, deliver_at, kind, created_at) VALUES (?, ?, 'run', ?)",
+                            [op_id, deliver_at, now])
 
     def _transition(self, x: str, mode: str, from_status: str, to_status: str, version: int, op_id: str, now: float) -> None:
         check_move(from_status, to_status)
@@ -422,6 +500,14 @@ class Store:
         for row in self.db.query(sql, params or []):
             return row
         return None
+
+
+def delivery_hold(op: Operation, owner: str | None) -> tuple[str | None, float | None]:
+    """Who holds a new alert for delivery, and until when: the holder that raised it (it posts the alert
+    at once) for as long as its claim lasts; nobody when `op` is not a claim of `owner`."""
+    if owner is not None and op.lease_owner == owner and op.lease_until is not None:
+        return owner, op.lease_until
+    return None, None
 
 
 def number_view(x: str, row: dict[str, Any]) -> dict[str, Any]:

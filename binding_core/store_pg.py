@@ -18,6 +18,9 @@ How the guarantees hold across processes (READ COMMITTED):
 - a transaction that numbers rows (operations, transitions, alerts) takes one advisory lock, after its
   row locks, before drawing a number: numbers are then handed out in commit order, and a reader paging
   with `after=` never skips a row that commits later with a smaller number.
+- the outbox (storage.Outbox) is written in the transaction of the change that needs the message, and
+  relays take rows with `FOR UPDATE SKIP LOCKED` plus a relay lease, so two relays never take one row at
+  once; likewise replicas take undelivered alerts with a delivery lease.
 A lock wait is bounded (lock_timeout) and a transaction left open by a stopped process is ended by
 the server (idle_in_transaction_session_timeout); a broken connection is replaced on the next call.
 """
@@ -35,7 +38,7 @@ from psycopg.rows import dict_row
 from . import schema_pg
 from .records import LostClaim, Operation, StateConflict
 from .storage import StoreUnavailable
-from .store import number_view
+from .store import delivery_hold, number_view
 from .transitions import BIND, MODES, OPERATION, REQUIRED_STATUS, check_move
 
 _PREFIX = {"XB": "xb_", "AXB": "axb_"}
@@ -57,6 +60,8 @@ def session_options(url: str) -> str:
 
 class PgStore:
     backend = "postgresql"
+    # Off by default: without a broker nobody would ever empty the outbox table.
+    outbox_enabled: bool = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -169,6 +174,8 @@ class PgStore:
                  "running" if claimed else "pending", version + 1, 1 if claimed else 0, now,
                  owner, now + lease if claimed else None, now, now],
             )
+            # Claimed: the watchdog, due when the lease runs out; otherwise claimable at once.
+            self._enqueue(conn, op_id, now + lease if claimed else now, now)
         return self.operation(op_id)
 
     # ---- operations: claim -----------------------------------------------
@@ -187,6 +194,8 @@ class PgStore:
                    RETURNING *""",
                 {"owner": owner, "until": now + lease, "doubt": doubt_until, "now": now, "id": op_id},
             ).fetchone()
+            if row is not None:
+                self._enqueue(conn, op_id, now + lease, now)  # the watchdog for this holder
         return Operation.from_row(row) if row else None
 
     def due(self, now: float, limit: int) -> list[str]:
@@ -260,24 +269,27 @@ class PgStore:
             ).fetchone()
             if row is None:
                 raise LostClaim(op.id)
+            self._enqueue(conn, op.id, next_attempt_at, now)
             if alert_at is not None and row["attempts"] >= alert_at:
-                alert = _claim_alert(conn, op, row["attempts"], error, now)
+                alert = _claim_alert(conn, op, row["attempts"], error, now, delivery_hold(op, owner))
         return self.operation(op.id), alert
 
     def raise_alert(self, op: Operation, error: str, *, now: float) -> dict[str, Any] | None:
         with self._atomic() as conn:
             row = conn.execute("SELECT attempts FROM operations WHERE id = %s", [op.id]).fetchone()
-            return _claim_alert(conn, op, row["attempts"], error, now) if row else None
+            return _claim_alert(conn, op, row["attempts"], error, now, delivery_hold(op, op.lease_owner)) if row else None
 
     def release(self, op: Operation, owner: str, *, now: float, in_doubt_until: float) -> None:
         with self._atomic() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 """UPDATE operations SET state = 'pending', lease_owner = NULL, lease_until = NULL,
                    next_attempt_at = LEAST(next_attempt_at, %(now)s), updated_at = %(now)s,
                    in_doubt_until = GREATEST(in_doubt_until, %(doubt)s::float8)
                    WHERE id = %(id)s AND state = 'running' AND lease_owner = %(owner)s""",
                 {"now": now, "doubt": in_doubt_until, "id": op.id, "owner": owner},
             )
+            if cursor.rowcount == 1:
+                self._enqueue(conn, op.id, now, now)
 
     # ---- sweeps ------------------------------------------------------------
 
@@ -293,6 +305,7 @@ class PgStore:
             [seq, f"op_{seq:08d}", origin["x"], origin["mode"], origin["a"], origin["b"], origin["path"],
              origin["in_doubt_until"], now, now, origin_id],
         )
+        self._enqueue(conn, f"op_{seq:08d}", origin["in_doubt_until"], now)
 
     def _refuse_during_sweep(self, conn: psycopg.Connection[Any], x: str, mode: str, row: dict[str, Any]) -> None:
         found = conn.execute(
@@ -376,9 +389,59 @@ class PgStore:
     def undelivered_alerts(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM alerts WHERE delivered = 0 ORDER BY seq")
 
+    def claim_undelivered_alerts(self, owner: str, *, now: float, lease: float) -> list[dict[str, Any]]:
+        """As Store.claim_undelivered_alerts; an alert another replica is taking right now is skipped."""
+        with self._atomic() as conn:
+            rows = conn.execute(
+                """WITH taken AS (
+                       SELECT seq FROM alerts
+                       WHERE delivered = 0 AND (delivering_until IS NULL OR delivering_until <= %(now)s
+                                                OR delivering_owner = %(owner)s)
+                       FOR UPDATE SKIP LOCKED)
+                   UPDATE alerts SET delivering_owner = %(owner)s, delivering_until = %(until)s
+                   FROM taken WHERE alerts.seq = taken.seq
+                   RETURNING alerts.*""",
+                {"owner": owner, "until": now + lease, "now": now},
+            ).fetchall()
+        return sorted(rows, key=lambda row: row["seq"])
+
     def mark_delivered(self, alert_seq: int) -> None:
         with self._atomic() as conn:
             conn.execute("UPDATE alerts SET delivered = 1 WHERE seq = %s", [alert_seq])
+
+    # ---- the outbox (storage.Outbox) ----------------------------------------
+
+    def claim_outbox(self, relay: str, *, now: float, lease: float, limit: int) -> list[dict[str, Any]]:
+        """As Store.claim_outbox. SKIP LOCKED: rows another relay is taking are passed over, never waited for,
+        and the lock re-checks the relay lease, so a row is in one relay's hands at a time."""
+        with self._atomic() as conn:
+            rows = conn.execute(
+                """WITH taken AS (
+                       SELECT seq FROM outbox WHERE relay_until IS NULL OR relay_until <= %(now)s
+                       ORDER BY deliver_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                   UPDATE outbox SET relay_owner = %(relay)s, relay_until = %(until)s
+                   FROM taken WHERE outbox.seq = taken.seq
+                   RETURNING outbox.seq, outbox.op_id, outbox.deliver_at, outbox.kind""",
+                {"relay": relay, "until": now + lease, "now": now, "limit": limit},
+            ).fetchall()
+        return sorted(rows, key=lambda row: (row["deliver_at"], row["seq"]))
+
+    def delete_outbox(self, seqs: list[int]) -> None:
+        with self._atomic() as conn:
+            conn.execute("DELETE FROM outbox WHERE seq = ANY(%s)", [list(seqs)])
+
+    def count_outbox(self) -> int:
+        return self._one("SELECT COUNT(*) AS n FROM outbox")["n"]  # type: ignore[index]
+
+    def next_outbox_at(self) -> float | None:
+        row = self._one("SELECT MIN(COALESCE(relay_until, created_at)) AS t FROM outbox")
+        return row["t"] if row else None
+
+    def _enqueue(self, conn: psycopg.Connection[Any], op_id: str, deliver_at: float, now: float) -> None:
+        """Inside a write: the operation's 'run' message, when the outbox is on."""
+        if self.outbox_enabled:
+            conn.execute("INSERT INTO outbox (op_id, deliver_at, kind, created_at) VALUES (%s, %s, 'run', %s)",
+                         [op_id, deliver_at, now])
 
 
 def _number_in_commit_order(conn: psycopg.Connection[Any]) -> None:
@@ -396,13 +459,16 @@ def _transition(conn: psycopg.Connection[Any], x: str, mode: str, from_status: s
     )
 
 
-def _claim_alert(conn: psycopg.Connection[Any], op: Operation, attempts: int, error: str, now: float) -> dict[str, Any] | None:
-    """The operation's one alert, claimed in the database: whoever flips `alerted` first writes it."""
+def _claim_alert(conn: psycopg.Connection[Any], op: Operation, attempts: int, error: str, now: float,
+                 hold: tuple[str | None, float | None]) -> dict[str, Any] | None:
+    """The operation's one alert, claimed in the database: whoever flips `alerted` first writes it, held for
+    delivery as `hold` says (store.delivery_hold)."""
     if conn.execute("UPDATE operations SET alerted = 1 WHERE id = %s AND alerted = 0", [op.id]).rowcount != 1:
         return None
     _number_in_commit_order(conn)
     return conn.execute(
-        """INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered)
-           VALUES (%s, %s, %s, %s, %s, %s, 0) ON CONFLICT (operation_id) DO NOTHING RETURNING *""",
-        [op.id, op.x, op.mode, attempts, error, now],
+        """INSERT INTO alerts (operation_id, x, mode, attempts, last_error, at, delivered, delivering_owner,
+           delivering_until) VALUES (%s, %s, %s, %s, %s, %s, 0, %s, %s)
+           ON CONFLICT (operation_id) DO NOTHING RETURNING *""",
+        [op.id, op.x, op.mode, attempts, error, now, *hold],
     ).fetchone()
