@@ -470,6 +470,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
             "to_bind_p99_ms": round(pct(to_bind, 0.99) * 1000, 1),
             "consistent": len(bound) == args.binds,
             "cpu": cpu, "load_average_after": [round(v, 2) for v in os.getloadavg()],
+            "database": scratch or "a SQLite file in a temporary folder", "broker_namespace": namespace,
         }
     finally:
         if store is not None:
