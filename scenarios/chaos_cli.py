@@ -50,11 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
     list_cmd = sub.add_parser("list", help="list the bundled scenarios and the checks")
     list_cmd.set_defaults(chaos_command="list")
+    from .cluster.cli import add_cluster_arguments
+
+    add_cluster_arguments(sub)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.chaos_command == "list":
         return _list()
+    if args.chaos_command == "cluster":
+        from .cluster.cli import run_cluster
+
+        return run_cluster(args)
     problems = _validate(args)
     if problems:
         for problem in problems:

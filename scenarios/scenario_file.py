@@ -29,6 +29,13 @@
     [budget]
     examples = 20         # Hypothesis examples
     steps = 25            # rule calls per example
+    [cluster]             # `pstnsim chaos cluster` only: core replicas as processes (docs/cluster.md)
+    replicas = 2          # --replicas overrides
+    duration = 20         # real seconds of traffic and nemesis actions
+    settle_timeout = 60   # real seconds the replicas get to finish every operation at the end
+    [[nemesis]]           # `pstnsim chaos cluster` only: what is done to the replicas (docs/cluster.md)
+    action = "kill"
+    every = 8
 
 Every key is checked: unknown keys, wrong types and impossible values are refused
 with the file and key named.
@@ -93,6 +100,10 @@ class Scenario:
     checks: tuple[str, ...] = ()  # empty: every registered check
     budget: Budget = field(default_factory=Budget)
     source: Path | None = None
+    # `pstnsim chaos cluster` only: the [cluster] table (validated) and the raw [[nemesis]] tables (the nemesis
+    # module parses them when the cluster run starts).
+    cluster: dict[str, Any] = field(default_factory=dict)
+    nemesis: tuple[dict[str, Any], ...] = ()
 
     # `[run] dialect`: the wire this scenario runs over ("" when the file does not say).
     run_dialect: str = ""
@@ -112,13 +123,14 @@ class Scenario:
         return out
 
 
-_TOP = ("name", "description", "workload", "faults", "core", "provider", "run", "budget")
+_TOP = ("name", "description", "workload", "faults", "core", "provider", "run", "budget", "cluster", "nemesis")
 _PROVIDER = ("request_deadline",)
 _WORKLOAD = {"modes": list, "numbers": int, "parties": int, "mix": dict, "rate": float, "burst": list,
              "crashes": bool, "expiries": bool, "gray": str, "calls": bool, "fault_kinds": list,
              "rebind_at_doubt_end": bool}
 _RUN = {"duration": float, "checks": list, "dialect": str}
 _BUDGET = {"examples": int, "steps": int}
+_CLUSTER = {"replicas": int, "duration": float, "settle_timeout": float}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -163,9 +175,25 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", default_name:
     budget = Budget(**budget_data)
     if budget.examples < 1 or budget.steps < 1:
         raise ScenarioError(f"{origin}: [budget] examples and steps must be >= 1")
+    cluster = _cluster(data.get("cluster", {}), f"{origin}: [cluster]")
+    nemesis = data.get("nemesis", [])
+    if not isinstance(nemesis, list) or not all(isinstance(t, dict) for t in nemesis):
+        raise ScenarioError(f"{origin}: [[nemesis]] must be an array of tables")
     return Scenario(name=name, description=_typed(data.get("description", ""), str, f"{origin}: description"),
                     workload=workload, faults=faults, core=core, provider=provider, duration=float(duration),
-                    checks=checks, budget=budget, source=source, run_dialect=run_dialect)
+                    checks=checks, budget=budget, source=source, run_dialect=run_dialect, cluster=cluster,
+                    nemesis=tuple(nemesis))
+
+
+def _cluster(table: Any, where: str) -> dict[str, Any]:
+    """`[cluster]`: replicas 1..16, duration and settle_timeout > 0 real seconds."""
+    values = _table(table, _CLUSTER, where)
+    if not 1 <= values.get("replicas", 2) <= 16:
+        raise ScenarioError(f"{where} replicas must be between 1 and 16, got {values['replicas']}")
+    for key in ("duration", "settle_timeout"):
+        if key in values and not values[key] > 0:
+            raise ScenarioError(f"{where} {key} must be > 0 seconds, got {values[key]}")
+    return values
 
 
 def _workload(table: Any, where: str) -> Workload:
