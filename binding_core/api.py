@@ -40,6 +40,10 @@ OP_STATES = ("pending", "running", "done", "dead")
 # (the rows the filter matches, whatever the page) and `next` (the cursor of the next page, or null).
 PAGE_LIMITS = {"operations": (1000, 1000), "alerts": (1000, 1000), "transitions": (10000, 10000)}
 _OP_ID = re.compile(openapi.OPERATION_ID_PATTERN)
+# Seconds a client is told to wait (Retry-After) when the database failed: a busy SQLite file or a cut
+# PostgreSQL connection is usually over by then (a store reconnects on its next call).
+STORE_RETRY_AFTER = 1
+STORE_FAILURES = (sqlite3.OperationalError, StoreUnavailable)
 
 
 class ApiError(Exception):
@@ -125,9 +129,18 @@ def _no_body(request: web.Request) -> None:
 # ---- answers ---------------------------------------------------------------
 
 
+def _store_busy(message: str, **extra: Any) -> ApiError:
+    return ApiError(503, "STORE_BUSY", message, headers={"Retry-After": str(STORE_RETRY_AFTER)}, **extra)
+
+
 def _answer(result: Accepted | Finished | Unsettled, store: OperationStore) -> web.Response:
     op = result.operation
-    mode_view = store.view(op.x)[op.mode.lower()]
+    try:
+        mode_view = store.view(op.x)[op.mode.lower()]
+    except STORE_FAILURES as exc:
+        # The change is already committed (the worker carries it out); only reading the answer failed.
+        raise _store_busy(f"the change was accepted as {op.id}, but the database failed while answering; "
+                          f"see GET /v1/operations/{op.id}: {exc}", operation_id=op.id) from None
     body = {
         "operation_id": op.id,
         "x": op.x,
@@ -157,8 +170,8 @@ async def _change(request: web.Request, mode: str, kind: str, a: str | None = No
         result = await request.app[SERVICE].request(x, mode, kind, a=a, b=b)
     except StateConflict as exc:
         raise ApiError(409, "STATE_CONFLICT", str(exc), current=exc.view[mode.lower()]) from None
-    except (sqlite3.OperationalError, StoreUnavailable) as exc:  # e.g. another process holds the write lock too long: nothing written
-        raise ApiError(503, "STORE_BUSY", f"the database refused the change, try again: {exc}") from None
+    except STORE_FAILURES as exc:  # e.g. another process holds the write lock too long: nothing written
+        raise _store_busy(f"the database refused the change, try again: {exc}") from None
     return _answer(result, request.app[STORE])
 
 
@@ -378,11 +391,15 @@ def _admit(request: web.Request) -> None:
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """ApiError and aiohttp's own HTTP errors (404, 405, 413) become the JSON error shape; crashes become 500."""
+    """ApiError and aiohttp's own HTTP errors (404, 405, 413) become the JSON error shape; a database that
+    failed a read becomes 503 STORE_BUSY (try again); crashes become 500."""
     try:
         return await handler(request)
     except ApiError as exc:
         return exc.response()
+    except STORE_FAILURES as exc:
+        log.warning("database failure on %s %s: %s", request.method, request.path, exc)
+        return _store_busy(f"the database failed, try again: {exc}").response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
