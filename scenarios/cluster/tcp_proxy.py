@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 _CHUNK = 64 * 1024
 
 
-@dataclass
+@dataclass(eq=False)
 class _Link:
     """One client connection and its upstream twin; aborting either transport ends both pumps."""
 
@@ -76,6 +76,7 @@ class TcpProxy:
         await self._wait_pumps(links)
 
     async def _wait_pumps(self, links: list[_Link]) -> None:
+        self._links.difference_update(links)
         pumps = [pump for link in links for pump in link.pumps]
         if pumps:
             await asyncio.gather(*pumps, return_exceptions=True)
