@@ -132,6 +132,8 @@ class Outbox(Protocol):
 
     def next_outbox_at(self) -> float | None: ...
 
+    def fill_outbox(self, *, now: float) -> int: ...
+
 
 class OperationStore(NumberState, OperationLedger, TableQueue, AlertRecords, Outbox, Protocol):
     """Everything the core keeps in its database; store.Store (SQLite) and store_pg.PgStore (PostgreSQL)."""

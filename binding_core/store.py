@@ -481,6 +481,21 @@ class Store:
         row = self._one("SELECT MIN(COALESCE(relay_until, created_at)) AS t FROM outbox")
         return row["t"] if row else None
 
+    def fill_outbox(self, *, now: float) -> int:
+        """A 'run' row for every pending or running operation, due when it becomes claimable; how many.
+
+        For work queued while the outbox was off (a database upgraded, or moved from the table queue to a
+        broker): no message exists for it, and with a broker nobody scans the table. Called at every start
+        it duplicates messages already in the broker, which the consumer's claim makes harmless."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """INSERT INTO outbox (op_id, deliver_at, kind, created_at)
+                   SELECT id, CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END, 'run', ?
+                   FROM operations WHERE state IN ('pending', 'running') ORDER BY seq""",
+                [now],
+            )
+        return cursor.rowcount
+
     # ---- internals -------------------------------------------------------
 
     def _enqueue(self, op_id: str, deliver_at: float, now: float) -> None:

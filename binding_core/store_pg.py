@@ -437,6 +437,17 @@ class PgStore:
         row = self._one("SELECT MIN(COALESCE(relay_until, created_at)) AS t FROM outbox")
         return row["t"] if row else None
 
+    def fill_outbox(self, *, now: float) -> int:
+        """As Store.fill_outbox."""
+        with self._atomic() as conn:
+            cursor = conn.execute(
+                """INSERT INTO outbox (op_id, deliver_at, kind, created_at)
+                   SELECT id, CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END, 'run', %s
+                   FROM operations WHERE state IN ('pending', 'running') ORDER BY seq""",
+                [now],
+            )
+        return cursor.rowcount
+
     def _enqueue(self, conn: psycopg.Connection[Any], op_id: str, deliver_at: float, now: float) -> None:
         """Inside a write: the operation's 'run' message, when the outbox is on."""
         if self.outbox_enabled:
