@@ -111,7 +111,7 @@ async def check_broker(url: str) -> None:
     try:
         import aio_pika
     except ImportError:
-        raise BackendError("--broker needs aio-pika: pip install 'pstnsim[broker]'") from None
+        raise BackendError("--broker needs aio-pika: pip install 'pstnsim[rabbitmq]'") from None
     try:
         connection = await asyncio.wait_for(aio_pika.connect(url), CONNECT_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - any failure to log in means the same to the user
@@ -123,9 +123,9 @@ async def check_broker(url: str) -> None:
 async def delete_broker_topology(url: str, namespace: str) -> str:
     """Delete the run's exchanges and queues; "" when done, else why not (a note for the report)."""
     try:
-        from binding_core.broker import delete_topology  # type: ignore[attr-defined]
+        from binding_core.broker.topology import delete_topology
     except ImportError:
-        return "the broker topology was left in place: this build has no binding_core.broker.delete_topology"
+        return "the broker topology was left in place: this build has no binding_core.broker.topology.delete_topology"
     try:
         result = delete_topology(url, namespace)
         if asyncio.iscoroutine(result):

@@ -52,10 +52,12 @@ class ServerProcess:
         self.env = env
         self.process: asyncio.subprocess.Process | None = None
         self.url = ""
+        self._log_start = 0
 
     async def start(self) -> str:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        self._log_start = log.tell()  # a restart appends: only what this process writes counts
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *self.argv, stdout=log, stderr=asyncio.subprocess.STDOUT, env=self.env, start_new_session=True)
@@ -69,8 +71,7 @@ class ServerProcess:
         assert self.process is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        offset = max(0, offset - 4096)  # the line may already be there
+        offset = self._log_start
         seen = b""
         while loop.time() < deadline:
             with self.log_path.open("rb") as log:

@@ -137,6 +137,7 @@ class ClusterRunner:
         plans = []
         for index, scenario in enumerate(scenarios):
             specs = parse_specs(scenario)  # refused before anything starts, even on a replay
+            _require(scenario, specs, o)
             table = scenario.cluster
             replicas = o.replicas or (replay.replicas if replay else table.get("replicas", DEFAULT_REPLICAS))
             duration = float(table.get("duration", DEFAULT_DURATION))
@@ -279,6 +280,7 @@ class ClusterRunner:
             if provider is not None:
                 await provider.stop()
             await self._clean_up(database, namespace, facts)
+            facts.pop("t0", None)  # a reading of this process's loop clock: meaningless in a report
         outcome.telemetry = {**outcome.telemetry, "cluster": facts}
         return outcome
 
@@ -417,6 +419,21 @@ def _merge(results: list[CheckResult], step_failures: list[CheckResult]) -> list
     failed = {r.name: r for r in step_failures}
     merged = [failed.pop(r.name, r) if r.status != "failed" else r for r in results]
     return merged + list(failed.values())
+
+
+def _require(scenario: Scenario, specs: list[Any], options: ClusterOptions) -> None:
+    """A nemesis action the run's backends cannot take (cut_db on SQLite, broker actions without --broker)."""
+    from .nemesis_plan import nemesis_module
+
+    if not specs:
+        return
+    needs = nemesis_module().requirements(specs)
+    where = f"{scenario.source or scenario.name}: [[nemesis]]"
+    if "postgres" in needs and not options.db.lower().startswith(("postgresql:", "postgres:")):
+        raise ScenarioError(f"{where} cut_db needs a postgresql:// --db")
+    if "broker" in needs and not options.broker:
+        actions = sorted({s.action for s in specs if s.needs == "broker"})
+        raise ScenarioError(f"{where} {', '.join(actions)} need(s) --broker amqp://...")
 
 
 def _lease(core: dict[str, Any]) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from .cluster_facts import cluster_facts, cluster_html
 from .collector import RunRecord, ScenarioRecord
 from .explain import example_html, failure_html
 from .page import SCRIPT, STYLE
@@ -75,6 +76,9 @@ def _scenario_section(scenario: ScenarioRecord, clock: str) -> str:
         note = getattr(finished, "note", "")
         if note:
             out.append(f"<p class=explain>{escape(note)}</p>")
+        facts = cluster_facts(finished.telemetry)
+        if facts is not None:
+            out.append(cluster_html(facts))
         if finished.error:
             cause = finished.error.strip().splitlines()[-1] if finished.error.strip() else "unknown"
             out.append(f"<div class=violation><h4>The harness failed (not a check): {escape(cause)}</h4>"
@@ -133,7 +137,7 @@ def render_html(record: RunRecord) -> str:
         verdict = "<span class=fail>HARNESS ERROR</span>"
     exit_code = getattr(finished, "exit_code", None) if finished is not None else None
     scenarios = _failed_first(record)
-    clock = "real" if started and started.mode == "real-time" else "virtual"
+    clock = "real" if started and started.mode in ("real-time", "cluster") else "virtual"
     summary_rows = "".join(
         f'<tr><td><a href="#{escape(s.name)}">{escape(s.name)}</a></td>'
         f"<td class={_verdict(s)[1]}>{escape(_verdict(s)[0])}</td>"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from .cluster_facts import cluster_facts, junit_properties
 from .collector import RunRecord
 
 
@@ -54,6 +55,9 @@ def junit_tree(record: RunRecord) -> ET.ElementTree:
                 ET.SubElement(props, "property", name="verdict", value=finished.verdict)
             if finished.failure_trace:
                 ET.SubElement(props, "property", name="failure_trace", value=finished.failure_trace)
+            facts = cluster_facts(finished.telemetry)
+            for name, value in junit_properties(facts) if facts else ():
+                ET.SubElement(props, "property", name=name, value=value)
         if scenario.replay is not None:
             ET.SubElement(props, "property", name="trace", value=str(scenario.replay["trace"]))
             ET.SubElement(props, "property", name="verdict", value=str(scenario.replay["verdict"]))

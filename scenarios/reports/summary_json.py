@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .cluster_facts import cluster_facts
 from .collector import RunRecord
 
 
@@ -44,6 +45,9 @@ def summary(record: RunRecord) -> dict[str, Any]:
                 # The failing example's provider trace: `pstnsim replay FILE` reproduces it without Hypothesis.
                 "failure_trace": (s.finished.failure_trace or None) if s.finished else None,
                 **({"replay": s.replay} if s.replay is not None else {}),
+                # pstnsim chaos cluster: replicas, backends, nemesis actions with their times, requests per replica.
+                **({"cluster": cluster_facts(s.finished.telemetry)}
+                   if s.finished and cluster_facts(s.finished.telemetry) else {}),
             }
             for s in record.scenarios.values()
         ],
