@@ -6,6 +6,7 @@ from . import deliveries, routing  # noqa: F401  (alert deliveries, gray paths, 
 from . import refusal_source  # noqa: F401  (a refusal passed on is one the provider gave)
 from . import attempt_counts, binding_ids  # noqa: F401  (failed calls counted; a bound row names its binding)
 from . import answers  # noqa: F401  (answers in the contract; a truthful /health)
+from . import holders  # noqa: F401  (one holder per operation at a time; no call after it settled)
 from .observation import CallProbe, Observation, RetryPolicy
 from .registry import CHECKS, Check, CheckResult, NotApplicable, Violation, check, run_checks
 
