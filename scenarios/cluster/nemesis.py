@@ -285,12 +285,16 @@ class _Runner:
         return round(asyncio.get_running_loop().time() - self.started_at, 3)
 
     async def run(self, action: Action) -> None:
+        """The record goes into the log when the action starts (so the log is in start order and a report
+        written meanwhile shows it "running"), and is completed in place when it ends."""
         lock = self.replica_locks[action.replica] if action.replica is not None else self.broker_lock
         record: dict[str, Any] = {"at": None, "planned_at": action.at, "action": action.name,
-                                  "replica": action.replica, "params": dict(action.params)}
+                                  "replica": action.replica, "params": dict(action.params), "outcome": "running",
+                                  "details": {}}
         try:
             async with lock:
                 record["at"] = self.now()
+                self.log.append(record)
                 details = await HANDLERS[action.name](self, action)
                 record["outcome"] = details.pop("outcome", "done")
                 record["details"] = details
@@ -302,7 +306,8 @@ class _Runner:
             record["details"] = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
             record["ended_at"] = self.now()
-            self.log.append(record)
+            if record["at"] is None:  # cancelled while waiting for its replica: not logged yet
+                self.log.append(record)
 
     async def restore(self) -> None:
         """Every replica running and resumed, whatever happened before (a cancel mid-action included)."""
