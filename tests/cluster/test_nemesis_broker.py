@@ -184,3 +184,40 @@ async def test_no_message_within_the_wait_is_an_outcome_not_an_error(ns: Namespa
     result = await ns.tools.deliver_past_limit(ns.url, ns.name, wait=0.2)
     assert result == {"outcome": "no message"}
     assert await ns.consumers() == 0  # the nemesis left no consumer behind
+
+
+async def test_a_robust_client_through_the_proxy_reconnects_after_a_cut(ns: Namespace) -> None:
+    """What cut_broker does to a replica: its broker connection drops, it reconnects through the proxy and
+    its consumer receives again."""
+    from urllib.parse import urlsplit
+
+    from scenarios.cluster.tcp_proxy import TcpProxy
+
+    target = urlsplit(ns.url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    port = await proxy.start()
+    via = target._replace(netloc=f"{target.username}:{target.password}@127.0.0.1:{port}",
+                          query="reconnect_interval=0.1").geturl()
+    client = await aio_pika.connect_robust(via, timeout=5)
+    reconnected = asyncio.Event()
+    client.reconnect_callbacks.add(lambda *_: reconnected.set())
+    try:
+        channel = await client.channel()
+        queue = await channel.declare_queue(f"{ns.name}.work", passive=True)
+        got: asyncio.Queue = asyncio.Queue()
+
+        async def on_message(message) -> None:
+            await message.ack()
+            got.put_nowait(message.message_id)
+
+        await queue.consume(on_message)
+        before = await ns.publish("op-before")
+        assert await asyncio.wait_for(got.get(), DEADLINE) == before
+        assert await proxy.cut() == 1
+        await asyncio.wait_for(reconnected.wait(), DEADLINE)
+        after = await ns.publish("op-after")
+        assert await asyncio.wait_for(got.get(), DEADLINE) == after
+        assert proxy.accepted == 2 and proxy.cuts == 1
+    finally:
+        await client.close()
+        await proxy.stop()
