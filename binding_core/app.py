@@ -3,6 +3,8 @@
 `create_app` wires store, provider client, worker, gray router and API; the
 worker starts and stops with the app (one cleanup context). Clock and
 randomness are injected so the core runs in one looptime loop with the provider.
+With `[broker] url` set, the store writes an outbox and the broker link (binding_core.broker,
+imported only then) relays it and feeds the worker instead of the table scan.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Parts:
     gray: GrayRouter
     service: BindingService
     memory_alerts: MemorySink
+    database_id: str = ""
+    broker: Any = None  # binding_core.broker.link.BrokerLink once started, with a broker configured
 
 
 PARTS = web.AppKey("parts", Parts)
@@ -89,12 +93,24 @@ def create_app(
         app[WORKER] = parts.worker
         app[MEMORY_ALERTS] = parts.memory_alerts
         app[PARTS] = parts
+        if config.broker.url is not None:
+            try:
+                parts.broker = await _start_broker(parts, clock)
+            except BaseException:
+                await parts.provider.close()
+                parts.store.close()
+                raise
         await parts.worker.start()
         try:
             yield
         finally:
-            if not app[ABORTED]["aborted"]:
+            aborted = app[ABORTED]["aborted"]
+            if parts.broker is not None:
+                await parts.broker.stop_consuming()
+            if not aborted:
                 await parts.worker.stop()
+            if parts.broker is not None:
+                await parts.broker.close(flush=not aborted)
             await parts.provider.close()
             for sink in parts.worker.sinks:
                 await sink.close()
@@ -115,7 +131,8 @@ def build_parts(
     sinks: list[AlertSink] | None = None,
 ) -> Parts:
     client = make_client(config.provider, clock)  # an unknown dialect fails here, before any file is made
-    store = open_store(db_path)
+    with_broker = config.broker.url is not None
+    store = open_store(db_path, outbox=with_broker)
     if provider is not None:
         client = GuardedClient(provider, client.breaker)
     memory = MemorySink()
@@ -140,10 +157,27 @@ def build_parts(
         concurrency=config.worker.concurrency,
         poll_interval=config.worker.poll_interval,
         in_doubt_window=config.provider.in_doubt_window,
+        scan_table=not with_broker,
     )
     gray = GrayRouter(config.gray, config.source)
     service = BindingService(store, worker, client, gray, clock)
-    return Parts(config, store, client, worker, gray, service, memory)
+    return Parts(config, store, client, worker, gray, service, memory, database_id=database_id)
+
+
+def broker_namespace(config: CoreConfig, database_id: str) -> str:
+    """The namespace of the broker's exchanges and queues: [broker] namespace, else one per database, so
+    cores on one database share their queues and cores on different databases never do."""
+    return config.broker.namespace or f"pstnsim-{database_id}"
+
+
+async def _start_broker(parts: Parts, clock: Clock) -> Any:
+    from .broker.link import BrokerLink  # aio-pika is imported here and nowhere without a broker
+
+    broker = parts.config.broker
+    assert broker.url is not None
+    return await BrokerLink.start(broker.url, broker_namespace(parts.config, parts.database_id),
+                                  delivery_limit=broker.delivery_limit, relay_lease=broker.relay_lease,
+                                  store=parts.store, worker=parts.worker, clock=clock)
 
 
 class Core:

@@ -1,4 +1,5 @@
-"""`pstnsim core`: serve the binding core over HTTP against a provider URL, on a SQLite file or a PostgreSQL database."""
+"""`pstnsim core`: serve the binding core over HTTP against a provider URL, on a SQLite file or a PostgreSQL database,
+optionally with a RabbitMQ broker carrying its retries (--broker)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 from simulator.arguments import port_number
 
 from .app import Core
-from .config import ConfigError, CoreConfig, load_config, url_problem
+from .broker.connection import BrokerUnavailable, broker_url_problem, driver_problem, masked
+from .config import ConfigError, CoreConfig, load_config, namespace_problem, url_problem
 from .storage import STORE_ERRORS, is_postgres_url, postgres_driver_problem, redacted, sqlite_path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -64,11 +66,32 @@ def database_target(text: str) -> str:
     return path
 
 
+def broker_url(text: str) -> str:
+    """argparse type for --broker: an amqp(s):// URL, and aio-pika installed (the rabbitmq extra)."""
+    problem = broker_url_problem(text) or driver_problem()
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def broker_namespace(text: str) -> str:
+    problem = namespace_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider-url", type=provider_url, help="the provider's base URL (overrides [provider] url)")
     parser.add_argument("--db", required=True, type=database_target, metavar="FILE|URL",
                         help="SQLite database file or sqlite:///FILE (created if missing; its folder must exist), "
                              "or postgresql://user@host:port/dbname (needs the postgres extra; replicas may share it)")
+    parser.add_argument("--broker", type=broker_url, metavar="URL",
+                        help="RabbitMQ URL, e.g. amqp://guest:guest@127.0.0.1:5672/: retries and watchdogs go through "
+                             "it instead of a table scan (needs the rabbitmq extra; overrides [broker] url)")
+    parser.add_argument("--broker-namespace", type=broker_namespace, metavar="NS",
+                        help="prefix of the broker's exchanges and queues (default pstnsim-<database id>; "
+                             "overrides [broker] namespace)")
     parser.add_argument("--config", help="TOML config file; its [gray] section is re-read when it changes")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0 picks a free one)")
@@ -90,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.seed is not None:
         config = config.replace(seed=args.seed)
+    if args.broker is not None or args.broker_namespace is not None:
+        config = config.replace(broker=dataclasses.replace(
+            config.broker, url=args.broker or config.broker.url, namespace=args.broker_namespace or config.broker.namespace))
+    if config.broker.url is not None and driver_problem() is not None:
+        print(f"pstnsim core: {driver_problem()}", file=sys.stderr)
+        return 2
     if args.admin_token is not None or args.allow_public_admin:
         if args.admin_token == "":
             print("pstnsim core: --admin-token must not be empty", file=sys.stderr)
@@ -110,11 +139,17 @@ async def _serve(config: CoreConfig, args: argparse.Namespace) -> int:
     except STORE_ERRORS as exc:  # unreadable, locked or corrupt past its header; a server down or refusing us
         print(f"pstnsim core: cannot open the database {redacted(args.db)}: {exc}", file=sys.stderr)
         return 2
+    except BrokerUnavailable as exc:
+        print(f"pstnsim core: cannot use the broker: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"pstnsim core: cannot start: {exc}", file=sys.stderr)
         return 2
     # One line tools and tests wait for (the port is real even with --port 0).
-    print(f"pstnsim core listening on {core.url} (provider {core.config.provider.url}, db {redacted(args.db)})", flush=True)
+    broker = core.parts.broker
+    via = f", broker {masked(core.config.broker.url or '')} namespace {broker.namespace}" if broker is not None else ""
+    print(f"pstnsim core listening on {core.url} (provider {core.config.provider.url}, db {redacted(args.db)}{via})",
+          flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -6,6 +6,7 @@ Only `[gray]` is re-read while running (see gray.py); every other key is read at
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,18 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class BrokerSettings:
+    """A message broker carrying retries and watchdogs (docs/core.md, "Broker (RabbitMQ)"); none by default."""
+
+    url: str | None = None  # amqp://user:password@host:5672/vhost
+    namespace: str | None = None  # prefix of every exchange and queue; default pstnsim-<database id>
+    delivery_limit: int = 5  # deliveries of one message before the broker dead-letters it
+    # Seconds the relay holds outbox rows it took: a row whose publish was not confirmed (the broker lost, the
+    # replica dead) goes out again after this. Longer than a confirm takes; shorter means quicker recovery.
+    relay_lease: float = 10.0
+
+
+@dataclass(frozen=True)
 class CoreConfig:
     provider: ProviderSettings = field(default_factory=ProviderSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
@@ -98,6 +111,7 @@ class CoreConfig:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
     seed: int = 0
     # Where the [gray] section is re-read from while running (the --config file).
     source: Path | None = None
@@ -117,6 +131,7 @@ _SECTIONS: dict[str, type] = {
     "alerts": AlertSettings,
     "worker": WorkerSettings,
     "http": HttpSettings,
+    "broker": BrokerSettings,
 }
 
 
@@ -194,6 +209,10 @@ _FIELD_TYPES: dict[tuple[str, str], Any] = {
     ("HttpSettings", "admin_token"): str,
     ("HttpSettings", "allowed_hosts"): tuple,
     ("HttpSettings", "allow_public_admin"): bool,
+    ("BrokerSettings", "url"): str,
+    ("BrokerSettings", "namespace"): str,
+    ("BrokerSettings", "delivery_limit"): int,
+    ("BrokerSettings", "relay_lease"): float,
 }
 
 
@@ -229,6 +248,36 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why `namespace` cannot prefix the broker's exchange and queue names (None: it can)."""
+    if NAMESPACE_PATTERN.fullmatch(namespace) is None:
+        return f"{namespace!r} is not a namespace: 1-200 characters from A-Z a-z 0-9 _ . : -"
+    return None
+
+
+def broker_problems(broker: BrokerSettings) -> list[str]:
+    """What is wrong with the [broker] settings (the URL's scheme, the namespace, the limit); [] when usable."""
+    from .broker.connection import broker_url_problem
+
+    problems = []
+    if broker.url is not None:
+        url_error = broker_url_problem(broker.url)
+        if url_error is not None:
+            problems.append(f"url: {url_error}")
+    if broker.namespace is not None:
+        ns_error = namespace_problem(broker.namespace)
+        if ns_error is not None:
+            problems.append(f"namespace: {ns_error}")
+    if broker.delivery_limit < 1:
+        problems.append("delivery_limit must be >= 1")
+    if broker.relay_lease <= 0:
+        problems.append("relay_lease must be > 0")
+    return problems
+
+
 def _validate(config: CoreConfig, origin: str) -> None:
     url_error = url_problem(config.provider.url)
     checks = [
@@ -247,6 +296,7 @@ def _validate(config: CoreConfig, origin: str) -> None:
         (config.worker.lease is None or config.worker.lease > 0, "[worker] lease must be > 0"),
         (config.http.admin_token != "", "[http] admin_token must not be empty (leave it out for none)"),
         *((False, f"[http] {problem}") for problem in config.http.limits().problems()),
+        *((False, f"[broker] {problem}") for problem in broker_problems(config.broker)),
     ]
     for ok, message in checks:
         if not ok:

@@ -5,6 +5,9 @@
         async with aiohttp.ClientSession() as s:
             await s.post(f"{core.url}/v1/numbers/{x}/xb", json={"b": "13800000000"})
 
+`pstnsim_rabbitmq_url` is a reachable RabbitMQ and `pstnsim_broker_namespace` a namespace of the test's own on it,
+its exchanges and queues deleted after the test (both need the rabbitmq extra and a server).
+
 `pstnsim_postgres_url` is the URL of a new, empty PostgreSQL database of the test's own, dropped after it
 (for `db_path=` or `pstnsim core --db`); it needs the postgres extra and a server (see docs/core.md).
 
@@ -101,3 +104,63 @@ def pstnsim_postgres_url() -> Iterator[str]:
     dropped afterwards even if connections are left open; several test runs can share one server."""
     with postgres_database(os.environ.get(POSTGRES_ADMIN_ENV, POSTGRES_ADMIN_DEFAULT)) as url:
         yield url
+
+
+# The broker the RabbitMQ fixtures use (any vhost the user may declare and delete queues in).
+RABBITMQ_ENV = "PSTNSIM_TEST_RABBITMQ"
+RABBITMQ_DEFAULT = "amqp://guest:guest@127.0.0.1:5672/"
+RABBITMQ_START_HINT = "rabbitmq-server -detached"
+
+
+def _rabbitmq_missing(reason: str) -> None:
+    """Skip, or under CI=true fail: CI must never pass by skipping the broker tests."""
+    message = (f"RabbitMQ is not usable: {reason}. Start it ({RABBITMQ_START_HINT}) or point {RABBITMQ_ENV} at "
+               f"a broker where this user may declare and delete queues.")
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _in_own_loop(work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run `work()` to completion in a new event loop on a thread of its own (sync fixtures run beside the
+    test's loop, which must not be replaced)."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(work())).result()
+
+
+@pytest.fixture
+def pstnsim_rabbitmq_url() -> str:
+    """The URL of a reachable RabbitMQ ($PSTNSIM_TEST_RABBITMQ, default the local guest account); needs the
+    rabbitmq extra (aio-pika). Skips when unusable, or fails under CI=true, saying how to start it."""
+    from .broker.connection import BrokerUnavailable, connect, driver_problem, masked
+
+    url = os.environ.get(RABBITMQ_ENV, RABBITMQ_DEFAULT)
+    problem = driver_problem()
+    if problem is not None:
+        _rabbitmq_missing(problem)
+
+    async def reach() -> None:
+        connection = await connect(url, robust=False)
+        await connection.close()
+
+    try:
+        _in_own_loop(reach)
+    except BrokerUnavailable as exc:
+        _rabbitmq_missing(f"cannot connect to {masked(url)}: {exc}")
+    return url
+
+
+@pytest.fixture
+def pstnsim_broker_namespace(pstnsim_rabbitmq_url: str) -> Iterator[str]:
+    """A namespace of the test's own (pstnsim-t-<uuid>) for `[broker] namespace` or --broker-namespace; its
+    exchanges and queues are deleted afterwards, messages and all."""
+    from .broker.topology import delete_topology
+
+    namespace = f"pstnsim-t-{uuid.uuid4().hex[:16]}"
+    try:
+        yield namespace
+    finally:
+        _in_own_loop(lambda: delete_topology(pstnsim_rabbitmq_url, namespace))

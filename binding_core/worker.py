@@ -21,6 +21,11 @@ Correct by design, not by timing:
   settled only once the doubt has passed, and a bind that finished while in
   doubt leaves a sweep behind that deletes the strays a late call created.
 All waiting is on the event loop's clock.
+
+Where work comes from is the one thing that differs with a broker: without one the worker finds due
+operations by scanning the table (`_find_due_work`); with one (binding_core.broker) the scan is off and
+the broker's consumer hands over operation ids (`run_delivered`), acking only after the attempt's commit.
+The attempt itself is the same code either way.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import asyncio
 import logging
 import os
 import signal
-from typing import Any
+from typing import Any, Callable
 
 from .alerts import AlertOutbox, AlertSink, alert_json
 from .clock import Clock
@@ -46,7 +51,7 @@ log = logging.getLogger("binding_core.worker")
 
 # Test-only: the process SIGKILLs itself when it reaches this point (see docs/core.md).
 CRASHPOINT_ENV = "PSTNSIM_CORE_CRASHPOINT"
-CRASHPOINTS = ("before_provider_call", "after_provider_response", "after_reschedule")
+CRASHPOINTS = ("before_provider_call", "after_provider_response", "after_reschedule", "before_ack")
 
 
 class Worker:
@@ -65,6 +70,7 @@ class Worker:
         poll_interval: float = 5.0,
         in_doubt_window: float = 60.0,
         crashpoint: str | None = None,
+        scan_table: bool = True,
     ) -> None:
         self.store = store
         self.provider = provider
@@ -89,12 +95,22 @@ class Worker:
         # Set on stop/abort. Python 3.11's wait_for can swallow a cancellation that races with its
         # inner future, so the loop and every write also check this flag: nothing is written after it.
         self._stopping = False
+        # False when a broker delivers the work (its consumer calls run_delivered): no table scan then, and
+        # alerts are claimed (claim_undelivered_alerts) so two replicas never post one at once.
+        self.scan_table = scan_table
+        # Called after every write that may have added an outbox row (the broker's relay wakes on it).
+        self.after_write: Callable[[], None] = lambda: None
+        self._posting: set[int] = set()  # alert seqs this process is posting (or retrying) right now
+        self._alerts_claimed_at = float("-inf")  # loop time of the last claim_undelivered_alerts
 
     # ---- lifecycle -------------------------------------------------------
 
     async def start(self) -> None:
-        for row in self.store.undelivered_alerts():
-            await self._deliver(row)
+        if self.scan_table:
+            for row in self.store.undelivered_alerts():
+                await self._deliver(row)
+        else:
+            await self._claim_alerts()
         self._loop_task = asyncio.create_task(self._loop(), name="binding_core.worker")
 
     async def stop(self) -> None:
@@ -107,6 +123,7 @@ class Worker:
             except STORE_ERRORS as exc:
                 log.error("could not release %s on stop (its lease will expire): %s", op.id, exc)
         self._claimed.clear()
+        self.after_write()
 
     async def abort(self) -> None:
         """Like a crash: stop everything and write nothing (claims are left to expire)."""
@@ -128,10 +145,12 @@ class Worker:
     def run_now(self, op: Operation) -> None:
         """Start the first attempt of an operation this process created already claimed."""
         self._claimed[op.id] = op
+        self.after_write()  # begin wrote the operation's watchdog message
         self._spawn(op.id, self._attempt(op))
 
     def wake(self) -> None:
         self._wake.set()
+        self.after_write()
 
     async def wait_settled(self, timeout: float) -> bool:
         """Wait (loop clock) until no operation is pending or running; False if `timeout` passes first."""
@@ -155,15 +174,10 @@ class Worker:
             self._wake.clear()
             delay = self.poll_interval
             try:
-                now = self.clock.now()
-                free = self.concurrency - len(self._inflight)
-                if free > 0:
-                    for op_id in self.store.due(now, free + len(self._inflight)):
-                        if op_id not in self._inflight and len(self._inflight) < self.concurrency:
-                            self._spawn(op_id, self._claim_and_run(op_id))
-                wakeup = self.store.next_wakeup()
-                if wakeup is not None and wakeup > now:
-                    delay = min(delay, wakeup - now)
+                if self.scan_table:
+                    delay = min(delay, self._find_due_work())
+                else:
+                    await self._claim_alerts()
                 delay = min(delay, self._retry_alerts())
             except STORE_ERRORS as exc:
                 log.error("queue scan failed, trying again in %ss: %s", self.poll_interval, exc)
@@ -172,33 +186,96 @@ class Worker:
             except asyncio.TimeoutError:
                 pass
 
-    def _spawn(self, op_id: str, work: Any) -> None:
+    def _find_due_work(self) -> float:
+        """The table queue: start attempts for due operations; how long until the next one is due."""
+        now = self.clock.now()
+        free = self.concurrency - len(self._inflight)
+        if free > 0:
+            for op_id in self.store.due(now, free + len(self._inflight)):
+                if op_id not in self._inflight and len(self._inflight) < self.concurrency:
+                    self._spawn(op_id, self._claim_and_run(op_id))
+        wakeup = self.store.next_wakeup()
+        return wakeup - now if wakeup is not None and wakeup > now else self.poll_interval
+
+    def _spawn(self, op_id: str, work: Any, key: str | None = None) -> "asyncio.Task[None] | None":
         if self._stopping:
             work.close()
-            return
+            return None
+        key = key or op_id
         task = asyncio.create_task(work, name=f"binding_core.op.{op_id}")
-        self._inflight[op_id] = task
+        self._inflight[key] = task
 
         def finished(_: asyncio.Task[None]) -> None:
-            if self._inflight.get(op_id) is task:
-                del self._inflight[op_id]
+            if self._inflight.get(key) is task:
+                del self._inflight[key]
             self._changed.set()
             self._wake.set()
 
         task.add_done_callback(finished)
+        return task
+
+    def _claim(self, op_id: str) -> Operation | None:
+        """Claim `op_id` for one attempt (None: done, not due, or held by a live lease). Raises STORE_ERRORS."""
+        self.ensure_running()
+        now = self.clock.now()
+        op = self.store.claim(op_id, self.owner, now=now, lease=self.lease, doubt_until=now + self.in_doubt_window)
+        if op is not None:
+            self._claimed[op.id] = op
+            self.after_write()  # the claim wrote this holder's watchdog message
+        return op
 
     async def _claim_and_run(self, op_id: str) -> None:
-        self.ensure_running()
         try:
-            now = self.clock.now()
-            op = self.store.claim(op_id, self.owner, now=now, lease=self.lease, doubt_until=now + self.in_doubt_window)
+            op = self._claim(op_id)
         except STORE_ERRORS as exc:
             log.warning("claim of %s failed: %s", op_id, exc)
             return
         if op is None:
             return  # another worker got it, or it is not due any more
-        self._claimed[op.id] = op
         await self._attempt(op)
+
+    async def run_delivered(self, op_id: str) -> Operation | None:
+        """A broker delivered `op_id`: claim it and run one attempt to its commit (complete or reschedule).
+
+        Returns the claimed operation once the attempt is over, or None when the claim found nothing to do.
+        Store errors while claiming propagate (the consumer returns the message to the broker). The attempt
+        runs as the worker's own task, so a consumer cancelled by a lost connection does not cut it off;
+        stop() cancels it like any attempt (and this raises CancelledError then)."""
+        op = self._claim(op_id)
+        if op is None:
+            return None
+        key = op_id if op_id not in self._inflight else f"{op_id}#{op.claims}"  # our own stale attempt runs on
+        task = self._spawn(op_id, self._attempt(op), key=key)
+        if task is None:
+            raise asyncio.CancelledError("the worker is stopping")
+        await asyncio.shield(task)
+        return op
+
+    async def settle_dead_letter(self, op_id: str, reason: str) -> float | None:
+        """The broker gave up on `op_id`'s message (delivery limit): move the operation to settling now, with
+        its one alert, and let the normal path settle it by query. Returns None when handled (or already
+        finished), else the epoch time it can be claimed (the caller delivers the dead letter again then).
+        Raises STORE_ERRORS."""
+        op = self._claim(op_id)
+        if op is None:
+            current = self.store.operation(op_id)
+            if current.state in ("done", "dead"):
+                return None
+            return max(current.next_attempt_at, current.lease_until or 0.0)
+        try:
+            now = self.clock.now()
+            if op.kind == "sweep":
+                # A sweep never counts attempts nor alerts: it just looks again.
+                self._reschedule(op, now, reason, count=False)
+            else:
+                # Settled only once no call of ours can land any more (as when attempts run out).
+                alert = self._reschedule(op, max(now, op.in_doubt_until or now), reason, count=False,
+                                         phase="settle", alert_now=True)
+                if alert is not None:
+                    await self._deliver(alert)
+        finally:
+            self._claimed.pop(op.id, None)
+        return None
 
     # ---- one attempt -----------------------------------------------------
 
@@ -330,6 +407,7 @@ class Worker:
         self.ensure_running()
         self.store.finish_sweep(op, self.owner, outcome="swept" if strays else "clean", deleted=strays,
                                 now=self.clock.now())
+        self.after_write()
 
     async def _retry_later(self, op: Operation, failure: Refused | Unknown | NotSent | AuthFailed, doing: str, *,
                            phase: str | None = None) -> None:
@@ -359,6 +437,7 @@ class Worker:
                 op, self.owner, status=status, binding_id=binding_id, outcome=outcome, state=state,
                 error=error, now=self.clock.now(),
             )
+            self.after_write()  # completing in doubt queued a sweep
         except STORE_ERRORS as exc:
             # Retried like a failed call: the next attempt asks the provider before doing anything again.
             await self._failed(op, Unknown(f"commit failed: {exc}", may_apply=False))
@@ -419,6 +498,7 @@ class Worker:
             log.error("could not re-queue %s (its lease will expire and it will run again): %s", op.id, exc)
             return None
         self._wake.set()
+        self.after_write()
         return alert
 
     async def alert_now(self, op: Operation, reason: str) -> None:
@@ -432,9 +512,24 @@ class Worker:
             await self._deliver(alert)
 
     async def _deliver(self, row: dict[str, Any]) -> None:
+        self._posting.add(row["seq"])  # until every sink took it (_mark_delivered), retries included
         await self.outbox.post(alert_json(row))
 
+    async def _claim_alerts(self) -> None:
+        """With a broker: post the undelivered alerts nobody else is posting (one whose poster died comes
+        back once its delivery lease ran out). Looks at most once per poll_interval; our own claims come
+        back renewed, and those we are posting or retrying already are skipped."""
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._alerts_claimed_at < self.poll_interval:
+            return
+        self._alerts_claimed_at = loop_now
+        rows = self.store.claim_undelivered_alerts(self.owner, now=self.clock.now(), lease=self.lease)
+        for row in rows:
+            if row["seq"] not in self._posting:
+                await self._deliver(row)
+
     def _mark_delivered(self, seq: int) -> None:
+        self._posting.discard(seq)
         try:
             self.store.mark_delivered(seq)
         except STORE_ERRORS as exc:
@@ -451,6 +546,10 @@ class Worker:
             self._alert_task = asyncio.create_task(self.outbox.retry_due(), name="binding_core.alerts")
             self._alert_task.add_done_callback(lambda _: self._wake.set())
         return max(wait, 0.0) if wait > 0 else self.poll_interval
+
+    def crash(self, point: str) -> None:
+        """The test-only crash point `point` (PSTNSIM_CORE_CRASHPOINT): SIGKILL this process if it is the one set."""
+        self._crash(point)
 
     def _crash(self, point: str) -> None:
         if self.crashpoint == point:

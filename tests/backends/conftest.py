@@ -1,5 +1,6 @@
 """Fixtures for the backend tests: real PostgreSQL (a database per test, from binding_core.testing's
-`pstnsim_postgres_url`), and real processes: the simulator and core replicas on one database.
+`pstnsim_postgres_url`), and real processes: the simulator and core replicas on one database; with
+`broker_cluster`, the replicas also share a RabbitMQ namespace of the test's own (`pstnsim_broker_namespace`).
 
 Without a reachable server these tests skip with the reason; under CI=true they fail instead."""
 
@@ -74,6 +75,10 @@ class Cluster:
     http: aiohttp.ClientSession
     provider_url: str = ""
     procs: list[asyncio.subprocess.Process] = field(default_factory=list)
+    # Set by broker_cluster: every replica then runs with --broker URL --broker-namespace NS.
+    broker_url: str | None = None
+    namespace: str | None = None
+    core_toml: str = CORE_TOML
 
     async def spawn(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, str]:
         """Start `python -m ...`; return it with the URL from its 'listening on' line."""
@@ -97,12 +102,16 @@ class Cluster:
             self.tmp / "provider.log")
         return self.provider_url
 
-    async def replica(self, name: str, env: dict[str, str] | None = None) -> Replica:
+    async def replica(self, name: str, env: dict[str, str] | None = None, db: str | None = None,
+                      extra: list[str] | None = None) -> Replica:
+        """A `pstnsim core` process on the cluster's database (or `db`), with the cluster's broker if any."""
         config = self.tmp / "core.toml"
-        config.write_text(CORE_TOML)
+        config.write_text(self.core_toml)
         log = self.tmp / f"{name}.log"
-        proc, url = await self.spawn(["binding_core.cli", "--provider-url", self.provider_url, "--db", self.db_url,
-                                      "--config", str(config), "--port", "0", "--seed", str(len(self.procs))],
+        broker = ["--broker", self.broker_url, "--broker-namespace", self.namespace or ""] if self.broker_url else []
+        proc, url = await self.spawn(["binding_core.cli", "--provider-url", self.provider_url, "--db", db or self.db_url,
+                                      *broker, "--config", str(config), "--port", "0", "--seed", str(len(self.procs)),
+                                      *(extra or [])],
                                      log, env)
         return Replica(proc, url, log)
 
@@ -147,3 +156,22 @@ async def cluster(tmp_path: Path, pstnsim_postgres_url: str) -> AsyncIterator[Cl
                     except asyncio.TimeoutError:
                         proc.kill()
                         await proc.wait()
+
+
+# With a broker: the relay hands back a row it could not get confirmed after 1 s (not 10), so a test
+# that cuts a replica off mid-publish does not wait long for the row to go out again.
+BROKER_CORE_TOML = CORE_TOML + """
+[broker]
+relay_lease = 1
+"""
+
+
+@pytest_asyncio.fixture
+async def broker_cluster(pstnsim_broker_namespace: str, pstnsim_rabbitmq_url: str,
+                         cluster: Cluster) -> AsyncIterator[Cluster]:
+    """`cluster` whose replicas run with the test's broker namespace (its queues are deleted after the
+    processes stopped: this fixture's namespace is set up first, so it is torn down last)."""
+    cluster.broker_url = pstnsim_rabbitmq_url
+    cluster.namespace = pstnsim_broker_namespace
+    cluster.core_toml = BROKER_CORE_TOML
+    yield cluster
