@@ -69,7 +69,7 @@ def test_a_tiny_run_on_postgresql_reports_commit_and_machine_and_drops_its_datab
     assert len(record["commit"].split("+")[0]) == 40
     assert record["machine"]["cores"] >= 1 and len(record["machine"]["load_average_before"]) == 3
     assert record["machine"]["postgresql"]["synchronous_commit"] in ("on", "off", "local", "remote_write", "remote_apply")
-    assert record["load"] == {"binds": 6, "concurrency": 3, "seed": 0}
+    assert record["load"] == {"binds": 6, "concurrency": 3, "seed": 0, "repeat": 1}
     pg_row = next(r for r in record["rows"] if r["backend"] == "postgresql")
     assert pg_row["bound"] == 6 and pg_row["consistent"]
     with psycopg.connect(pstnsim_postgres_url, autocommit=True) as conn:
