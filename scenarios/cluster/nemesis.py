@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
 
+from .backends import replica_application  # the application_name each replica's PostgreSQL connections carry
+
 T = TypeVar("T")
 
 
@@ -242,11 +244,6 @@ async def _uncancellable(awaitable: Awaitable[T]) -> T:
     if cancelled:
         raise asyncio.CancelledError()
     return result
-
-
-def replica_application(index: int) -> str:
-    """The application_name a replica's PostgreSQL connections carry."""
-    return f"pstnsim-replica-{index}"
 
 
 async def terminate_connections(server_url: str, database: str, application: str) -> int:
