@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 from urllib.parse import urlsplit
