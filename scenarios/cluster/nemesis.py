@@ -283,10 +283,15 @@ class _Runner:
     async def run(self, action: Action) -> None:
         """The record goes into the log when the action starts (so the log is in start order and a report
         written meanwhile shows it "running"), and is completed in place when it ends."""
-        lock = self.replica_locks[action.replica] if action.replica is not None else self.broker_lock
         record: dict[str, Any] = {"at": None, "planned_at": action.at, "action": action.name,
                                   "replica": action.replica, "params": dict(action.params), "outcome": "running",
                                   "details": {}}
+        if action.replica is not None and not 0 <= action.replica < len(self.replica_locks):
+            record.update(at=self.now(), outcome="skipped", ended_at=self.now(),
+                          details={"reason": f"the cluster has no replica {action.replica}"})
+            self.log.append(record)
+            return
+        lock = self.replica_locks[action.replica] if action.replica is not None else self.broker_lock
         try:
             async with lock:
                 record["at"] = self.now()

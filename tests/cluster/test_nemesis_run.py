@@ -133,3 +133,13 @@ async def test_an_action_that_cannot_run_here_is_logged_not_raised() -> None:
     assert sorted((r["action"], r["outcome"]) for r in log) == [
         ("cut_broker", "skipped"), ("cut_db", "skipped"), ("duplicate", "skipped")]
     assert all_up(c)
+
+
+async def test_an_action_on_a_replica_the_cluster_lacks_is_skipped() -> None:
+    c = cluster(1)
+    log: list = []
+    await asyncio.wait_for(run_nemesis(c, [Action(0.0, "kill", 3, {"downtime": 0.1})],
+                                       asyncio.get_running_loop().time(), log), DEADLINE)
+    assert [(r["action"], r["outcome"], r["details"]) for r in log] == [
+        ("kill", "skipped", {"reason": "the cluster has no replica 3"})]
+    assert c.calls == []
