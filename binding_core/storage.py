@@ -119,7 +119,8 @@ class Outbox(Protocol):
     a 'run' row for their operation, due when it next becomes claimable (for a claim: when its lease runs
     out, a watchdog should the holder die). A relay takes rows for a lease, publishes them, and deletes
     them once the broker confirmed; a relay that died in between leaves rows taken again later, so a
-    message may be published twice, which the consumer's `claim` makes harmless.
+    message may be published twice, which the consumer's `claim` makes harmless. `fill_outbox` writes a
+    message for work queued while the outbox was off (an upgraded database, a move to a broker).
     """
 
     outbox_enabled: bool
