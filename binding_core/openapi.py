@@ -71,8 +71,9 @@ _CHANGE_RESPONSES = {
     "422": _error("old path: the provider refused the request (its code is passed on)"),
     "502": _error("old path: the provider's answer was an error or was lost (the status is settled in the background), "
                   "or it refused the core's credentials (PROVIDER_AUTH_FAILED: nothing was done, an alert is raised)"),
-    "503": _error("nothing was done: the provider's circuit is open (old path, CIRCUIT_OPEN) "
-                  "or the database is busy (STORE_BUSY); try again"),
+    "503": _error("the provider's circuit is open (old path, CIRCUIT_OPEN: nothing was done), or the database "
+                  "failed (STORE_BUSY, with Retry-After): before the change was written (nothing was done), or "
+                  "after it was accepted (the body names `operation_id`: poll it, do not send the change again)"),
     "504": _error("old path: the provider did not answer in time; the status is settled in the background"),
 }
 

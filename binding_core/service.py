@@ -15,7 +15,6 @@ land (the in-doubt window), so it never stays OPERATION.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .clock import Clock
 from .gray import GrayRouter
@@ -38,7 +37,6 @@ class Finished:
     """Old path: the provider answered and the row is settled (`error` set when it refused)."""
 
     operation: Operation
-    view: dict[str, Any]
     error: Refused | None = None
 
 
@@ -93,7 +91,7 @@ class BindingService:
                     op, worker.owner, status=status, binding_id=binding_id,
                     outcome="bound" if status == BIND else "unbound", now=now,
                 )
-                return Finished(finished, self.store.view(op.x))
+                return Finished(finished)
             if isinstance(outcome, (Refused, NotSent, AuthFailed)):
                 # Nothing changed at the provider: settle back at once.
                 error = outcome.describe()
@@ -107,7 +105,7 @@ class BindingService:
                     await worker.alert_now(finished, error)
                     return Unsettled(finished, f"the provider refused the core's credentials: {error}", 502,
                                      "PROVIDER_AUTH_FAILED")
-                return Finished(finished, self.store.view(op.x), outcome)
+                return Finished(finished, outcome)
         except (*STORE_ERRORS, LostClaim) as exc:
             outcome = Unknown(f"commit failed: {exc}", may_apply=False)
         assert isinstance(outcome, Unknown)
