@@ -115,9 +115,10 @@ class Worker:
 
     async def stop(self) -> None:
         """Graceful: cancel attempts in flight and hand their operations back to the queue at once."""
+        claimed = list(self._claimed.values())  # taken first: a cancelled attempt forgets its claim as it ends
         await self._cancel_all()
         now = self.clock.now()
-        for op in list(self._claimed.values()):
+        for op in claimed:
             try:
                 self.store.release(op, self.owner, now=now, in_doubt_until=now + self.in_doubt_window)
             except STORE_ERRORS as exc:

@@ -17,7 +17,7 @@ from ..clock import Clock
 from ..records import Operation
 from ..storage import STORE_ERRORS
 from ..worker import Worker
-from .messages import MalformedMessage, WorkMessage, decode
+from .messages import DIRECT_WITHIN, MalformedMessage, WorkMessage, decode
 from .publisher import Publisher
 
 log = logging.getLogger("binding_core.broker.consumer")
@@ -37,16 +37,14 @@ def after_failed_claim(op: Operation | None, at: float) -> float | None:
     return claimable_at if claimable_at <= at + SKEW else None
 
 
-def delivery_count(headers: dict[str, Any] | None) -> int | None:
-    """How often the broker delivered a dead-lettered message: the quorum queue's x-delivery-count, else
-    the x-death count."""
-    headers = headers or {}
-    count = headers.get("x-delivery-count")
-    if isinstance(count, int):
-        return count
-    deaths = headers.get("x-death")
-    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) and isinstance(deaths[0].get("count"), int):
-        return deaths[0]["count"]
+def delivery_count(headers: dict[str, Any] | None, delivery_limit: int) -> int | None:
+    """How often the broker delivered a message before dead-lettering it: a quorum queue dead-letters on the
+    delivery after `delivery_limit` returns (x-death reason 'delivery_limit'), so limit + 1; None when the
+    headers name another reason or none."""
+    deaths = (headers or {}).get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        if deaths[0].get("reason") == "delivery_limit":
+            return delivery_limit + 1
     return None
 
 
@@ -67,9 +65,13 @@ class WorkConsumer:
             await _settle(message.reject(requeue=False), "reject", message)
             return
         try:
-            if work.at > self.clock.now():
+            wait = work.at - self.clock.now()
+            if 0 < wait <= DIRECT_WITHIN:
+                await asyncio.sleep(wait)  # nearly due: a round trip through the broker would only come back now
+            elif wait > 0:
                 await self._delay(message, work, work.at, "not due yet")
-            elif work.kind == "run":
+                return
+            if work.kind == "run":
                 await self._run(message, work)
             else:
                 await self._dead(message, work)
@@ -99,7 +101,7 @@ class WorkConsumer:
         await _settle(message.ack(), "ack", message)
 
     async def _dead(self, message: Any, work: WorkMessage) -> None:
-        deliveries = work.deliveries if work.deliveries is not None else self.delivery_limit
+        deliveries = work.deliveries if work.deliveries is not None else self.delivery_limit + 1
         try:
             again_at = await self.worker.settle_dead_letter(work.op, f"delivery limit reached ({deliveries} deliveries)")
         except KeyError:
@@ -124,9 +126,10 @@ class WorkConsumer:
 class DeadLetterConsumer:
     """Consumes NS.dead: each dead-lettered message becomes a 'dead' message on the work queue."""
 
-    def __init__(self, publisher: Publisher, clock: Clock) -> None:
+    def __init__(self, publisher: Publisher, clock: Clock, *, delivery_limit: int) -> None:
         self.publisher = publisher
         self.clock = clock
+        self.delivery_limit = delivery_limit
 
     async def on_message(self, message: Any) -> None:
         try:
@@ -135,7 +138,7 @@ class DeadLetterConsumer:
             log.warning("malformed dead letter %s dropped: %s", message.message_id, exc)
             await _settle(message.ack(), "ack", message)
             return
-        deliveries = delivery_count(message.headers)
+        deliveries = delivery_count(message.headers, self.delivery_limit)
         log.info("message for %s dead-lettered by the broker after %s deliveries: settling it by query",
                  work.op, deliveries if deliveries is not None else "too many")
         try:

@@ -62,7 +62,7 @@ class BrokerLink:
         worker.after_write = relay.wake
         relay.start()
         work = WorkConsumer(worker, publisher, clock, delivery_limit=delivery_limit)
-        dead = DeadLetterConsumer(publisher, clock)
+        dead = DeadLetterConsumer(publisher, clock, delivery_limit=delivery_limit)
         for queue, handler in ((work_queue.work, work.on_message), (work_queue.dead, dead.on_message)):
             link._consumers.append((queue, await queue.consume(handler)))
         log.info("broker %s: namespace %s, delivery limit %s", masked(url), namespace, delivery_limit)

@@ -45,11 +45,15 @@ class Relay:
         self._stopping = False
         self._task = asyncio.create_task(self.run(), name="binding_core.broker.relay")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop after the round in progress (its publishes confirmed and rows deleted, so a graceful stop
+        leaves no row taken and unpublished); cut it off after `grace` seconds."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 

@@ -175,3 +175,46 @@ async def broker_cluster(pstnsim_broker_namespace: str, pstnsim_rabbitmq_url: st
     cluster.namespace = pstnsim_broker_namespace
     cluster.core_toml = BROKER_CORE_TOML
     yield cluster
+
+
+class BrokerHand:
+    """The test's own hands on the cluster's broker namespace: publish a message, look at queue depths,
+    consume like a broken replica would."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        self.url = url
+        self.namespace = namespace
+        self.connection: Any = None
+
+    async def __aenter__(self) -> "BrokerHand":
+        import aio_pika
+
+        self.connection = await aio_pika.connect(self.url)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.connection.close()
+
+    async def publish(self, body: dict[str, Any], routing_key: str = "work") -> None:
+        """Publish `body` as JSON to the namespace's exchange, confirmed."""
+        import json
+
+        import aio_pika
+
+        channel = await self.connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(self.namespace, ensure=True)
+        await exchange.publish(aio_pika.Message(json.dumps(body).encode(), content_type="application/json",
+                                                delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key)
+        await channel.close()
+
+    async def ready(self, suffix: str) -> int:
+        """Messages ready (not delivered to a consumer) in queue NS.<suffix>."""
+        channel = await self.connection.channel()
+        queue = await channel.declare_queue(f"{self.namespace}.{suffix}", passive=True)
+        count = queue.declaration_result.message_count
+        await channel.close()
+        return count
+
+
+def outbox_size(db_url: str) -> int:
+    return query(db_url, "SELECT count(*) AS n FROM outbox")[0]["n"]
