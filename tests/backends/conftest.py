@@ -7,6 +7,7 @@ Without a reachable server these tests skip with the reason; under CI=true they 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -48,7 +49,14 @@ async def poll(predicate: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 def query(url: str, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    """Rows from the test's database, through a connection of the test's own."""
+    """Rows from the test's database (a postgresql URL, or a SQLite file path), through a connection of the
+    test's own; `%s` placeholders either way."""
+    if not url.startswith("postgres"):
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(url)) as conn:
+            conn.row_factory = sqlite3.Row
+            return [dict(row) for row in conn.execute(sql.replace("%s", "?"), params or [])]
     import psycopg  # the dev extra has it; without it the fixture skips (or fails under CI=true) first
     from psycopg.rows import dict_row
 
@@ -142,8 +150,14 @@ class Cluster:
 @pytest_asyncio.fixture
 async def cluster(tmp_path: Path, pstnsim_postgres_url: str) -> AsyncIterator[Cluster]:
     """Every process started is stopped (SIGCONT, then SIGTERM, then SIGKILL) before the database is dropped."""
+    async with running_cluster(tmp_path, pstnsim_postgres_url) as c:
+        yield c
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path: Path, db_url: str) -> AsyncIterator[Cluster]:
     async with aiohttp.ClientSession() as http:
-        c = Cluster(tmp_path, pstnsim_postgres_url, http)
+        c = Cluster(tmp_path, db_url, http)
         try:
             yield c
         finally:
@@ -175,6 +189,17 @@ async def broker_cluster(pstnsim_broker_namespace: str, pstnsim_rabbitmq_url: st
     cluster.namespace = pstnsim_broker_namespace
     cluster.core_toml = BROKER_CORE_TOML
     yield cluster
+
+
+@pytest_asyncio.fixture
+async def sqlite_broker_cluster(pstnsim_broker_namespace: str, pstnsim_rabbitmq_url: str,
+                                tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Like broker_cluster, on a SQLite file (tmp_path/core.db) instead of PostgreSQL."""
+    async with running_cluster(tmp_path, str(tmp_path / "core.db")) as cluster:
+        cluster.broker_url = pstnsim_rabbitmq_url
+        cluster.namespace = pstnsim_broker_namespace
+        cluster.core_toml = BROKER_CORE_TOML
+        yield cluster
 
 
 class BrokerHand:
