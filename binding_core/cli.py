@@ -145,15 +145,15 @@ async def _serve(config: CoreConfig, args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"pstnsim core: cannot start: {exc}", file=sys.stderr)
         return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the line below: a SIGTERM right after it stops cleanly
+        loop.add_signal_handler(sig, stop.set)
     # One line tools and tests wait for (the port is real even with --port 0).
     broker = core.parts.broker
     via = f", broker {masked(core.config.broker.url or '')} namespace {broker.namespace}" if broker is not None else ""
     print(f"pstnsim core listening on {core.url} (provider {core.config.provider.url}, db {redacted(args.db)}{via})",
           flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await core.stop()
     return 0

@@ -51,9 +51,11 @@ def broker_url_problem(url: str) -> str | None:
 
 def driver_problem() -> str | None:
     """Why a broker cannot be used in this environment (None: aio-pika is installed)."""
-    if importlib.util.find_spec("aio_pika") is None:
-        return f"--broker needs the aio-pika package; {RABBITMQ_EXTRA_HINT}"
-    return None
+    try:
+        missing = importlib.util.find_spec("aio_pika") is None
+    except (ImportError, ValueError):  # a broken install, or a module blocked in sys.modules
+        missing = True
+    return f"--broker needs the aio-pika package; {RABBITMQ_EXTRA_HINT}" if missing else None
 
 
 async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT, robust: bool = True) -> Any:
