@@ -1,0 +1,59 @@
+"""The broker's pure parts, no server: the message format, which queue a due time goes to, what a consumer
+does with a message whose claim found nothing, and the dead letter's delivery count."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from binding_core.broker.consumer import SKEW, after_failed_claim, delivery_count
+from binding_core.broker.messages import MalformedMessage, WorkMessage, decode, routing_key
+from binding_core.records import Operation
+
+
+def test_a_message_survives_the_wire_and_a_bad_body_is_named():
+    message = WorkMessage("op_00000007", 1700000000.25, "dead", 6)
+    assert decode(message.encode()) == message
+    assert decode(b'{"op": "op_1", "at": 5}') == WorkMessage("op_1", 5.0, "run")
+    for body, said in [(b"\xff", "not JSON"), (b"[]", "not a JSON object"), (b'{"at": 1}', "'op'"),
+                       (b'{"op": "a", "at": true}', "'at'"), (b'{"op": "a", "at": 1, "kind": "x"}', "'kind'"),
+                       (b'{"op": "a", "at": 1, "deliveries": "5"}', "'deliveries'")]:
+        with pytest.raises(MalformedMessage, match=said):
+            decode(body)
+
+
+@pytest.mark.parametrize(("wait", "key"), [
+    (-3.0, "work"), (0.0, "work"), (0.05, "work"),  # due (or nearly): straight to the work queue
+    (0.1, "delay.250"),  # shorter than every tier: the smallest (the consumer waits out the rest)
+    (0.9, "delay.250"),
+    (1.0, "delay.1000"), (3.99, "delay.1000"), (4.0, "delay.4000"), (20.0, "delay.15000"),
+    (60.0, "delay.60000"), (3600.0, "delay.60000"),  # longer than every tier: the largest, then again
+])
+def test_a_message_waits_in_the_largest_tier_that_does_not_overshoot(wait, key):
+    assert routing_key(1000.0 + wait, 1000.0) == key
+
+
+OP = Operation(id="op_1", x="18800000001", mode="XB", kind="bind", a=None, b="13800000001", binding_id=None,
+               path="async", phase="call", state="pending", version=1, attempts=1, claims=1,
+               next_attempt_at=100.0, lease_owner=None, lease_until=None, outcome=None, last_error=None,
+               alerted=False, created_at=90.0, finished_at=None)
+
+
+def test_a_message_that_found_nothing_to_claim_is_dropped_unless_it_came_early_for_its_operation():
+    assert after_failed_claim(None, 100.0) is None  # unknown operation
+    for state in ("done", "dead"):
+        assert after_failed_claim(dataclasses.replace(OP, state=state), 100.0) is None
+    # due at 100: a message for 99.5 is this operation's, early (another replica's clock): again at 100
+    assert after_failed_claim(OP, 100.0 - SKEW / 2) == 100.0
+    assert after_failed_claim(OP, 90.0) is None  # an older message: the one for 100 exists
+    running = dataclasses.replace(OP, state="running", lease_owner="w", lease_until=110.0)
+    assert after_failed_claim(running, 109.9) == 110.0  # the holder's watchdog, a little early
+    assert after_failed_claim(running, 100.0) is None  # held by a live lease: its watchdog exists
+
+
+def test_a_dead_letter_counts_the_deliveries_the_limit_allowed():
+    death = {"x-death": [{"count": 1, "reason": "delivery_limit", "queue": "ns.work"}]}
+    assert delivery_count(death, 5) == 6
+    assert delivery_count({"x-death": [{"count": 1, "reason": "rejected"}]}, 5) is None
+    assert delivery_count(None, 5) is None
