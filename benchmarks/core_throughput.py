@@ -260,6 +260,64 @@ class CpuSampler:
                 "busiest_other": [[self.names.get(pid, "?"), pct(seconds)] for seconds, pid in strangers[:3] if seconds > 0]}
 
 
+class PgWaitSampler:
+    """What the run's PostgreSQL sessions are doing, sampled from pg_stat_activity: on average how many run,
+    wait for a lock (the numbering lock is an advisory lock), for the WAL flush of a commit (IO:WALSync), or sit
+    'idle in transaction': inside a transaction, waiting for their replica's next statement (a replica that
+    is not on a CPU holds its locks meanwhile)."""
+
+    def __init__(self, admin_url: str, database: str, interval: float = 0.1):
+        self.admin_url, self.database, self.interval = admin_url, database, interval
+        self.totals: dict[str, int] = {}
+        self.samples = 0
+        self.task: asyncio.Task | None = None
+
+    def sample(self, conn) -> None:
+        rows = conn.execute("SELECT state, wait_event_type, wait_event FROM pg_stat_activity WHERE datname = %s "
+                            "AND pid <> pg_backend_pid()", [self.database]).fetchall()
+        self.samples += 1
+        for state, kind, event in rows:
+            # idle: between transactions; idle in transaction: inside one, waiting for its replica's next statement
+            what = state if state != "active" else f"{kind}:{event}" if kind else "running"
+            self.totals[what] = self.totals.get(what, 0) + 1
+
+    async def _loop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            while True:
+                self.sample(conn)
+                await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> dict[str, float]:
+        """{what: average number of sessions in that state}, busiest first."""
+        assert self.task is not None
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+        averages = {what: round(n / max(1, self.samples), 2) for what, n in self.totals.items()}
+        return dict(sorted(averages.items(), key=lambda item: -item[1]))
+
+
+def transactions(admin_url: str, database: str, deadline: float = 10.0) -> int:
+    """Transactions (reads included) the database has run, once its sessions have all ended and reported."""
+    import psycopg
+
+    give_up = time.monotonic() + deadline
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        while True:
+            backends, done = conn.execute("SELECT numbackends, xact_commit + xact_rollback FROM pg_stat_database "
+                                          "WHERE datname = %s", [database]).fetchone()
+            if backends == 0 or time.monotonic() > give_up:
+                return done
+            time.sleep(0.05)
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -370,7 +428,8 @@ async def rabbitmq_facts(broker_url: str) -> dict:
     except Exception as error:  # aio-pika raises several unrelated types for a refused or failed login
         return {"problem": f"RabbitMQ at {redacted(broker_url)} unreachable: {first_line(error)}"}
     async with connection:
-        properties = getattr(connection.transport, "server_properties", None) or {}
+        underlying = getattr(connection.transport, "connection", None)  # aiormq's, which holds the server's hello
+        properties = getattr(underlying, "server_properties", None) or {}
         version = properties.get("version", "unknown")
     return {"version": version.decode() if isinstance(version, bytes) else version}
 
@@ -413,7 +472,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
         namespace = f"pstnsim-bench-{uuid.uuid4().hex[:12]}"
         broker_args = ["--broker", args.broker, "--broker-namespace", namespace]
     procs: list[asyncio.subprocess.Process] = []
-    store = None
+    store = row = None
     try:
         provider, provider_url = await spawn(["scenarios.cli", "provider", "--port", "0", "--seed", str(args.seed),
                                               "--config", str(workdir / "provider.toml")], workdir / f"{label}.log")
@@ -429,6 +488,8 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
         gate = asyncio.Semaphore(args.concurrency)
         roles = {os.getpid(): "load generator", provider.pid: "simulator", **{p.pid: "core" for p in procs[1:]}}
         sampler = CpuSampler(roles, scratch)
+        waits = PgWaitSampler(args.db, scratch) if scratch else None
+        polls = 0
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http:
             numbers = await bound_numbers(http, provider_url, args.binds)
 
@@ -440,20 +501,24 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
                         assert response.status == 202, response.status
 
             sampler.start()
+            if waits:
+                waits.start()
             await asyncio.gather(*(bind(x, i) for i, x in enumerate(numbers)))
             deadline = time.monotonic() + 600
             while True:
                 counts = store.counts()
+                polls += 1
                 if counts["pending"] == 0 and counts["running"] == 0:
                     break
                 assert time.monotonic() < deadline, "the queue did not drain within 600 s"
                 await asyncio.sleep(0.1)
             cpu = await sampler.stop()
+            sessions = await waits.stop() if waits else None
         created = {op.id: op.created_at for op in store.operations(limit=10**6)}
         bound = [t for t in store.transitions(limit=10**6) if t["to_status"] == "BIND"]
         to_bind = [t["at"] - created[t["operation_id"]] for t in bound]
         span = max(t["at"] for t in bound) - min(created.values())
-        return {
+        row = {
             "backend": backend, "replicas": replicas, "bound": len(bound),
             "binds_per_s": round(len(bound) / span, 1),
             "to_bind_p50_ms": round(statistics.median(to_bind) * 1000, 1),
@@ -461,6 +526,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
             "consistent": len(bound) == args.binds,
             "cpu": cpu, "load_average_after": [round(v, 2) for v in os.getloadavg()],
             "database": scratch or "a SQLite file in a temporary folder", "broker_namespace": namespace,
+            "pg_sessions": sessions,
         }
     finally:
         if store is not None:
@@ -470,9 +536,12 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
                 proc.send_signal(signal.SIGTERM)
                 await proc.wait()
         if scratch is not None:
+            if row is not None:  # the replicas' own transactions: all of them less this observer's polls
+                row["pg_transactions_per_bind"] = round((transactions(args.db, scratch) - polls) / args.binds, 2)
             drop_postgres(args.db, scratch)
         if namespace is not None:
             await delete_namespace(args.broker, namespace)
+    return row
 
 
 async def run_backends(args: argparse.Namespace, tmp: Path) -> tuple[dict, list[dict]]:
@@ -543,6 +612,18 @@ def print_backends(args: argparse.Namespace, facts: dict, rows: list[dict]) -> N
               f"{core:>11} {cpu['simulator']:>4.0f} {cpu['postgres']:>4.0f} {cpu['rabbitmq']:>4.0f} "
               f"{cpu['load generator']:>4.0f} {r['cpu']['interrupts_pct']:>4.0f} {cpu['other']:>5.0f} {r['cpu']['idle_pct']:>4.0f} "
               f"{'yes' if r['consistent'] else 'NO':>3}")
+    pg_rows = [r for r in rows if r.get("pg_sessions") is not None]
+    if pg_rows:
+        print("PostgreSQL sessions of the row's database, average number: running, waiting for a lock (the numbering "
+              "lock is an advisory one), for a commit's WAL flush, inside a transaction waiting for the replica, idle")
+        print(f"{'backend':<22} {'replicas':>8} {'running':>7} {'lock':>5} {'WAL':>5} {'in tx':>5} {'idle':>5} {'tx/bind':>7}")
+        for r in pg_rows:
+            waits = r["pg_sessions"]
+            lock = sum(v for k, v in waits.items() if k.startswith("Lock:"))
+            wal = sum(v for k, v in waits.items() if k.startswith("IO:WAL"))
+            print(f"{BACKEND_LABELS[r['backend']]:<22} {r['replicas']:>8} {waits.get('running', 0):>7.2f} {lock:>5.2f} "
+                  f"{wal:>5.2f} {waits.get('idle in transaction', 0):>5.2f} {waits.get('idle', 0):>5.2f} "
+                  f"{r.get('pg_transactions_per_bind', float('nan')):>7.1f}")
     busy_strangers = [f"{BACKEND_LABELS[r['backend']]} {r['replicas']}: "
                       + ", ".join(f"{name} {share:.0f}%" for name, share in r["cpu"]["busiest_other"])
                       for r in rows if "cpu" in r and r["cpu"]["roles"]["other"] >= 20]
