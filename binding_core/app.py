@@ -93,14 +93,16 @@ def create_app(
         app[WORKER] = parts.worker
         app[MEMORY_ALERTS] = parts.memory_alerts
         app[PARTS] = parts
-        if config.broker.url is not None:
-            try:
+        try:
+            if config.broker.url is not None:
                 parts.broker = await _start_broker(parts, clock)
-            except BaseException:
-                await parts.provider.close()
-                parts.store.close()
-                raise
-        await parts.worker.start()
+            await parts.worker.start()
+        except BaseException:
+            if parts.broker is not None:
+                await parts.broker.close(flush=False)
+            await parts.provider.close()
+            parts.store.close()
+            raise
         try:
             yield
         finally:

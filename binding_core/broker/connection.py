@@ -15,6 +15,9 @@ BROKER_SCHEMES = ("amqp", "amqps")
 RABBITMQ_EXTRA_HINT = "install the rabbitmq extra: pip install 'pstnsim[rabbitmq]'"
 CONNECT_TIMEOUT = 5.0  # seconds the first connection may take before the core refuses to start
 RECONNECT_INTERVAL = 1.0  # seconds between a robust connection's attempts to reconnect
+# AMQP heartbeat (seconds) unless the URL sets one: a replica that is paused or cut off loses its connection,
+# and the broker hands the messages it held to the others, after a few missed beats rather than minutes.
+HEARTBEAT = 10
 
 
 class BrokerUnavailable(Exception):
@@ -66,11 +69,12 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT, robust: bool = 
         raise BrokerUnavailable(problem)
     import aio_pika
 
+    target = with_heartbeat(url)
     try:
         if robust:
-            opening = aio_pika.connect_robust(url, timeout=timeout, reconnect_interval=RECONNECT_INTERVAL)
+            opening = aio_pika.connect_robust(target, timeout=timeout, reconnect_interval=RECONNECT_INTERVAL)
         else:
-            opening = aio_pika.connect(url, timeout=timeout)
+            opening = aio_pika.connect(target, timeout=timeout)
         return await asyncio.wait_for(opening, timeout)
     except asyncio.TimeoutError:
         raise BrokerUnavailable(f"cannot reach the broker {masked(url)}: no answer within {timeout:g} s") from None
@@ -78,6 +82,15 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT, robust: bool = 
         raise BrokerUnavailable(f"cannot reach the broker {masked(url)}: {exc}") from None
     except Exception as exc:  # aiormq's AMQP errors: bad credentials, unknown vhost
         raise BrokerUnavailable(f"the broker {masked(url)} refused the connection: {_describe(exc)}") from None
+
+
+def with_heartbeat(url: str) -> str:
+    """`url` with `?heartbeat=HEARTBEAT` added when it names none."""
+    parts = urlsplit(url)
+    if "heartbeat=" in parts.query:
+        return url
+    query = f"{parts.query}&heartbeat={HEARTBEAT}" if parts.query else f"heartbeat={HEARTBEAT}"
+    return urlunsplit(parts._replace(query=query))
 
 
 def _describe(exc: BaseException) -> str:
