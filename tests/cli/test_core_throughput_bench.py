@@ -77,3 +77,31 @@ def test_a_tiny_run_on_postgresql_reports_commit_and_machine_and_drops_its_datab
     assert left == [], f"the scratch database {pg_row['database']} was not dropped"
     broker_row = next(r for r in record["rows"] if r["backend"] == "postgresql+rabbitmq")
     assert "skipped" in broker_row
+
+
+def test_a_tiny_run_through_rabbitmq_deletes_its_broker_namespace(
+        tmp_path: Path, pstnsim_postgres_url: str, pstnsim_rabbitmq_url: str) -> None:
+    import asyncio
+
+    import aio_pika
+
+    figures = tmp_path / "figures.json"
+    result = bench("--backends", "--binds", "6", "--concurrency", "3", "--replicas", "1", "--db", pstnsim_postgres_url,
+                   "--broker", pstnsim_rabbitmq_url, "--json", str(figures))
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads(figures.read_text())
+    assert record["machine"]["rabbitmq"]["version"] != "unknown"
+    row = next(r for r in record["rows"] if r["backend"] == "postgresql+rabbitmq")
+    assert row["bound"] == 6 and row["consistent"], row
+    namespace = row["broker_namespace"]
+
+    async def work_queue_exists() -> bool:
+        async with await aio_pika.connect(pstnsim_rabbitmq_url) as connection:
+            channel = await connection.channel()
+            try:
+                await channel.declare_queue(f"{namespace}.work", passive=True)
+            except aio_pika.exceptions.ChannelNotFoundEntity:
+                return False
+            return True
+
+    assert not asyncio.run(work_queue_exists()), f"the namespace {namespace} was left on the broker"
