@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ..verdicts import EXIT_HARNESS
 
+DEFAULT_SEED = 7
+
 PROG = "pstnsim chaos cluster"
 
 
@@ -27,7 +29,8 @@ def add_cluster_arguments(sub: argparse._SubParsersAction) -> None:  # type: ign
                               "that server) or sqlite:///FILE (every replica on that file)")
     cluster.add_argument("--broker", metavar="URL", help="amqp://user:pass@host:port/ (RabbitMQ): the replicas run "
                                                           "on it, in a namespace of the run's own")
-    cluster.add_argument("--seed", type=int, default=7, help="fixes the traffic, the nemesis and the data (default 7)")
+    cluster.add_argument("--seed", type=int, help=f"fixes the traffic, the nemesis and the data (default {DEFAULT_SEED}; "
+                                                  "with --replay, the replay file's)")
     cluster.add_argument("--time-budget", type=float, metavar="SECONDS",
                          help="real seconds of traffic, shared among the files (caps each [cluster] duration)")
     cluster.add_argument("--report-dir", type=Path, default=Path("reports"), help="reports go to DIR/<run-id>/")
@@ -93,6 +96,24 @@ def preflight(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _resolve_seed(args: argparse.Namespace) -> list[str]:
+    """The run's seed: --seed, else a replay file's own (a replay at another seed would meet other numbers and
+    other faults), else the default."""
+    from .schedule import read_replay
+
+    if args.replay is None:
+        args.seed = DEFAULT_SEED if args.seed is None else args.seed
+        return []
+    try:
+        recorded = read_replay(args.replay).seed
+    except ValueError as exc:
+        return [str(exc)]
+    if args.seed is not None and args.seed != recorded:
+        return [f"--replay {args.replay} was recorded at seed {recorded}; drop --seed or give --seed {recorded}"]
+    args.seed = recorded
+    return []
+
+
 def run_cluster(args: argparse.Namespace) -> int:
     from ..chaos_cli import _quiet_service_logs
     from ..events import EventBus
@@ -102,6 +123,8 @@ def run_cluster(args: argparse.Namespace) -> int:
     from .runner import ClusterOptions, ClusterRunner
 
     problems = validate(args)
+    if not problems:
+        problems = _resolve_seed(args)
     problem = None if problems else preflight(args)
     for line in [*problems, *([problem] if problem else [])]:
         print(f"{PROG}: {line}", file=sys.stderr)

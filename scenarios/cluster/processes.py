@@ -20,7 +20,7 @@ from typing import Any
 
 LISTENING = re.compile(rb"listening on (http://[^\s]+)")
 START_TIMEOUT = 30.0  # seconds a server gets to print its URL
-STOP_TIMEOUT = 10.0  # seconds after SIGTERM before SIGKILL
+STOP_TIMEOUT = 5.0  # seconds after SIGTERM before SIGKILL (the run drops the database anyway)
 
 
 class ProcessError(RuntimeError):

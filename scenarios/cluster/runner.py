@@ -274,7 +274,9 @@ class ClusterRunner:
                 with contextlib.suppress(Exception):
                     await world.stop()
             if cluster is not None:
+                stopping = time.perf_counter()
                 await cluster.stop()
+                facts["stop_took"] = round(time.perf_counter() - stopping, 3)
                 facts["process_events"] = [{**e, "t": round(e["t"] - facts.get("t0", e["t"]), 3)}
                                            for e in cluster.events]
             if provider is not None:
