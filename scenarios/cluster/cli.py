@@ -67,6 +67,16 @@ def validate(args: argparse.Namespace) -> list[str]:
         problems.append(f"--db must be a postgresql:// or sqlite:/// URL, got {args.db!r}")
     if args.broker is not None and not args.broker.lower().startswith(("amqp://", "amqps://")):
         problems.append(f"--broker must be an amqp:// URL, got {args.broker!r}")
+    if scheme == "sqlite":
+        from binding_core.storage import sqlite_path
+
+        try:
+            folder = Path(sqlite_path(args.db)).parent
+        except ValueError as exc:
+            problems.append(f"--db: {exc}")
+        else:
+            if not folder.is_dir():
+                problems.append(f"--db: folder {folder} does not exist (create it first)")
     if args.keep_db and scheme == "sqlite":
         problems.append("--keep-db only goes with a postgresql:// --db (a SQLite file always stays)")
     return problems

@@ -46,8 +46,9 @@ class Replica:
 class ServerProcess:
     """One server process: started with its arguments, ready when it prints its URL."""
 
-    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: list[str], log_path: Path, env: dict[str, str] | None = None, label: str = "") -> None:
         self.argv = argv
+        self.label = label or " ".join(argv[3:5])
         self.log_path = log_path
         self.env = env
         self.process: asyncio.subprocess.Process | None = None
@@ -89,8 +90,8 @@ class ServerProcess:
         code = self.process.returncode
         if code is None:
             await self.stop()
-        raise ProcessError(f"{' '.join(self.argv[2:5])} did not start ({'exit ' + str(code) if code is not None else 'no URL within ' + str(START_TIMEOUT) + ' s'}): "
-                           + (" | ".join(tail) or "no output"))
+        why = f"exit {code}" if code is not None else f"no URL within {START_TIMEOUT:g} s"
+        raise ProcessError(f"{self.label} did not start ({why}; log {self.log_path}): " + (tail[-1] if tail else "no output"))
 
     @property
     def pid(self) -> int | None:
@@ -192,7 +193,7 @@ class Cluster:
 
     async def _spawn(self, replica: Replica, port: int) -> None:
         replica.log_path = self._log_dir / f"{replica.name}.log"
-        server = ServerProcess(self._argv(replica, port), replica.log_path)
+        server = ServerProcess(self._argv(replica, port), replica.log_path, label=replica.name)
         replica.argv = server.argv
         replica.url = await server.start()
         replica.port = port_of(replica.url)
@@ -293,6 +294,6 @@ async def start_provider(seed: int, log_dir: Path, config_path: Path | None) -> 
     argv = pstnsim_argv("provider", "--port", "0", "--seed", str(seed))
     if config_path is not None:
         argv += ["--config", str(config_path)]
-    server = ServerProcess(argv, log_dir / "provider.log", env={**os.environ})
+    server = ServerProcess(argv, log_dir / "provider.log", env={**os.environ}, label="the provider")
     await server.start()
     return server
