@@ -26,7 +26,6 @@ class ClusterWorld(RemoteWorld):
         super().__init__(scenario, seed, provider_url, cluster.replicas[0].url, dialect)
         self.cluster = cluster
         self.http: BalancedHttp | None = None
-        self.no_alert_sink = "no recording alert sink in cluster runs (the replicas' alerts are read from their API)"
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False, limit=200))

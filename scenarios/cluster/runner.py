@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..alert_sink import AlertRecorder
 from ..checkers import CHECKS, CheckResult, Observation, run_checks
 from ..driver import Step
 from ..events import (
@@ -241,7 +242,7 @@ class ClusterRunner:
         facts: dict[str, Any] = {"replicas": plan.replicas, "duration": plan.duration, "seed": o.seed,
                                  "replay_file": str(plan.replay_path), "replay_command": self.replay_command(plan),
                                  "nemesis_planned": actions_to_json(plan.actions), "nemesis_log": []}
-        database = provider = cluster = world = None
+        database = provider = cluster = world = sink = None
         namespace = backends.broker_namespace(o.seed) if o.broker else None
         try:
             try:
@@ -252,7 +253,9 @@ class ClusterRunner:
                     await backends.check_broker(o.broker)
             except backends.BackendError as exc:
                 raise HarnessError(str(exc)) from None
-            config = write_toml(scenario.core, work_dir / "core.toml")
+            sink = await AlertRecorder().start()  # every replica posts its alerts here (alerts_delivered_once)
+            core_table = {**scenario.core, "alerts": {**scenario.core.get("alerts", {}), "webhook_url": sink.url}}
+            config = write_toml(core_table, work_dir / "core.toml")
             provider_config = write_toml(scenario.provider, work_dir / "provider.toml") if scenario.provider else None
             provider = await start_provider(o.seed, work_dir, provider_config)
             lease = _lease(scenario.core)
@@ -265,6 +268,7 @@ class ClusterRunner:
             facts["logs"] = str(work_dir)
             await cluster.start()
             world = ClusterWorld(scenario, o.seed, cluster, provider.url, scenario.dialect)
+            world.alert_recorder, world.alert_sink_wired, sink = sink, True, None  # the world stops it now
             await world.start()
             await self._play(plan, cluster, world, outcome, facts)
         except (HarnessError, ProcessError, NumbersUsedUp, OSError) as exc:
@@ -281,6 +285,8 @@ class ClusterRunner:
                                            for e in cluster.events]
             if provider is not None:
                 await provider.stop()
+            if sink is not None:
+                await sink.stop()
             await self._clean_up(database, namespace, facts)
             facts.pop("t0", None)  # a reading of this process's loop clock: meaningless in a report
         outcome.telemetry = {**outcome.telemetry, "cluster": facts}
