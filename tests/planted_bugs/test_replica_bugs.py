@@ -57,7 +57,7 @@ worker = { poll_interval = 0.2, lease = 12.0 }
 
 [cluster]
 replicas = 3
-duration = 14
+duration = 12
 settle_timeout = 45
 
 [[nemesis]]
@@ -65,6 +65,23 @@ action = "kill"
 every = 3.5
 replica = "any"
 downtime = 0.5
+"""
+
+
+# The same replicas and provider on RabbitMQ: no kills; work messages are delivered twice and returned to the
+# queue instead, so two replicas receive one operation's message at once.
+BROKER_SCENARIO = SCENARIO.split("[[nemesis]]")[0].replace('name = "replica_holders"', 'name = "replica_holders_broker"') + """
+[[nemesis]]
+action = "duplicate"
+every = 2.5
+messages = 2
+wait = 2.0
+
+[[nemesis]]
+action = "redeliver"
+every = 4
+messages = 1
+wait = 2.0
 """
 
 
@@ -88,10 +105,12 @@ def quiet_core_logs():
     logging.getLogger("binding_core").setLevel(logging.NOTSET)
 
 
-def run_cluster(tmp_path: Path, admin_url: str, monkeypatch: pytest.MonkeyPatch, bug: str | None) -> tuple[int, dict]:
-    """One cluster run of SCENARIO; with `bug`, every replica runs the bundled core with that bug planted."""
+def run_cluster(tmp_path: Path, admin_url: str, monkeypatch: pytest.MonkeyPatch, bug: str | None,
+                broker: str | None = None) -> tuple[int, dict]:
+    """One cluster run of SCENARIO (BROKER_SCENARIO on `broker`); with `bug`, every replica runs the bundled core
+    with that bug planted."""
     scenario = tmp_path / "replica_holders.toml"
-    scenario.write_text(SCENARIO)
+    scenario.write_text(BROKER_SCENARIO if broker else SCENARIO)
     if bug is not None:
         bundled = processes.pstnsim_argv
 
@@ -103,7 +122,7 @@ def run_cluster(tmp_path: Path, admin_url: str, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setattr(processes, "pstnsim_argv", planted)
     run_id = bug or "bundled"
     code = main(["chaos", "cluster", str(scenario), "--db", admin_url, "--seed", str(SEED),
-                 "--report-dir", str(tmp_path), "--run-id", run_id, "--quiet"])
+                 *(["--broker", broker] if broker else []), "--report-dir", str(tmp_path), "--run-id", run_id, "--quiet"])
     summary = json.loads((tmp_path / run_id / "summary.json").read_text())
     return code, summary["scenarios"][0]
 
@@ -119,12 +138,29 @@ def test_the_bundled_core_passes_the_replica_scenario(tmp_path, admin_url, monke
     assert checks["one_holder_at_a_time"] == checks["no_call_after_settle"] == "passed"
 
 
-@pytest.mark.parametrize("bug", REPLICA_BUGS, ids=[b.name for b in REPLICA_BUGS])
-def test_a_cluster_run_catches_the_replica_bug(bug, tmp_path, admin_url, monkeypatch):
-    code, scenario = run_cluster(tmp_path, admin_url, monkeypatch, bug.name)
+def assert_caught(bug, code: int, scenario: dict) -> None:
     failed = [n for n, s in statuses(scenario).items() if s == "failed"]
     assert not scenario.get("error"), scenario["error"]
-    assert code == 1 and bug.caught_by in failed, f"{bug.name} ({bug.description}) not caught: failed {failed}"
+    assert code == 1 and set(bug.caught_by) & set(failed), f"{bug.name} ({bug.description}) not caught: failed {failed}"
+
+
+@pytest.mark.parametrize("bug", REPLICA_BUGS, ids=[b.name for b in REPLICA_BUGS])
+def test_a_cluster_run_catches_the_replica_bug(bug, tmp_path, admin_url, monkeypatch):
+    assert_caught(bug, *run_cluster(tmp_path, admin_url, monkeypatch, bug.name))
+
+
+def test_the_bundled_core_on_a_broker_passes_duplicated_messages(tmp_path, admin_url, pstnsim_rabbitmq_url,
+                                                                 monkeypatch):
+    code, scenario = run_cluster(tmp_path, admin_url, monkeypatch, None, pstnsim_rabbitmq_url)
+    checks = statuses(scenario)
+    assert code == 0, {n: s for n, s in checks.items() if s != "passed"}
+    assert checks["one_holder_at_a_time"] == "passed"
+
+
+@pytest.mark.parametrize("bug", BROKER_BUGS, ids=[b.name for b in BROKER_BUGS])
+def test_a_cluster_run_on_a_broker_catches_the_replica_bug(bug, tmp_path, admin_url, pstnsim_rabbitmq_url,
+                                                           monkeypatch):
+    assert_caught(bug, *run_cluster(tmp_path, admin_url, monkeypatch, bug.name, pstnsim_rabbitmq_url))
 
 
 def test_the_launcher_refuses_an_unknown_bug(capsys):
