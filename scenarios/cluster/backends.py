@@ -42,6 +42,16 @@ class RunDatabase:
         return with_query(self.url, application_name=replica_application(index))
 
 
+def masked(url: str) -> str:
+    """The URL with its password as *** (for reports and printed commands)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
 def replica_application(index: int) -> str:
     return f"pstnsim-replica-{index}"
 

@@ -214,11 +214,12 @@ class ClusterRunner:
             verdict=outcome.verdict, note=outcome.note))
 
     def replay_command(self, plan: Plan) -> str:
+        """The command that runs the plan again (passwords in URLs shown as ***: reports are shared)."""
         o = self.options
         parts = ["pstnsim", "chaos", "cluster", str(plan.scenario.source or plan.scenario.name),
-                 "--replicas", str(plan.replicas), "--db", o.db, "--seed", str(o.seed)]
+                 "--replicas", str(plan.replicas), "--db", backends.masked(o.db), "--seed", str(o.seed)]
         if o.broker:
-            parts += ["--broker", o.broker]
+            parts += ["--broker", backends.masked(o.broker)]
         parts += ["--replay", str(plan.replay_path)]
         return shlex.join(parts)
 

@@ -18,8 +18,16 @@ def nemesis_line(record: dict[str, Any]) -> str:
     when = f"at {at:.2f} s" if isinstance(at, (int, float)) else "not started"
     target = f" replica {record['replica']}" if record.get("replica") is not None else ""
     details = record.get("details") or {}
-    told = ", ".join(f"{k} {v}" for k, v in details.items()) if isinstance(details, dict) else str(details)
+    told = ", ".join(f"{k} {_short(v)}" for k, v in details.items()) if isinstance(details, dict) else str(details)
     return f"{when} {record.get('action')}{target}" + (f" ({told})" if told else "") + f": {record.get('outcome')}"
+
+
+def _short(value: Any) -> str:
+    """A detail in a few words: a list of messages by their operations ("2: op_1, op_2")."""
+    if isinstance(value, list):
+        named = [str(v.get("op") or v.get("message_id")) if isinstance(v, dict) else str(v) for v in value]
+        return f"{len(value)}: {', '.join(named[:5])}" + (" ..." if len(named) > 5 else "")
+    return str(value)
 
 
 def junit_properties(facts: dict[str, Any]) -> list[tuple[str, str]]:
