@@ -30,6 +30,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 # Above the replicas' consumers (which set none: priority 0).
 NEMESIS_PRIORITY = 10
 CONNECT_TIMEOUT = 5.0
+RPC_TIMEOUT = 5.0  # seconds any one exchange with the broker may take, so a nemesis action never hangs
 # Marks the copies we publish, for whoever reads a message dump; the core ignores headers it does not know.
 COPY_HEADER = "x-pstnsim-nemesis"
 # Headers the broker sets on delivery or dead-lettering; a copy must not carry the original's.
@@ -75,7 +76,9 @@ async def _channel(url: str) -> AsyncIterator[AbstractChannel]:
         await channel.set_qos(prefetch_count=1)
         yield channel
     finally:
-        await connection.close()
+        # Closing returns whatever we still hold to the queue; bounded, so a cancelled nemesis never hangs here.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), RPC_TIMEOUT)
 
 
 class _PriorityConsumer:
@@ -91,7 +94,7 @@ class _PriorityConsumer:
         async def deliver(message: AbstractIncomingMessage) -> None:
             self.inbox.put_nowait(message)
 
-        self.tag = await self.queue.consume(deliver, arguments={"x-priority": NEMESIS_PRIORITY})
+        self.tag = await self.queue.consume(deliver, arguments={"x-priority": NEMESIS_PRIORITY}, timeout=RPC_TIMEOUT)
 
     async def take(self, wait: float) -> AbstractIncomingMessage | None:
         try:
@@ -100,11 +103,13 @@ class _PriorityConsumer:
             return None
 
     async def stop(self) -> None:
-        if self.tag is not None:
-            tag, self.tag = self.tag, None
-            await self.queue.cancel(tag)
-        while not self.inbox.empty():
-            await self.inbox.get_nowait().nack(requeue=True)
+        """Best effort and bounded: if the channel is gone, closing the connection returns the messages anyway."""
+        with contextlib.suppress(Exception):
+            if self.tag is not None:
+                tag, self.tag = self.tag, None
+                await asyncio.wait_for(self.queue.cancel(tag), RPC_TIMEOUT)
+            while not self.inbox.empty():
+                await asyncio.wait_for(self.inbox.get_nowait().nack(requeue=True), RPC_TIMEOUT)
 
 
 async def _take_one(queue: AbstractQueue, wait: float) -> AbstractIncomingMessage | None:
@@ -132,7 +137,7 @@ async def _return_messages(url: str, namespace: str, *, messages: int, wait: flo
     deadline = time.monotonic() + wait
     taken: list[dict[str, Any]] = []
     async with _channel(url) as channel:
-        queue = await channel.declare_queue(work_queue(namespace), passive=True)
+        queue = await channel.declare_queue(work_queue(namespace), passive=True, timeout=RPC_TIMEOUT)
         exchange = await channel.get_exchange(namespace, ensure=False)
         for _ in range(messages):
             message = await _take_one(queue, deadline - time.monotonic())
@@ -140,7 +145,7 @@ async def _return_messages(url: str, namespace: str, *, messages: int, wait: flo
                 break
             if copy:
                 # The copy goes out (confirmed) before the original is returned, so both exist for the replicas.
-                await exchange.publish(_copy(message), routing_key="work", mandatory=True)
+                await exchange.publish(_copy(message), routing_key="work", mandatory=True, timeout=RPC_TIMEOUT)
             await message.nack(requeue=True)
             taken.append(describe(message))
     outcome = "done" if len(taken) == messages else ("no message" if not taken else "partly done")
@@ -165,15 +170,16 @@ async def deliver_past_limit(url: str, namespace: str, *, wait: float = 10.0) ->
     deadline = time.monotonic() + wait
     deliveries: dict[tuple[str | None, bytes], int] = {}
     async with _channel(url) as channel:
-        tap = await channel.declare_queue("", exclusive=True, auto_delete=True)
-        await tap.bind(dead_letter_exchange(namespace), routing_key="")
+        tap = await channel.declare_queue("", exclusive=True, auto_delete=True, timeout=RPC_TIMEOUT)
+        await tap.bind(dead_letter_exchange(namespace), routing_key="", timeout=RPC_TIMEOUT)
         dead: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
         async def on_dead(message: AbstractIncomingMessage) -> None:
             dead.put_nowait(message)
 
-        await tap.consume(on_dead, no_ack=True)
-        consumer = _PriorityConsumer(await channel.declare_queue(work_queue(namespace), passive=True))
+        await tap.consume(on_dead, no_ack=True, timeout=RPC_TIMEOUT)
+        work = await channel.declare_queue(work_queue(namespace), passive=True, timeout=RPC_TIMEOUT)
+        consumer = _PriorityConsumer(work)
         await consumer.start()
         try:
             while (left := deadline - time.monotonic()) > 0:
