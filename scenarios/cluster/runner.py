@@ -274,6 +274,9 @@ class ClusterRunner:
             await self._play(plan, cluster, world, outcome, facts)
         except (HarnessError, ProcessError, NumbersUsedUp, OSError) as exc:
             outcome.error, outcome.verdict = str(exc), "harness error"
+        except Exception as exc:  # noqa: BLE001 - a server answering nonsense, an adapter error: exit 2, said why
+            log.warning("cluster run failed", exc_info=True)
+            outcome.error, outcome.verdict = f"{type(exc).__name__}: {exc}", "harness error"
         finally:
             if world is not None:
                 with contextlib.suppress(Exception):
@@ -344,7 +347,7 @@ class ClusterRunner:
         bursts = [asyncio.create_task(burst(i, b)) for i, b in enumerate(plan.traffic)]
         try:
             await asyncio.sleep(max(0.0, t0 + plan.duration - loop.time()))
-            done, pending = await asyncio.wait(bursts, timeout=BURSTS_END_WITHIN)
+            done, pending = await asyncio.wait(bursts, timeout=BURSTS_END_WITHIN) if bursts else (set(), set())
             for task in pending:
                 task.cancel()
             for task in done:
@@ -392,7 +395,8 @@ class ClusterRunner:
         machine_log.writes = driver.writes_sent
         machine_log.binds_seen = driver.binds_seen + sum(
             1 for op in driver.history if op.kind == "bind" and op.outcome is not None and op.outcome.value == "ok")
-        why = vacuous(machine_log)
+        why = vacuous(machine_log).replace("1 example(s) ", "the run ").replace(
+            "raise --steps, --examples or --time-budget", "raise [cluster] duration or --time-budget")
         if why:
             outcome.passed, outcome.verdict, outcome.error = False, "vacuous", f"vacuous run: {why}"
             return
