@@ -73,15 +73,15 @@ downtime = 0.5
 BROKER_SCENARIO = SCENARIO.split("[[nemesis]]")[0].replace('name = "replica_holders"', 'name = "replica_holders_broker"') + """
 [[nemesis]]
 action = "duplicate"
-every = 2.5
-messages = 2
-wait = 2.0
+every = 1.5
+messages = 3
+wait = 1.5
 
 [[nemesis]]
 action = "redeliver"
-every = 4
-messages = 1
-wait = 2.0
+every = 3
+messages = 2
+wait = 1.5
 """
 
 
