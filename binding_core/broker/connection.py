@@ -61,9 +61,10 @@ def driver_problem() -> str | None:
     return f"--broker needs the aio-pika package; {RABBITMQ_EXTRA_HINT}" if missing else None
 
 
-async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT, robust: bool = True) -> Any:
-    """A connection to the broker; `robust` ones reconnect by themselves and restore their channels,
-    queues and consumers. The first connection must succeed within `timeout` or BrokerUnavailable."""
+async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT, robust: bool = False) -> Any:
+    """A connection to the broker within `timeout`, or BrokerUnavailable. Not `robust` by default: the core
+    reconnects by itself (broker.link), since aio-pika's robust channels were seen to stay closed after a
+    reconnect that raced with their own restore."""
     problem = broker_url_problem(url) or driver_problem()
     if problem is not None:
         raise BrokerUnavailable(problem)

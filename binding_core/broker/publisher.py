@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from ..clock import Clock
+from .connection import BrokerUnavailable
 from .messages import CONTENT_TYPE, WorkMessage, routing_key
 
 PUBLISH_TIMEOUT = 10.0  # seconds to wait for a confirm before the publish counts as failed
@@ -13,19 +14,27 @@ PUBLISH_TIMEOUT = 10.0  # seconds to wait for a confirm before the publish count
 
 class Publisher:
     """Wraps the namespace's exchange on a channel with publisher confirms (and unroutable messages
-    returned as errors): `await publish(...)` returns only once the broker has the message."""
+    returned as errors): `await publish(...)` returns only once the broker has the message. `exchange` is
+    None while there is no broker session (the link sets it for each one)."""
 
     def __init__(self, exchange: Any, clock: Clock) -> None:
         self.exchange = exchange
         self.clock = clock
+
+    @property
+    def ready(self) -> bool:
+        return self.exchange is not None
 
     async def publish(self, message: WorkMessage, *, message_id: str | None = None) -> str:
         """Publish `message` where it waits until due; the routing key used. Raises on a nack, a return,
         a timeout or a lost connection (the caller keeps its copy and tries again)."""
         import aio_pika
 
+        exchange = self.exchange
+        if exchange is None:
+            raise BrokerUnavailable("not connected to the broker (reconnecting)")
         key = routing_key(message.at, self.clock.now())
-        await self.exchange.publish(
+        await exchange.publish(
             aio_pika.Message(message.encode(), content_type=CONTENT_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                              message_id=message_id or uuid.uuid4().hex),
             key, timeout=PUBLISH_TIMEOUT,

@@ -78,7 +78,9 @@ class Relay:
     async def relay_once(self) -> int:
         """Take a batch of rows, publish each (concurrently, each waiting for its confirm), delete the
         confirmed ones; how many rows were taken. Rows whose publish failed stay, taken by us until the
-        lease runs out, then taken again."""
+        lease runs out, then taken again. Without a broker session nothing is taken (the rows wait)."""
+        if not self.publisher.ready:
+            return 0
         rows = self.store.claim_outbox(self.name, now=self.clock.now(), lease=self.lease, limit=self.batch)
         if not rows:
             return 0

@@ -17,7 +17,7 @@ from binding_core.broker.topology import declare
 from binding_core.clock import LoopClock
 from binding_core.storage import open_store
 
-from .conftest import BrokerHand, Cluster, outbox_size, poll
+from .conftest import DEADLINE, BrokerHand, Cluster, outbox_size, poll
 
 B = "13800000001"
 
@@ -79,21 +79,27 @@ async def test_a_publish_cut_off_before_its_confirm_is_published_again_and_never
     clock = LoopClock()
     op = store.begin("18800000001", "XB", "bind", b=B, now=clock.now())  # queued, not claimed: due at once
     assert store.count_outbox() == 1
-    connection = await connect(proxy.url(pstnsim_rabbitmq_url))
+    connections = [await connect(proxy.url(pstnsim_rabbitmq_url))]
+
+    async def exchange_on(connection: Any) -> Any:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        return (await declare(channel, pstnsim_broker_namespace, delivery_limit=5)).exchange
+
     relay: Relay | None = None
     try:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        topology = await declare(channel, pstnsim_broker_namespace, delivery_limit=5)
-        relay = Relay(store, Publisher(topology.exchange, clock), clock, name="relay-1", poll_interval=0.1, lease=0.5)
+        publisher = Publisher(await exchange_on(connections[0]), clock)
+        relay = Relay(store, publisher, clock, name="relay-1", poll_interval=0.1, lease=0.5)
         async with BrokerHand(pstnsim_rabbitmq_url, pstnsim_broker_namespace) as hand:
             proxy.hold_replies = True
             first_round = asyncio.create_task(relay.relay_once())
             await poll(lambda: _is(hand.ready("work"), 1), "the broker to take the message")
             assert not first_round.done()  # waiting for the confirm the proxy holds back
             proxy.cut()
-            proxy.hold_replies = False
             assert await first_round == 1
             assert (store.count_outbox(), relay.published) == (1, 0)  # not confirmed: the row stays
+            # A new session, as the broker link opens after a lost connection; the relay keeps going.
+            connections.append(await connect(pstnsim_rabbitmq_url))
+            publisher.exchange = await exchange_on(connections[1])
             relay.start()
             await poll(lambda: _is_now(store.count_outbox(), 0), "the row to go out again once reconnected")
             assert relay.published == 1
@@ -103,8 +109,9 @@ async def test_a_publish_cut_off_before_its_confirm_is_published_again_and_never
     finally:
         if relay is not None:
             await relay.stop()
-        with contextlib.suppress(Exception):
-            await connection.close()
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                await connection.close()
         await proxy.close()
         store.close()
 
@@ -146,3 +153,40 @@ async def _is(value: Any, expected: Any) -> bool:
 
 async def _is_now(value: Any, expected: Any) -> bool:
     return value == expected
+
+
+async def test_a_replica_whose_broker_connection_is_cut_reconnects_and_its_retries_still_arrive(
+        broker_cluster: Cluster):
+    cluster = broker_cluster
+    assert cluster.broker_url is not None
+    upstream = urlsplit(cluster.broker_url)
+    proxy = await ReplyHoldingProxy((upstream.hostname or "127.0.0.1", upstream.port or 5672)).start()
+    try:
+        cluster.broker_url = proxy.url(cluster.broker_url)
+        await cluster.start_provider()
+        replica = await cluster.replica("a")
+        first, second = await cluster.numbers(2)
+        for x in (first, second):  # the accept's own attempt fails: the bind finishes only through the broker
+            await cluster.add_fault({"match": {"operation": "create_binding", "x": x},
+                                     "action": {"kind": "status", "status": 503}, "when": {"first": 1}})
+
+        async def bound(x: str) -> bool:
+            async with cluster.http.get(f"{replica.url}/v1/numbers/{x}") as response:
+                return (await response.json())["xb"]["status"] == "BIND"
+
+        async with cluster.http.post(f"{replica.url}/v1/numbers/{first}/xb", json={"b": B}) as response:
+            assert response.status == 202
+        await poll(lambda: bound(first), "the first bind to finish")
+        proxy.cut()  # the replica's connection (publishing and consuming) is gone; it reconnects by itself
+        async with cluster.http.post(f"{replica.url}/v1/numbers/{second}/xb", json={"b": B}) as response:
+            assert response.status == 202
+        await poll(lambda: bound(second), "the second bind to finish after the reconnect")
+        [op] = [op for op in cluster.operations(second) if op["kind"] == "bind"]
+        [held] = await cluster.active_bindings(second)
+        assert (op["state"], op["attempts"], op["binding_id"]) == ("done", 1, held["binding_id"])
+        await poll(lambda: _is_now(outbox_size(cluster.db_url), 0), "the relay to empty the outbox")
+        await proxy.close()  # the broker is gone for good: the replica still stops cleanly when told to
+        replica.proc.terminate()
+        assert await asyncio.wait_for(replica.proc.wait(), DEADLINE) == 0
+    finally:
+        await proxy.close()
