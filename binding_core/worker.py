@@ -408,7 +408,6 @@ class Worker:
         self.ensure_running()
         self.store.finish_sweep(op, self.owner, outcome="swept" if strays else "clean", deleted=strays,
                                 now=self.clock.now())
-        self.after_write()
 
     async def _retry_later(self, op: Operation, failure: Refused | Unknown | NotSent | AuthFailed, doing: str, *,
                            phase: str | None = None) -> None:
