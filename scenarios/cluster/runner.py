@@ -256,6 +256,8 @@ class ClusterRunner:
                 raise HarnessError(str(exc)) from None
             sink = await AlertRecorder().start()  # every replica posts its alerts here (alerts_delivered_once)
             core_table = {**scenario.core, "alerts": {**scenario.core.get("alerts", {}), "webhook_url": sink.url}}
+            if scenario.workload.gray == "none":  # every number on the old path, as in `pstnsim chaos run`
+                core_table["gray"] = {"all": False, "numbers": []}
             config = write_toml(core_table, work_dir / "core.toml")
             provider_config = write_toml(scenario.provider, work_dir / "provider.toml") if scenario.provider else None
             provider = await start_provider(o.seed, work_dir, provider_config)
@@ -270,6 +272,7 @@ class ClusterRunner:
             await cluster.start()
             world = ClusterWorld(scenario, o.seed, cluster, provider.url, scenario.dialect)
             world.alert_recorder, world.alert_sink_wired, sink = sink, True, None  # the world stops it now
+            world.gray_timeline = _gray_timeline(core_table)
             await world.start()
             await self._play(plan, cluster, world, outcome, facts)
         except (HarnessError, ProcessError, NumbersUsedUp, OSError) as exc:
@@ -447,6 +450,15 @@ def _require(scenario: Scenario, specs: list[Any], options: ClusterOptions) -> N
     if "broker" in needs and not options.broker:
         actions = sorted({s.action for s in specs if s.needs == "broker"})
         raise ScenarioError(f"{where} {', '.join(actions)} need(s) --broker amqp://...")
+
+
+def _gray_timeline(core: dict[str, Any]) -> list[dict[str, Any]]:
+    """The replicas' gray list as their config file sets it (the harness never changes it in a cluster run)."""
+    from binding_core.config import parse_config
+
+    gray = parse_config(core).gray
+    return [{"at": None, "begun": None, "applied": None, "enabled": gray is not None, "all": bool(gray and gray.all),
+             "numbers": sorted(gray.numbers) if gray else []}]
 
 
 def _lease(core: dict[str, Any]) -> float:
