@@ -256,6 +256,7 @@ class ClusterRunner:
                 raise HarnessError(str(exc)) from None
             sink = await AlertRecorder().start()  # every replica posts its alerts here (alerts_delivered_once)
             core_table = {**scenario.core, "alerts": {**scenario.core.get("alerts", {}), "webhook_url": sink.url}}
+            core_table["provider"] = {**scenario.core.get("provider", {}), "dialect": scenario.dialect}
             if scenario.workload.gray == "none":  # every number on the old path, as in `pstnsim chaos run`
                 core_table["gray"] = {"all": False, "numbers": []}
             config = write_toml(core_table, work_dir / "core.toml")
