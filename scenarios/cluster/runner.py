@@ -367,6 +367,10 @@ class ClusterRunner:
         if gone:
             names = ", ".join(f"{r.name} (log {r.log_path})" for r in gone)
             raise HarnessError(f"replica(s) exited by themselves during the run: {names}")
+        down = [r for r in cluster.replicas if not r.running]
+        if down:
+            names = ", ".join(f"{r.name} (log {r.log_path})" for r in down)
+            raise HarnessError(f"replica(s) not running after the nemesis (a restart failed): {names}")
         world.note_outages(cluster.events)
         traffic_end = loop.time()
         await driver.refresh_tracked()
