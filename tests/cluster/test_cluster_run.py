@@ -78,3 +78,16 @@ def test_two_replicas_pass_and_replay_the_same_schedule(tmp_path: Path, capsys: 
     assert again["traffic"] == recorded["traffic"] and again["nemesis"] == recorded["nemesis"]
     replayed = json.loads((reports / "again" / "summary.json").read_text())["scenarios"][0]["cluster"]
     assert [(r["action"], r["replica"]) for r in replayed["nemesis_log"]] == [("kill", 1)]
+
+
+def test_two_replicas_on_one_sqlite_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "cluster_sqlite.toml"
+    scenario.write_text(SCENARIO.split("[[nemesis]]")[0].replace("duration = 5", "duration = 4"))
+    reports = tmp_path / "reports"
+    code = main(["chaos", "cluster", str(scenario), "--db", f"sqlite:///{tmp_path / 'cluster.db'}",
+                 "--report-dir", str(reports), "--run-id", "sqlite", "--quiet"])
+    assert code == 0, capsys.readouterr().out
+    facts = json.loads((reports / "sqlite" / "summary.json").read_text())["scenarios"][0]["cluster"]
+    assert facts["backend"]["database"] == "sqlite" and facts["nemesis_log"] == []
+    assert all(n > 0 for n in facts["requests_per_replica"].values())
+    assert (tmp_path / "cluster.db").exists()
