@@ -123,6 +123,14 @@ async def _take_one(queue: AbstractQueue, wait: float) -> AbstractIncomingMessag
         await consumer.stop()
 
 
+def _died_of_delivery_limit(letter: AbstractIncomingMessage, queue: str) -> bool:
+    """Whether the broker dead-lettered `letter` from `queue` for its delivery limit. Read from x-death, not
+    x-first-death-reason: a message that came out of a delay queue first "died" there (expired)."""
+    deaths = (letter.headers or {}).get("x-death")
+    return isinstance(deaths, list) and any(
+        isinstance(d, dict) and d.get("reason") == "delivery_limit" and d.get("queue") == queue for d in deaths)
+
+
 def _copy(message: AbstractIncomingMessage) -> aio_pika.Message:
     headers = {k: v for k, v in (message.headers or {}).items() if k not in _BROKER_HEADERS}
     headers[COPY_HEADER] = "duplicate"
@@ -192,10 +200,9 @@ async def deliver_past_limit(url: str, namespace: str, *, wait: float = 10.0) ->
                 if got_dead in done:
                     letter = got_dead.result()
                     key = _identity(letter)
-                    headers = letter.headers or {}
-                    if key in deliveries and headers.get("x-first-death-reason") == "delivery_limit":
+                    if key in deliveries and _died_of_delivery_limit(letter, work_queue(namespace)):
                         return {"outcome": "dead-lettered", **describe(letter), "deliveries": deliveries[key],
-                                "reason": "delivery_limit", "queue": headers.get("x-first-death-queue")}
+                                "reason": "delivery_limit", "queue": work_queue(namespace)}
                 if got_work in done:
                     message = got_work.result()
                     key = _identity(message)

@@ -56,12 +56,13 @@ class Namespace:
 
         await queue.consume(on_message)
 
-    async def publish(self, op: str) -> str:
+    async def publish(self, op: str, *, key: str = "work") -> str:
+        """A run message for `op`, straight to NS.work or (key "delay.<ms>") through a delay queue."""
         message_id = uuid.uuid4().hex
         body = json.dumps({"op": op, "at": 0, "kind": "run"}).encode()
         message = self.amqp.Message(body, message_id=message_id, content_type="application/json",
                                     delivery_mode=self.amqp.DeliveryMode.PERSISTENT)
-        await self.exchange.publish(message, "work")
+        await self.exchange.publish(message, key)
         return message_id
 
     async def consumers(self) -> int:
@@ -175,6 +176,21 @@ async def test_delivery_limit_dead_letters_the_message_through_run_nemesis(ns: N
     assert dead.headers["x-first-death-reason"] == "delivery_limit"
     await dead.ack()
     assert ns.received == []  # the replica never saw it: every return went to the nemesis
+
+
+async def test_delivery_limit_counts_a_message_that_came_through_a_delay_queue(ns: Namespace, spawn) -> None:
+    """Such a message already "died" once (expired in its delay queue): its dead letter's first death is not the
+    delivery limit, yet it is the one pushed past it."""
+    nemesis = spawn(ns.tools.deliver_past_limit(ns.url, ns.name, wait=DEADLINE))
+    await ns.wait_consumers(1)
+    message_id = await ns.publish("op-delayed", key="delay.250")
+    result = await asyncio.wait_for(nemesis, DEADLINE + 5)
+    assert result["outcome"] == "dead-lettered", result
+    assert result["message_id"] == message_id and result["deliveries"] == DELIVERY_LIMIT + 1
+    dead = await ns.dead.get(timeout=5, fail=False)
+    assert dead is not None and dead.message_id == message_id
+    assert dead.headers["x-first-death-reason"] == "expired"
+    await dead.ack()
 
 
 async def test_no_message_within_the_wait_is_an_outcome_not_an_error(ns: Namespace) -> None:
