@@ -1,6 +1,6 @@
-"""A short cluster run on PostgreSQL: two replicas as real processes, one killed and restarted mid-traffic; every
+"""Short cluster runs. On PostgreSQL: two replicas as real processes, one killed and restarted mid-traffic; every
 check holds, the report tells the cluster's facts, the run's database is gone afterwards, and --replay runs the
-very same schedule again."""
+very same schedule again. On SQLite: two replicas share one file."""
 
 from __future__ import annotations
 
