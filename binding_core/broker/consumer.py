@@ -67,7 +67,8 @@ class WorkConsumer:
         try:
             wait = work.at - self.clock.now()
             if 0 < wait <= DIRECT_WITHIN:
-                await asyncio.sleep(wait)  # nearly due: a round trip through the broker would only come back now
+                # Nearly due: the shortest delay queue would bring it back later than this wait.
+                await asyncio.sleep(wait)
             elif wait > 0:
                 await self._delay(message, work, work.at, "not due yet")
                 return

@@ -13,8 +13,9 @@ from typing import Any
 KINDS = ("run", "dead")
 # The delay tiers (milliseconds): a message waits in NS.delay.<ms> (its TTL), then goes to NS.work.
 DELAY_TIERS_MS = (250, 1000, 4000, 15000, 60000)
-# A message due within this many seconds is sent straight to the work queue.
-DIRECT_WITHIN = 0.05
+# A message due within this many seconds (the shortest tier) is sent straight to the work queue, where the
+# consumer holds it until due: the shortest delay queue would bring it back up to 200 ms late.
+DIRECT_WITHIN = DELAY_TIERS_MS[0] / 1000.0
 WORK_KEY = "work"
 CONTENT_TYPE = "application/json"
 
@@ -59,14 +60,13 @@ def decode(body: bytes) -> WorkMessage:
 
 
 def routing_key(at: float, now: float) -> str:
-    """Where to publish a message due at `at`: the work queue when (nearly) due, else the largest delay tier
-    that does not overshoot the wait (the smallest when the wait is shorter than every tier). A message that
-    comes out of a tier early is delayed again for the remainder by the consumer."""
+    """Where to publish a message due at `at`: the work queue when due within the shortest tier, else the
+    largest delay tier that does not overshoot the wait. A message that comes out of a tier early is delayed
+    again for the remainder by the consumer (or held, when the remainder is short)."""
     wait_ms = (at - now) * 1000.0
     if wait_ms <= DIRECT_WITHIN * 1000.0:
         return WORK_KEY
-    fitting = [ms for ms in DELAY_TIERS_MS if ms <= wait_ms]
-    return delay_key(max(fitting) if fitting else DELAY_TIERS_MS[0])
+    return delay_key(max(ms for ms in DELAY_TIERS_MS if ms <= wait_ms))
 
 
 def delay_key(ms: int) -> str:

@@ -24,9 +24,8 @@ def test_a_message_survives_the_wire_and_a_bad_body_is_named():
 
 
 @pytest.mark.parametrize(("wait", "key"), [
-    (-3.0, "work"), (0.0, "work"), (0.05, "work"),  # due (or nearly): straight to the work queue
-    (0.1, "delay.250"),  # shorter than every tier: the smallest (the consumer waits out the rest)
-    (0.9, "delay.250"),
+    (-3.0, "work"), (0.0, "work"), (0.1, "work"), (0.25, "work"),  # due within a tier: the consumer holds it
+    (0.26, "delay.250"), (0.9, "delay.250"),
     (1.0, "delay.1000"), (3.99, "delay.1000"), (4.0, "delay.4000"), (20.0, "delay.15000"),
     (60.0, "delay.60000"), (3600.0, "delay.60000"),  # longer than every tier: the largest, then again
 ])
