@@ -197,17 +197,17 @@ async def deliver_past_limit(url: str, namespace: str, *, wait: float = 10.0) ->
                 for waiter in (got_work, got_dead):
                     if waiter not in done:
                         waiter.cancel()
+                if got_work in done:  # first: a message in hand always goes back
+                    message = got_work.result()
+                    key = _identity(message)
+                    deliveries[key] = deliveries.get(key, 0) + 1
+                    await message.nack(requeue=True)
                 if got_dead in done:
                     letter = got_dead.result()
                     key = _identity(letter)
                     if key in deliveries and _died_of_delivery_limit(letter, work_queue(namespace)):
                         return {"outcome": "dead-lettered", **describe(letter), "deliveries": deliveries[key],
                                 "reason": "delivery_limit", "queue": work_queue(namespace)}
-                if got_work in done:
-                    message = got_work.result()
-                    key = _identity(message)
-                    deliveries[key] = deliveries.get(key, 0) + 1
-                    await message.nack(requeue=True)
         finally:
             await consumer.stop()
     if not deliveries:
