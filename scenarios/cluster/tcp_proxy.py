@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 _CHUNK = 64 * 1024
 
@@ -32,10 +33,13 @@ class _Link:
 class TcpProxy:
     """`TcpProxy(host, port)` forwards a local port (127.0.0.1, chosen at `start()`) to host:port."""
 
-    def __init__(self, host: str, port: int, *, listen_host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str, port: int, *, listen_host: str = "127.0.0.1",
+                 connect: Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+                 = asyncio.open_connection) -> None:
         self.host = host
         self.port = port
         self.listen_host = listen_host
+        self._connect = connect  # how the upstream connection is made (a test holds it half-way)
         self.local_port: int | None = None
         self.accepted = 0  # connections accepted since start
         self.cuts = 0  # cut() calls
@@ -43,6 +47,7 @@ class TcpProxy:
         self.bytes_down = 0  # upstream -> client
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
+        self._connecting: set[asyncio.StreamWriter] = set()  # accepted, upstream connection not yet made
 
     @property
     def connections(self) -> int:
@@ -58,36 +63,44 @@ class TcpProxy:
     async def cut(self) -> int:
         """Abort every open connection (both sides); new connections are accepted as before. Returns how many
         were cut."""
-        links = list(self._links)
-        for link in links:
-            link.abort()
-        await self._wait_pumps(links)
+        cut = await self._abort_all()
         self.cuts += 1
-        return len(links)
+        return cut
 
     async def stop(self) -> None:
         """Stop listening and abort every open connection."""
         if self._server is not None:
             self._server.close()
             self._server = None
+        await self._abort_all()
+
+    async def _abort_all(self) -> int:
+        """Abort the open connections and those still connecting upstream; wait for their pumps to end."""
         links = list(self._links)
+        connecting = list(self._connecting)
         for link in links:
             link.abort()
-        await self._wait_pumps(links)
-
-    async def _wait_pumps(self, links: list[_Link]) -> None:
+        for writer in connecting:
+            writer.transport.abort()
         self._links.difference_update(links)
         pumps = [pump for link in links for pump in link.pumps]
         if pumps:
             await asyncio.gather(*pumps, return_exceptions=True)
+        return len(links) + len(connecting)
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        self._connecting.add(client_writer)
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.port)
+            upstream_reader, upstream_writer = await self._connect(self.host, self.port)
         except OSError:
             # Upstream down: the client sees its connection closed, as it would with no proxy in between.
             client_writer.transport.abort()
+            return
+        finally:
+            self._connecting.discard(client_writer)
+        if client_writer.transport.is_closing():  # cut while we were connecting upstream
+            upstream_writer.transport.abort()
             return
         link = _Link(client_writer, upstream_writer)
         self._links.add(link)

@@ -88,3 +88,40 @@ async def test_upstream_down_closes_the_client(proxy: TcpProxy) -> None:
         writer.close()
     finally:
         await nowhere.stop()
+
+
+async def test_a_connection_still_reaching_upstream_is_cut_too(proxy: TcpProxy) -> None:
+    """A client accepted while its upstream connection is being made (the broker slow to answer) is cut as
+    well, and the upstream connection made afterwards is not kept."""
+    reaching = asyncio.Event()
+    go_on = asyncio.Event()
+    made: list[asyncio.StreamWriter] = []
+
+    async def slow_connect(host: str, port: int):
+        reaching.set()
+        await go_on.wait()
+        reader, writer = await asyncio.open_connection(host, port)
+        made.append(writer)
+        return reader, writer
+
+    held = TcpProxy(proxy.host, proxy.port, connect=slow_connect)
+    local = await held.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", local)
+        await asyncio.wait_for(reaching.wait(), DEADLINE)
+        assert await held.cut() == 1
+        go_on.set()
+        try:
+            rest = await asyncio.wait_for(reader.read(10), DEADLINE)
+        except ConnectionResetError:
+            rest = b""
+        assert rest == b""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEADLINE
+        while not (made and made[0].transport.is_closing()):  # the proxy drops it once made (polled)
+            assert loop.time() < deadline, "the upstream connection made after the cut was kept"
+            await asyncio.sleep(0.01)
+        assert held.connections == 0
+        writer.close()
+    finally:
+        await held.stop()
