@@ -131,19 +131,16 @@ def _in_own_loop(work: Callable[[], Awaitable[Any]]) -> Any:
         return pool.submit(lambda: asyncio.run(work())).result()
 
 
-@pytest.fixture
-def pstnsim_rabbitmq_url() -> str:
-    """The URL of a reachable RabbitMQ ($PSTNSIM_TEST_RABBITMQ, default the local guest account); needs the
-    rabbitmq extra (aio-pika). Skips when unusable, or fails under CI=true, saying how to start it."""
+def usable_rabbitmq(url: str) -> str:
+    """`url` once a connection to it works; else skip, or under CI=true fail, saying how to start RabbitMQ."""
     from .broker.connection import BrokerUnavailable, connect, driver_problem, masked
 
-    url = os.environ.get(RABBITMQ_ENV, RABBITMQ_DEFAULT)
     problem = driver_problem()
     if problem is not None:
         _rabbitmq_missing(problem)
 
     async def reach() -> None:
-        connection = await connect(url, robust=False)
+        connection = await connect(url, timeout=5.0)
         await connection.close()
 
     try:
@@ -153,14 +150,29 @@ def pstnsim_rabbitmq_url() -> str:
     return url
 
 
-@pytest.fixture
-def pstnsim_broker_namespace(pstnsim_rabbitmq_url: str) -> Iterator[str]:
-    """A namespace of the test's own (pstnsim-t-<uuid>) for `[broker] namespace` or --broker-namespace; its
-    exchanges and queues are deleted afterwards, messages and all."""
+@contextlib.contextmanager
+def broker_namespace(url: str) -> Iterator[str]:
+    """A new namespace pstnsim-t-<hex> on the broker at `url`; its exchanges and queues (messages and all) are
+    deleted on exit."""
     from .broker.topology import delete_topology
 
     namespace = f"pstnsim-t-{uuid.uuid4().hex[:16]}"
     try:
         yield namespace
     finally:
-        _in_own_loop(lambda: delete_topology(pstnsim_rabbitmq_url, namespace))
+        _in_own_loop(lambda: delete_topology(url, namespace))
+
+
+@pytest.fixture
+def pstnsim_rabbitmq_url() -> str:
+    """The URL of a reachable RabbitMQ ($PSTNSIM_TEST_RABBITMQ, default the local guest account); needs the
+    rabbitmq extra (aio-pika). Skips when unusable, or fails under CI=true, saying how to start it."""
+    return usable_rabbitmq(os.environ.get(RABBITMQ_ENV, RABBITMQ_DEFAULT))
+
+
+@pytest.fixture
+def pstnsim_broker_namespace(pstnsim_rabbitmq_url: str) -> Iterator[str]:
+    """A namespace of the test's own (pstnsim-t-<hex>) for `[broker] namespace` or --broker-namespace; its
+    exchanges and queues are deleted afterwards, messages and all."""
+    with broker_namespace(pstnsim_rabbitmq_url) as namespace:
+        yield namespace
