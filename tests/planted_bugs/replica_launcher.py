@@ -1,7 +1,7 @@
 """Run `pstnsim core` with one replica bug planted: `python tests/planted_bugs/replica_launcher.py BUG [core] ARGS...`.
 
-A cluster chaos run starts its replicas with this instead of `pstnsim core` (its core command is replaced, see
-docs/cluster.md) to show that the run catches the bug. BUG names one of replica_bugs.REPLICA_BUGS; the
+A cluster chaos run whose replicas are started with this instead of `pstnsim core` shows whether the run catches
+the bug (tests/planted_bugs/test_replica_bugs.py swaps it in). BUG names one of replica_bugs.REPLICA_BUGS; the
 remaining arguments are `pstnsim core`'s own. Exit 2 with a one-line message for an unknown bug.
 """
 

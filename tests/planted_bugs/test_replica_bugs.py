@@ -20,9 +20,10 @@ from scenarios.cluster import processes
 LAUNCHER = Path(__file__).with_name("replica_launcher.py")
 SEED = 11
 
-# Three replicas, a slow provider that also fails some creates (operations stay running for a while and are
-# retried, so claims meet), and a replica killed and restarted every few seconds. The lease is long against
-# the timeout: no holder can outlive it across a kill, so the checks forgive no overlap here.
+# Three replicas, a slow provider that fails half the creates (operations stay running for a while), retries
+# after a backoff longer than the replicas' polling interval (every replica learns when a retry is due, and
+# they all wake for it at once), and a replica killed and restarted every few seconds. The lease is long
+# against the timeout: no holder can outlive it across a kill, so the checks forgive no overlap here.
 SCENARIO = """
 name = "replica_holders"
 description = "Three replicas under a slow, sometimes failing provider, one killed and restarted now and then."
@@ -70,7 +71,10 @@ downtime = 0.5
 
 # The same replicas and provider on RabbitMQ: no kills; work messages are delivered twice and returned to the
 # queue instead, so two replicas receive one operation's message at once.
-BROKER_SCENARIO = SCENARIO.split("[[nemesis]]")[0].replace('name = "replica_holders"', 'name = "replica_holders_broker"') + """
+BROKER_SCENARIO = (SCENARIO.split("[[nemesis]]")[0]
+                   .replace('name = "replica_holders"', 'name = "replica_holders_broker"')
+                   .replace("one killed and restarted now and then",
+                            "work messages delivered twice and returned to the queue")) + """
 [[nemesis]]
 action = "duplicate"
 every = 1.5
@@ -112,6 +116,8 @@ def run_cluster(tmp_path: Path, admin_url: str, monkeypatch: pytest.MonkeyPatch,
     scenario = tmp_path / "replica_holders.toml"
     scenario.write_text(BROKER_SCENARIO if broker else SCENARIO)
     if bug is not None:
+        # `pstnsim chaos cluster` has no option to replace its replicas' command: swap the command its Cluster
+        # builds for each replica (the provider's stays the bundled one).
         bundled = processes.pstnsim_argv
 
         def planted(*args: str) -> list[str]:
@@ -122,7 +128,8 @@ def run_cluster(tmp_path: Path, admin_url: str, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setattr(processes, "pstnsim_argv", planted)
     run_id = bug or "bundled"
     code = main(["chaos", "cluster", str(scenario), "--db", admin_url, "--seed", str(SEED),
-                 *(["--broker", broker] if broker else []), "--report-dir", str(tmp_path), "--run-id", run_id, "--quiet"])
+                 *(["--broker", broker] if broker else []),
+                 "--report-dir", str(tmp_path), "--run-id", run_id, "--quiet"])
     summary = json.loads((tmp_path / run_id / "summary.json").read_text())
     return code, summary["scenarios"][0]
 
@@ -141,7 +148,8 @@ def test_the_bundled_core_passes_the_replica_scenario(tmp_path, admin_url, monke
 def assert_caught(bug, code: int, scenario: dict) -> None:
     failed = [n for n, s in statuses(scenario).items() if s == "failed"]
     assert not scenario.get("error"), scenario["error"]
-    assert code == 1 and set(bug.caught_by) & set(failed), f"{bug.name} ({bug.description}) not caught: failed {failed}"
+    assert code == 1 and set(bug.caught_by) & set(failed), \
+        f"{bug.name} ({bug.description}) not caught: failed {failed}"
 
 
 @pytest.mark.parametrize("bug", REPLICA_BUGS, ids=[b.name for b in REPLICA_BUGS])
