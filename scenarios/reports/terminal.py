@@ -74,7 +74,8 @@ class TerminalReport:
         self.record(event)
         if isinstance(event, RunStarted):
             wire = f"dialect {event.dialect}" if event.dialect else "each file's dialect"
-            self.console.print(f"[bold]pstnsim chaos[/] run {event.run_id} · seed {event.seed} · {event.mode} · "
+            verb = "cluster" if event.mode == "cluster" else "run"
+            self.console.print(f"[bold]pstnsim chaos[/] {verb} {event.run_id} · seed {event.seed} · {event.mode} · "
                                f"{wire} · {len(event.scenarios)} scenario(s)")
         elif isinstance(event, ScenarioStarted):
             self._started(event)
