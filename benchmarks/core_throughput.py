@@ -358,8 +358,8 @@ def commit_id() -> str:
 
 # ---- the servers: scratch databases and broker namespaces, made per row and removed after ----
 
-async def spawn(args: list[str], log: Path) -> tuple[asyncio.subprocess.Process, str]:
-    """`python -m ...` in the background; its URL from the 'listening on' line."""
+async def spawn(args: list[str], log: Path, expect: str = "") -> tuple[asyncio.subprocess.Process, str]:
+    """`python -m ...` in the background; its URL from the 'listening on' line (which must mention `expect`)."""
     with open(log, "ab") as stderr:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", *args, stdout=asyncio.subprocess.PIPE,
                                                     stderr=stderr, env=dict(os.environ))
@@ -369,6 +369,10 @@ async def spawn(args: list[str], log: Path) -> tuple[asyncio.subprocess.Process,
         if not line:
             raise RuntimeError(f"{args[0]} exited before listening; see {log}")
         if "listening on " in line:
+            if expect not in line:
+                proc.terminate()
+                await proc.wait()
+                raise RuntimeError(f"{args[0]} listens without {expect!r}: {line.strip()}")
             return proc, line.split("listening on ")[1].split()[0]
 
 
@@ -443,6 +447,10 @@ async def delete_namespace(broker_url: str, namespace: str) -> None:
 
 # ---- one row: a fresh simulator, `replicas` core processes on one new database ----
 
+class RowFailed(Exception):
+    """The row's load did not complete (the table shows why; the other rows still run)."""
+
+
 async def bound_numbers(http: aiohttp.ClientSession, provider_url: str, count: int) -> list[str]:
     numbers: list[str] = []
     after = None
@@ -458,7 +466,8 @@ async def bound_numbers(http: aiohttp.ClientSession, provider_url: str, count: i
 
 async def run_backend(backend: str, replicas: int, args: argparse.Namespace, workdir: Path) -> dict:
     """Binds without faults through `replicas` core processes on one database of `backend`."""
-    label = f"{backend}-{replicas}"
+    label = f"{backend}-{replicas}-{uuid.uuid4().hex[:8]}"  # a new database file and log per row, also when repeated
+    log = workdir / f"{label}.log"
     (workdir / "provider.toml").write_text(f"request_deadline = 2\n[pool]\nper_city = {-(-args.binds // 4)}\n"
                                            "stock_per_city = 0\n")
     (workdir / "core.toml").write_text(REPLICA_TOML)
@@ -466,7 +475,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
     if backend.startswith("postgresql"):
         scratch, target = scratch_postgres(args.db)
     else:
-        target = str(workdir / f"{label}-{uuid.uuid4().hex[:8]}.db")  # a new file per row, also when repeated
+        target = str(workdir / f"{label}.db")
     broker_args: list[str] = []
     if backend.endswith("rabbitmq"):
         namespace = f"pstnsim-bench-{uuid.uuid4().hex[:12]}"
@@ -475,13 +484,14 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
     store = row = None
     try:
         provider, provider_url = await spawn(["scenarios.cli", "provider", "--port", "0", "--seed", str(args.seed),
-                                              "--config", str(workdir / "provider.toml")], workdir / f"{label}.log")
+                                              "--config", str(workdir / "provider.toml")], log)
         procs.append(provider)
         urls = []
         for i in range(replicas):
             core, url = await spawn(["binding_core.cli", "--provider-url", provider_url, "--db", target, "--port", "0",
                                      "--config", str(workdir / "core.toml"), "--seed", str(args.seed + i),
-                                     "--log-level", "ERROR", *broker_args], workdir / f"{label}.log")
+                                     "--log-level", "WARNING", *broker_args], log,
+                              expect=namespace or "")  # the core says which broker namespace it works through
             procs.append(core)
             urls.append(url)
         store = open_store(target)
@@ -504,13 +514,15 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
             if waits:
                 waits.start()
             await asyncio.gather(*(bind(x, i) for i, x in enumerate(numbers)))
-            deadline = time.monotonic() + 600
+            deadline = time.monotonic() + args.drain_timeout
             while True:
                 counts = store.counts()
                 polls += 1
                 if counts["pending"] == 0 and counts["running"] == 0:
                     break
-                assert time.monotonic() < deadline, "the queue did not drain within 600 s"
+                if time.monotonic() > deadline:
+                    raise RowFailed(f"the queue did not drain within {args.drain_timeout:g} s after the last request "
+                                    f"({counts['pending']} pending, {counts['running']} running)")
                 await asyncio.sleep(0.1)
             cpu = await sampler.stop()
             sessions = await waits.stop() if waits else None
@@ -525,9 +537,15 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
             "to_bind_p99_ms": round(pct(to_bind, 0.99) * 1000, 1),
             "consistent": len(bound) == args.binds,
             "cpu": cpu, "load_average_after": [round(v, 2) for v in os.getloadavg()],
+            "cpu_ms_per_bind": {role: round(share / 100 * cpu["wall_s"] / max(1, len(bound)) * 1000, 3)
+                                for role, share in cpu["roles"].items() if role != "other"},
             "database": scratch or "a SQLite file in a temporary folder", "broker_namespace": namespace,
             "pg_sessions": sessions,
         }
+    except (RowFailed, RuntimeError, AssertionError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        # One row's failure is a finding, not the end of the run: the row says why, with the replicas' last words.
+        row = {"backend": backend, "replicas": replicas, "failed": first_line(exc) or type(exc).__name__,
+               "log_tail": log.read_text(errors="replace").splitlines()[-12:] if log.exists() else []}
     finally:
         if store is not None:
             store.close()
@@ -536,7 +554,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
                 proc.send_signal(signal.SIGTERM)
                 await proc.wait()
         if scratch is not None:
-            if row is not None:  # the replicas' own transactions: all of them less this observer's polls
+            if row is not None and "failed" not in row:  # the replicas' transactions less this observer's polls
                 row["pg_transactions_per_bind"] = round((transactions(args.db, scratch) - polls) / args.binds, 2)
             drop_postgres(args.db, scratch)
         if namespace is not None:
@@ -571,10 +589,13 @@ async def run_backends(args: argparse.Namespace, tmp: Path) -> tuple[dict, list[
 def mark_quietest(rows: list[dict]) -> list[dict]:
     """Flag, per backend and replica count, the run in which other processes used the least CPU: on a shared
     machine that run is the closest to what the row's own processes can do."""
+    def disturbance(row: dict) -> float:
+        return row["cpu"]["roles"]["other"] if "cpu" in row else float("inf")
+
     best: dict[tuple[str, int], dict] = {}
     for row in rows:
         key = (row["backend"], row["replicas"])
-        if key not in best or ("cpu" in row and row["cpu"]["roles"]["other"] < best[key]["cpu"]["roles"]["other"]):
+        if key not in best or disturbance(row) < disturbance(best[key]):
             best[key] = row
     return [{**row, "quietest": row is best[(row["backend"], row["replicas"])]} for row in rows]
 
@@ -596,6 +617,7 @@ def print_backends(args: argparse.Namespace, facts: dict, rows: list[dict]) -> N
     if args.repeat > 1:
         print(f"each row: the quietest of {args.repeat} runs (the least CPU used by other processes); all runs in --json")
     order = {(b, n): i for i, (b, n) in enumerate((b, n) for b in args.backends for n in args.replicas)}
+    failures = [r for r in rows if "failed" in r]
     rows = sorted((r for r in rows if r["quietest"]), key=lambda r: order[(r["backend"], r["replicas"])])
     header = (f"{'backend':<22} {'replicas':>8} {'binds/s':>8} {'to-BIND p50/p99 ms':>19}  {'core':>11} {'sim':>4} {'pg':>4} "
               f"{'mq':>4} {'load':>4} {'irq':>4} {'other':>5} {'idle':>4} {'ok':>3}")
@@ -603,8 +625,8 @@ def print_backends(args: argparse.Namespace, facts: dict, rows: list[dict]) -> N
     print("-" * len(header))
     for r in rows:
         name = BACKEND_LABELS[r["backend"]]
-        if "skipped" in r:
-            print(f"{name:<22} {r['replicas']:>8} skipped: {r['skipped']}")
+        if "skipped" in r or "failed" in r:
+            print(f"{name:<22} {r['replicas']:>8} " + (f"skipped: {r['skipped']}" if "skipped" in r else f"FAILED: {r['failed']}"))
             continue
         cpu = r["cpu"]["roles"]
         core = f"{cpu['core']:.0f} ({max(r['cpu']['replicas']):.0f})"
@@ -612,6 +634,10 @@ def print_backends(args: argparse.Namespace, facts: dict, rows: list[dict]) -> N
               f"{core:>11} {cpu['simulator']:>4.0f} {cpu['postgres']:>4.0f} {cpu['rabbitmq']:>4.0f} "
               f"{cpu['load generator']:>4.0f} {r['cpu']['interrupts_pct']:>4.0f} {cpu['other']:>5.0f} {r['cpu']['idle_pct']:>4.0f} "
               f"{'yes' if r['consistent'] else 'NO':>3}")
+    for r in failures:
+        print(f"FAILED {BACKEND_LABELS[r['backend']]} {r['replicas']} (run {r['run'] + 1}): {r['failed']}; the replicas' log ends:")
+        for line in r["log_tail"]:
+            print(f"    {line}")
     pg_rows = [r for r in rows if r.get("pg_sessions") is not None]
     if pg_rows:
         print("PostgreSQL sessions of the row's database, average number: running, waiting for a lock (the numbering "
@@ -668,7 +694,7 @@ async def main(args: argparse.Namespace) -> int:
         write_json(args.json, args, facts, backend_rows)
         print(f"figures written to {args.json}")
     measured = results + [r for r in backend_rows if "skipped" not in r]
-    return 0 if all(r["consistent"] for r in measured) else 1
+    return 0 if all(r.get("consistent") for r in measured) else 1
 
 
 def replica_counts(text: str) -> list[int]:
@@ -691,6 +717,15 @@ def amqp_url(text: str) -> str:
     if urlsplit(text).scheme not in ("amqp", "amqps"):
         raise argparse.ArgumentTypeError(f"{text!r} is not an amqp:// URL")
     return text
+
+
+def backend_names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    unknown = [name for name in names if name not in BACKEND_LABELS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown backend {', '.join(unknown) or text!r}; "
+                                         f"choose from {', '.join(BACKEND_LABELS)}")
+    return [name for name in BACKEND_LABELS if name in names]
 
 
 def positive(text: str) -> int:
@@ -721,6 +756,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backends", dest="backends_table", action="store_true",
                         help="the backends table only: SQLite, PostgreSQL and PostgreSQL + RabbitMQ with 1, 2 and 4 "
                              "replicas and where the CPU goes; unreachable servers give 'skipped' rows")
+    parser.add_argument("--only", type=backend_names, metavar="BACKEND[,BACKEND]",
+                        help=f"run only these backends ({', '.join(BACKEND_LABELS)})")
+    parser.add_argument("--drain-timeout", type=positive, default=300,
+                        help="seconds a row may take to finish its binds after the last request (default 300)")
     parser.add_argument("--repeat", type=positive, default=1,
                         help="run the backends table this many times and show, per row, the run the rest of the "
                              "machine disturbed least (default 1)")
@@ -736,6 +775,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.replicas = args.replicas or ([1, 2, 4] if args.backends_table else [1, 2])
     args.binds = args.binds or (BACKENDS_BINDS if args.backends_table else 1000)
     args.backends = ["sqlite"] + (["postgresql"] if args.db else []) + (["postgresql+rabbitmq"] if args.broker else [])
+    if args.only:
+        args.backends = args.only
     return args
 
 
