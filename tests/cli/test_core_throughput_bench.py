@@ -28,7 +28,7 @@ def bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     (["--db", "sqlite:///core.db"], "is not a postgresql:// URL"),
     (["--broker", "http://127.0.0.1:5672/"], "is not an amqp:// URL"),
     (["--binds", "0"], "must be >= 1"),
-    (["--only", "sqlite,mysql"], "unknown backend mysql"),
+    (["--only", "sqlite,mysql"], "unknown backend 'mysql'"),
     (["--json", "/no/such/folder/figures.json"], "folder /no/such/folder does not exist"),
 ])
 def test_bad_options_exit_2_naming_the_problem(args: list[str], problem: str) -> None:
