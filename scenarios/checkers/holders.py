@@ -29,6 +29,9 @@ from .wire import operation_id
 # core started its timeout a little earlier (connection set-up, a busy loop), and the core's retry after a
 # timeout may reach the provider before `arrival + timeout`.
 OVERLAP_SLACK = 0.25
+# Seconds by which the core may have given up on a call it timed out before `arrival + timeout`: its timeout ran
+# from the moment it started the request, which under load may be well before the provider saw it arrive.
+CUT_SLACK = 0.5
 # Seconds after the harness saw an operation end (its `ended_at`, never earlier than the real end) before a call
 # carrying its key counts as one made after it settled.
 SETTLE_SLACK = 0.5
@@ -73,8 +76,9 @@ def _keyed_calls(obs: Observation) -> tuple[dict[str, list[dict[str, Any]]], flo
         if op_id is None:
             continue
         start = float(call["at"])
-        finish = float(call.get("end") if call.get("end") is not None else start)
-        by_op[op_id].append({**call, "held_until": min(max(finish, start), start + timeout)})
+        finish = max(float(call.get("end") if call.get("end") is not None else start), start)
+        held = finish if finish - start < timeout else start + timeout - CUT_SLACK  # answered, or cut off by the core
+        by_op[op_id].append({**call, "held_until": max(held, start)})
     if calls and [c for c in calls if c.get("key")] and not by_op:
         raise NotApplicable("the service's Idempotency-Keys do not name its operation ids")
     for made in by_op.values():
