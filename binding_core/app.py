@@ -177,6 +177,12 @@ async def _start_broker(parts: Parts, clock: Clock) -> Any:
 
     broker = parts.config.broker
     assert broker.url is not None
+    # Every start re-announces the unfinished operations: work queued while the table was the queue, or
+    # under another namespace, or whose queue an operator deleted, would otherwise never be delivered.
+    # A message for an operation that has one already is a duplicate, which the claim makes harmless.
+    announced = parts.store.fill_outbox(now=clock.now())
+    if announced:
+        log.info("re-announced %d unfinished operation(s) to the broker", announced)
     return await BrokerLink.start(broker.url, broker_namespace(parts.config, parts.database_id),
                                   delivery_limit=broker.delivery_limit, relay_lease=broker.relay_lease,
                                   store=parts.store, worker=parts.worker, clock=clock)
