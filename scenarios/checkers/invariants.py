@@ -176,7 +176,8 @@ def provider_agrees_at_each_end(obs: Observation) -> None:
 
 @check("liveness")
 def liveness(obs: Observation) -> str | None:
-    """5. Every accepted operation ends within attempts x (timeout + max backoff), in virtual time."""
+    """5. Every accepted operation ends within attempts x (timeout + max backoff), plus each crash's outage and
+    lease, on the run's clock (virtual in-process, real against a service or a cluster)."""
     policy = _need(obs, "policy", "retry policy")
     history = _need(obs, "history", "operation history")
     limit = policy.deadline() + obs.downtime

@@ -92,8 +92,9 @@ def evidence_summary(details: dict[str, Any]) -> str:
     return ", ".join(said)
 
 
-def evidence_html(details: dict[str, Any], zero: Mapping[str, float]) -> str:
-    """Tables for the lists, a line for each plain value, then the whole as JSON (times converted too)."""
+def evidence_html(details: dict[str, Any], zero: Mapping[str, float], whole: str = "the example") -> str:
+    """Tables for the lists, a line for each plain value, then the whole as JSON (times converted too, to seconds
+    from the start of `whole`)."""
     converted = relative_times(details, zero)
     parts = []
     for key, value in converted.items():
@@ -105,6 +106,6 @@ def evidence_html(details: dict[str, Any], zero: Mapping[str, float]) -> str:
         else:
             parts.append(f"<p><b>{label}</b>: {_cell(value, str(key))}</p>")
     raw = json.dumps(converted, indent=1, default=str)[:50000]
-    parts.append(f"<details><summary>as JSON (times in seconds from the example's start)</summary>"
+    parts.append(f"<details><summary>as JSON (times in seconds from {escape(whole)}'s start)</summary>"
                  f"<pre>{escape(raw)}</pre></details>")
     return "".join(parts)

@@ -7,12 +7,15 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .cluster_facts import cluster_facts
+from .cluster_svg import INSTANT, nemesis_overlay, replica_chart, state_legend
+from .cluster_view import legend_items, nemesis_marks
 from .collector import ScenarioRecord
 from .evidence import evidence_html, evidence_summary
 from .narrative import Section, story
-from .page import alerts_table, command_block, crashes_table, faults_table, legend
+from .page import alerts_table, command_block, crashes_table, faults_table, legend, swatches
 from .sequence import FRAME, parse_program, sequence_words
-from .svg import timeline
+from .svg import timeline, timeline_left
 from .words import at
 
 # The machine's rule names, for a rule whose arguments are not known (a passing example has no program).
@@ -37,6 +40,10 @@ def zero_of(telemetry: dict[str, Any]) -> dict[str, float]:
 def which_example(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:
     """One sentence: which example the timeline and the steps show, and why that one."""
     examples = scenario.finished.examples if scenario.finished else 0
+    if cluster_facts(telemetry) is not None:
+        return ("The whole cluster run: its business traffic on the replicas, in real seconds from the start of "
+                "traffic, with the nemesis's actions marked at the moments they began (numbered as in the Cluster "
+                "box above; a shaded band while one lasted).")
     if scenario.replay is not None:
         return "The replay of the recorded incident (one run of its business operations)."
     if telemetry.get("failing"):
@@ -85,8 +92,9 @@ def ending(scenario: ScenarioRecord) -> str:
 def example_html(scenario: ScenarioRecord, telemetry: dict[str, Any], failing: bool) -> str:
     """The shown example: which one and why, its timeline with faults and alerts, then its steps in words."""
     program = tuple(scenario.violations[0]["steps"]) if scenario.violations and scenario.replay is None else ()
-    sections = story(telemetry, _rule_titles(telemetry, program), ending(scenario),
-                     whole="the replay" if scenario.replay is not None else "the example")
+    facts = cluster_facts(telemetry)
+    whole = "the replay" if scenario.replay is not None else "the run" if facts is not None else "the example"
+    sections = story(telemetry, _rule_titles(telemetry, program), ending(scenario), whole=whole)
     heading = "The failing example" if failing else "Timeline of the shown example"
     if scenario.replay is not None:
         heading = "The replay"
@@ -95,13 +103,38 @@ def example_html(scenario: ScenarioRecord, telemetry: dict[str, Any], failing: b
         steps = f"<details><summary>its steps in words</summary>{steps}</details>"
     else:
         steps = (f'<h4 id="{escape(scenario.name)}-steps">Step by step</h4>'
-                 "<p class=muted>Times are seconds from the start of this example "
-                 "(virtual time in-process, wall-clock time against a service by URL), the same as the timeline "
-                 "and the evidence.</p>" + steps)
+                 + ("<p class=muted>Times are real seconds from the start of the traffic, the same as the timeline, "
+                    "the nemesis's actions and the evidence.</p>" if facts is not None else
+                    "<p class=muted>Times are seconds from the start of this example "
+                    "(virtual time in-process, wall-clock time against a service by URL), the same as the timeline "
+                    "and the evidence.</p>") + steps)
+    if facts is not None:
+        heading = "The failing run" if failing else "Timeline of the run"
+        return (f'<h3 id="{escape(scenario.name)}-example">{heading}</h3>'
+                f"<p class=explain>{escape(which_example(scenario, telemetry))}</p>"
+                f"{cluster_timeline(telemetry, facts)}{faults_table(telemetry)}{alerts_table(telemetry, whole='this run')}{steps}")
     return (f'<h3 id="{escape(scenario.name)}-example">{heading}</h3>'
             f"<p class=explain>{escape(which_example(scenario, telemetry))}</p>"
             f"{legend()}{timeline(telemetry)}{faults_table(telemetry)}{crashes_table(telemetry)}"
             f"{alerts_table(telemetry)}{steps}")
+
+
+def cluster_timeline(telemetry: dict[str, Any], facts: dict[str, Any]) -> str:
+    """The numbers' status bars under the nemesis's marks, then each replica's state and traffic on the same
+    time axis (the nemesis's effect on who served what)."""
+    marks = nemesis_marks(facts)
+    end = max([float(telemetry.get("end") or 0.0), *(m.end for m in marks)])
+    shown = {**telemetry, "end": end}
+    left = timeline_left(list(telemetry.get("timelines") or {})[:12])
+    replicas = replica_chart(facts, marks, end, left=left)
+    served = ("" if isinstance(facts.get("requests_over_time"), dict) else
+              "<p class=muted>This run recorded each replica's total of answered requests, not when it answered "
+              "them: the lanes show when each replica could serve.</p>")
+    chart = ""
+    if replicas:
+        cuts = legend_items([m for m in marks if m.action in INSTANT])
+        chart = f"<h4>Requests per replica over time</h4>{swatches(state_legend(facts, end) + cuts)}{replicas}{served}"
+    return f"{legend(legend_items(marks), crashes=False)}{timeline(shown, overlay=nemesis_overlay(marks))}{chart}"
 
 
 def failure_html(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:
@@ -109,17 +142,25 @@ def failure_html(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:
     finished = scenario.finished
     zero = zero_of(telemetry)
     anchor = escape(scenario.name)
+    whole = "the traffic" if cluster_facts(telemetry) is not None else "the example"
     out = ["<h3>Failed checks</h3>"]
     for violation in scenario.violations:
         out.append(f"<div class=violation><h4>{escape(violation['check'])}: {escape(violation['title'])}</h4>"
                    f"<p>{escape(violation['message'])}</p>"
                    f"<details><summary>evidence: {escape(evidence_summary(violation['details']))} "
                    f"<span class=muted>(times as in the timeline)</span></summary>"
-                   f"{evidence_html(violation['details'], zero)}</details></div>")
+                   f"{evidence_html(violation['details'], zero, whole)}</details></div>")
     first = scenario.violations[0]
     if scenario.replay is not None:  # its command and business steps are in the replay's own section above
         return "".join(out)
     out.append(f'<h3 id="{anchor}-reproduce">Reproduce it</h3>')
+    if cluster_facts(telemetry) is not None:  # no Hypothesis: the replay file holds the traffic and the nemesis
+        out.append(command_block(first["replay_command"], "Run the same schedule again (the same traffic and "
+                                 "nemesis actions at the same times, the same seed):"))
+        out.append("<p class=muted>What it cannot repeat is the timing inside the replicas (which one claims an "
+                   "operation first, where in an attempt a kill lands): a failure that hangs on such a race may "
+                   "need a few runs.</p>")
+        return "".join(out)
     out.append(command_block(first["replay_command"], "Replay this exact example with Hypothesis:"))
     if "--replay" in first["replay_command"]:
         out.append("<p class=muted>The same command is saved as replay.sh beside this report "

@@ -70,10 +70,20 @@ def command_block(command: str, label: str = "") -> str:
             f'<button type=button data-target="{ident}" onclick="pstnsimCopy(this)">copy</button></div>')
 
 
-def legend() -> str:
+def legend(extra: list[tuple[str, str]] | None = None, crashes: bool = True) -> str:
+    """The timeline's colours; `extra`: (colour, words) of marks a run adds (a cluster's nemesis actions, which
+    draw its kills themselves: `crashes=False`)."""
     items = [(colour, status) for status, colour in STATUS_COLOURS.items()]
     items += [(FAULT_COLOUR, "injected fault (red tick)"), (ALERT_COLOUR, "alert (violet dot)"),
               (CRASH_COLOUR, "core crash (dashed line)"), (STRAY_COLOUR, "provider binding the core never held")]
+    if not crashes:
+        items = [item for item in items if item[0] != CRASH_COLOUR]
+    items += extra or []
+    return swatches(items)
+
+
+def swatches(items: list[tuple[str, str]]) -> str:
+    """A legend line: a coloured square and its words per item."""
     return "<p class=legend>" + "".join(
         f'<span><i class=swatch style="background:{c}"></i>{escape(label)}</span>' for c, label in items
     ) + "</p>"
@@ -121,10 +131,10 @@ def crashes_table(telemetry: dict[str, Any]) -> str:
             f"same database)</th></tr>{rows}</table>")
 
 
-def alerts_table(telemetry: dict[str, Any], limit: int = 50) -> str:
+def alerts_table(telemetry: dict[str, Any], limit: int = 50, whole: str = "this example") -> str:
     alerts = telemetry.get("alerts") or []
     if not alerts:
-        return "<p class=muted>No alert was raised in this example.</p>"
+        return f"<p class=muted>No alert was raised in {escape(whole)}.</p>"
     rows = "".join(f"<tr><td class=t>{escape(at(t))}</td><td>{escape(str(x))}</td><td>{escape(str(m))}</td><td>{a}</td></tr>"
                    for t, x, m, a in alerts[:limit])
     return (f"<h4>Alerts ({len(alerts)})</h4><table><tr><th>when</th><th>X</th><th>mode</th>"

@@ -24,6 +24,8 @@ from ..events import (
     ScenarioStarted,
     StepDone,
 )
+from .cluster_facts import cluster_facts
+from .cluster_view import backend_words, nemesis_count
 from .collector import RunRecord
 
 LOG_EVERY = 10.0  # seconds of wall time between progress lines when the output is not a terminal
@@ -69,12 +71,14 @@ class TerminalReport:
         self.scenario: ScenarioStarted | None = None
         self.done = 0
         self.last_line = 0.0
+        self.cluster = False  # a cluster run: real seconds, bursts, replicas and the nemesis (no examples)
 
     def __call__(self, event: Event) -> None:
         self.record(event)
         if isinstance(event, RunStarted):
             wire = f"dialect {event.dialect}" if event.dialect else "each file's dialect"
-            verb = "cluster" if event.mode == "cluster" else "run"
+            self.cluster = event.mode == "cluster"
+            verb = "cluster" if self.cluster else "run"
             self.console.print(f"[bold]pstnsim chaos[/] {verb} {event.run_id} · seed {event.seed} · {event.mode} · "
                                f"{wire} · {len(event.scenarios)} scenario(s)")
         elif isinstance(event, ScenarioStarted):
@@ -100,7 +104,11 @@ class TerminalReport:
         budget = f", time budget {event.time_budget:.0f} s" if event.time_budget is not None else ""
         total = "" if event.time_budget is not None and event.budget_examples >= 10**6 else f"up to {event.budget_examples} "
         if not self.console.is_terminal:
-            self.console.print(f"  {event.scenario}: {total}examples x {event.budget_steps} steps{budget}")
+            if self.cluster:
+                self.console.print(f"  {event.scenario}: {event.budget_steps} burst(s) of traffic over "
+                                   f"{event.time_budget or 0:.0f} real seconds, with the nemesis")
+            else:
+                self.console.print(f"  {event.scenario}: {total}examples x {event.budget_steps} steps{budget}")
             return
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                                  TimeElapsedColumn(), TextColumn("{task.fields[left]}"), console=self.console,
@@ -116,9 +124,12 @@ class TerminalReport:
         start = self.scenario
         if start is None or self.quiet or event.scenario != start.scenario:
             return
+        elapsed = event.wall - start.wall
+        if self.cluster:
+            self._cluster_advanced(event, start, elapsed)
+            return
         if isinstance(event, ExampleDone):
             self.done = event.example + 1
-        elapsed = event.wall - start.wall
         limited = start.budget_examples < 10**6
         left = estimate_left(self.done, start.budget_examples if limited else None, elapsed, start.time_budget)
         if limited and self.done >= start.budget_examples:
@@ -130,6 +141,20 @@ class TerminalReport:
         elif (isinstance(event, ExampleDone) and self.done == 1) or time.monotonic() - self.last_line >= LOG_EVERY:
             self.last_line = time.monotonic()
             self.console.print(f"  {start.scenario}: {count} · {elapsed:.1f} s · {_about(left)}")
+
+    def _cluster_advanced(self, event: ExampleDone | StepDone, start: ScenarioStarted, elapsed: float) -> None:
+        """Bursts answered so far against the traffic's real seconds; past them, the replicas are settling."""
+        if isinstance(event, StepDone):
+            self.done += 1
+        duration = start.time_budget or 0.0
+        count = f"{self.done}/{start.budget_steps} bursts"
+        left = "settling, then the checks" if isinstance(event, ExampleDone) or elapsed >= duration else \
+            _about(duration - elapsed)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=min(elapsed, duration), count=count, left=left)
+        elif self.done == 1 or isinstance(event, ExampleDone) or time.monotonic() - self.last_line >= LOG_EVERY:
+            self.last_line = time.monotonic()
+            self.console.print(f"  {start.scenario}: {count} · {elapsed:.1f} s real · {left}")
 
     def _stop(self) -> None:
         if self.progress is not None:
@@ -150,8 +175,17 @@ class TerminalReport:
                 "vacuous": "[red]VACUOUS[/]", "harness error": "[red]HARNESS ERROR[/]",
                 "interrupted": "[yellow]INTERRUPTED[/]", "reproduced": "[red]FAILED (reproduced)[/]"}.get(
             event.verdict, "[green]passed[/]" if event.passed else "[red]FAILED[/]")
-        self.console.print(f"  {event.scenario}: {mark} ({event.examples} examples, "
-                           f"{event.virtual_time:.0f} s virtual, {event.wall_time:.1f} s wall)")
+        facts = cluster_facts(event.telemetry)
+        if self.cluster or facts is not None:
+            said = ""
+            if facts is not None:
+                done, total = nemesis_count(facts)
+                said = f"{facts.get('replicas', '?')} replicas on {backend_words(facts)}, nemesis {done}/{total} done, "
+            self.console.print(f"  {event.scenario}: {mark} ({said}{event.steps} bursts, "
+                               f"{event.virtual_time:.1f} s real, {event.wall_time:.1f} s wall)")
+        else:
+            self.console.print(f"  {event.scenario}: {mark} ({event.examples} examples, "
+                               f"{event.virtual_time:.0f} s virtual, {event.wall_time:.1f} s wall)")
         if event.note:
             self.console.print(f"  note: {event.note}", markup=False, highlight=False)
         if event.failure_trace:
@@ -174,7 +208,8 @@ class TerminalReport:
         else:
             verdict = "[red bold]HARNESS ERROR[/] (no check failed; the run could not go on: the cause is below)"
         code = f"; exit {event.exit_code}" if event.exit_code is not None else ""
-        self.console.print(f"{verdict} in {event.wall_time:.1f} s wall, {event.virtual_time:.0f} s virtual; "
+        clock = "of traffic and settling (real time)" if self.cluster else "virtual"
+        self.console.print(f"{verdict} in {event.wall_time:.1f} s wall, {event.virtual_time:.0f} s {clock}; "
                            f"reports in {event.report_dir}/{code}")
         commands = [v["replay_command"] for s in self.record.scenarios.values() for v in s.violations
                     if "--replay" in v["replay_command"]]
@@ -189,6 +224,8 @@ class TerminalReport:
                                         style="red"), soft_wrap=True)
 
     def summary_table(self) -> Table:
+        if self.cluster:
+            return self.cluster_table()
         table = Table(title="chaos summary")
         for column in ("scenario", "seed", "dialect", "result", "checks", "violations", "ops ok/fail/info", "virtual", "wall"):
             table.add_column(column)
@@ -204,5 +241,31 @@ class TerminalReport:
                 f"{passed}/{len(s.checks)}" + (f" ({skipped} skipped)" if skipped else ""), str(len(s.violations)),
                 f"{counts.get('ok', 0)}/{counts.get('fail', 0)}/{counts.get('info', 0)}",
                 f"{f.virtual_time:.0f}s" if f else "-", f"{f.wall_time:.1f}s" if f else "-",
+            )
+        return table
+
+    def cluster_table(self) -> Table:
+        """A cluster run's summary: replicas, backend and nemesis actions instead of examples, real seconds."""
+        table = Table(title="chaos cluster summary")
+        table.add_column("scenario", no_wrap=True)
+        for column in ("result", "checks", "violations", "ops ok/fail/info", "replicas", "backend", "nemesis done",
+                       "real", "wall"):
+            table.add_column(column)
+        for s in self.record.scenarios.values():
+            f = s.finished
+            facts = cluster_facts(f.telemetry) if f else None
+            passed = sum(1 for c in s.checks if c["status"] == "passed")
+            skipped = sum(1 for c in s.checks if c["status"] == "skipped")
+            counts = f.counts if f else {}
+            verdict = f.verdict if f and f.verdict else ("passed" if s.passed else "FAILED")
+            colour = "green" if s.passed else ("yellow" if verdict == "interrupted" else "red")
+            done, total = nemesis_count(facts) if facts else (0, 0)
+            table.add_row(
+                s.name, f"[{colour}]{verdict}[/]",
+                f"{passed}/{len(s.checks)}" + (f" ({skipped} skipped)" if skipped else ""), str(len(s.violations)),
+                f"{counts.get('ok', 0)}/{counts.get('fail', 0)}/{counts.get('info', 0)}",
+                str(facts.get("replicas", "?")) if facts else "-", backend_words(facts) if facts else "-",
+                f"{done}/{total}" if facts else "-",
+                f"{f.virtual_time:.1f}s" if f else "-", f"{f.wall_time:.1f}s" if f else "-",
             )
         return table
