@@ -33,13 +33,27 @@ def label_rows(marks: list[Mark], xpos: Callable[[float], float], rows: int = 3)
     return placed
 
 
-def nemesis_overlay(marks: list[Mark], rows: int = 3) -> tuple[int, Callable[..., list[str]]]:
-    """(the room it needs above the lanes, a drawer for svg.timeline): a line from each action's label down
-    through every lane at its start, and a band over the lanes while it lasted (a kill's downtime, a pause)."""
+class NemesisOverlay:
+    """The nemesis's actions over svg.timeline's lanes: each one's label above the lanes (in as many rows as
+    keep labels apart), a line from it down through every lane at its start, and a band over the lanes while
+    it lasted (a kill's downtime, a pause). An action that was not done has a dotted line."""
 
-    def draw(xpos: Callable[[float], float], top: int, bottom: int) -> list[str]:
-        parts = [f'<text x="4" y="{top - 8 - LABEL_ROW * (rows - 1)}" class=axis>nemesis</text>']
-        for mark, row in zip(marks, label_rows(marks, xpos, rows)):
+    def __init__(self, marks: list[Mark], max_rows: int = 3) -> None:
+        self.marks = marks
+        self.max_rows = max_rows
+
+    def _rows(self, xpos: Callable[[float], float]) -> tuple[list[int], int]:
+        placed = label_rows(self.marks, xpos, self.max_rows)
+        return placed, max(placed, default=-1) + 1
+
+    def room(self, xpos: Callable[[float], float]) -> int:
+        return LABEL_ROW * self._rows(xpos)[1] + 6 if self.marks else 0
+
+    def draw(self, xpos: Callable[[float], float], top: int, bottom: int) -> list[str]:
+        placed, rows = self._rows(xpos)
+        rows = max(rows, 1)
+        parts = [f'<text x="4" y="{top - 8 - LABEL_ROW * (rows - 1)}" class=axis>nemesis</text>'] if self.marks else []
+        for mark, row in zip(self.marks, placed):
             x1, x2 = xpos(mark.start), xpos(mark.end)
             y_label = top - 8 - LABEL_ROW * (rows - 1 - max(row, 0))
             title = f"<title>{escape(mark.title)}</title>"
@@ -54,8 +68,6 @@ def nemesis_overlay(marks: list[Mark], rows: int = 3) -> tuple[int, Callable[...
                              f'{escape(mark.label)}{title}</text>')
         return parts
 
-    return (LABEL_ROW * rows + 6 if marks else 0), draw
-
 
 def replica_chart(facts: dict[str, Any], marks: list[Mark], end: float, left: int = 110, width: int = 1100,
                   lane: int = 26, bins: int = 40) -> str:
@@ -68,7 +80,6 @@ def replica_chart(facts: dict[str, Any], marks: list[Mark], end: float, left: in
     served = served_over_time(facts, end, bins)
     totals = facts.get("requests_per_replica") or {}
     plot = width - left - 24  # as the status timeline's, so both share one time axis
-    width += 90  # room on the right for each replica's total
     top, gap = 8, 6
     height = top + (lane + gap) * len(spans) + 24
 
@@ -86,7 +97,10 @@ def replica_chart(facts: dict[str, Any], marks: list[Mark], end: float, left: in
     for row, (replica, states) in enumerate(sorted(spans.items())):
         y = top + row * (lane + gap)
         name = f"replica-{replica}"
-        parts.append(f'<text x="{left - 6}" y="{y + lane / 2 + 4:.1f}" class=label text-anchor=end>{name}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + 11}" class=label text-anchor=end>{name}</text>')
+        total = totals.get(name)
+        if total is not None:
+            parts.append(f'<text x="{left - 6}" y="{y + lane - 2}" class=axis text-anchor=end>{total} answered</text>')
         for span in states:
             x1, x2 = xpos(span.start), xpos(span.end)
             parts.append(f'<rect x="{x1:.1f}" y="{y}" width="{max(x2 - x1, 0.8):.1f}" height="{lane}" '
@@ -108,9 +122,6 @@ def replica_chart(facts: dict[str, Any], marks: list[Mark], end: float, left: in
                 x = xpos(mark.start)
                 parts.append(f'<line x1="{x:.1f}" y1="{y - 2}" x2="{x:.1f}" y2="{y + lane + 2}" stroke="{mark.colour}" '
                              f'stroke-width="2.5"><title>{escape(mark.title)}</title></line>')
-        total = totals.get(name)
-        if total is not None:
-            parts.append(f'<text x="{left + plot + 8}" y="{y + lane / 2 + 4:.1f}" class=axis>{total} answered</text>')
     parts.append("</svg></div>")
     return "".join(parts)
 

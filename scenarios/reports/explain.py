@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from .cluster_facts import cluster_facts
-from .cluster_svg import INSTANT, nemesis_overlay, replica_chart, state_legend
+from .cluster_svg import INSTANT, NemesisOverlay, replica_chart, state_legend
 from .cluster_view import legend_items, nemesis_marks
 from .collector import ScenarioRecord
 from .evidence import evidence_html, evidence_summary
@@ -134,7 +134,7 @@ def cluster_timeline(telemetry: dict[str, Any], facts: dict[str, Any]) -> str:
     if replicas:
         cuts = legend_items([m for m in marks if m.action in INSTANT])
         chart = f"<h4>Requests per replica over time</h4>{swatches(state_legend(facts, end) + cuts)}{replicas}{served}"
-    return f"{legend(legend_items(marks), crashes=False)}{timeline(shown, overlay=nemesis_overlay(marks))}{chart}"
+    return f"{legend(legend_items(marks), crashes=False)}{timeline(shown, overlay=NemesisOverlay(marks))}{chart}"
 
 
 def failure_html(scenario: ScenarioRecord, telemetry: dict[str, Any]) -> str:

@@ -12,6 +12,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from .cluster_facts import cluster_facts
+from .cluster_view import nemesis_marks
 from .words import (
     OUTCOME_WORDS, at, binding_words, fault_label_words, fault_rule_words, operation_words, register_words, seconds,
 )
@@ -72,7 +74,12 @@ def events(telemetry: dict[str, Any]) -> list[Line]:
         else:
             lines.append(Line(change["t"], "fault", f"fault rule {change.get('id')} removed",
                               owner.next_of("remove_fault")))
-    for i, (t, downtime) in enumerate(telemetry.get("restarts") or [[t, None] for t in telemetry.get("crashes") or []]):
+    facts = cluster_facts(telemetry)
+    if facts is not None:  # a cluster's outages are the nemesis's actions, each on a replica it names
+        for mark in nemesis_marks(facts):
+            lines.append(Line(mark.start, "crash", f"nemesis ({mark.index}): {mark.title.split(' ', 3)[-1]}"))
+    for i, (t, downtime) in enumerate([] if facts is not None else telemetry.get("restarts")
+                                      or [[t, None] for t in telemetry.get("crashes") or []]):
         back = f"; restarted {seconds(downtime)} later on the same database" if downtime is not None else ""
         lines.append(Line(t, "crash", f"the core was killed mid-work{back}", owner.counted("crashes", i)))
     for i, (t, all_numbers, chosen) in enumerate(telemetry.get("gray_changes") or []):

@@ -36,24 +36,27 @@ def timeline_left(numbers: Sequence[str]) -> int:
 
 
 def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_numbers: int = 12,
-             overlay: tuple[int, Any] | None = None) -> str:
+             overlay: Any = None) -> str:
     """Per X: one lane per mode coloured by status over virtual time, faults as red ticks, alerts as violet dots,
     and under a lane in orange the life of each provider binding the core never held (a stray: calls to X
     reached someone the core did not know of until it was deleted). Above the lanes, the number of each of the
-    machine's rules where it starts (as numbered in the steps in words). `overlay`: (room above the lanes, a
-    drawer called with (xpos, top, bottom)) for marks of the run's own, such as a cluster's nemesis actions."""
+    machine's rules where it starts (as numbered in the steps in words). `overlay`: marks of the run's own above
+    and across the lanes, such as a cluster's nemesis actions (its room(xpos) above the lanes, then its
+    draw(xpos, top, bottom))."""
     timelines: dict[str, dict[str, list[list[Any]]]] = telemetry.get("timelines", {})
     numbers = list(timelines)[:max_numbers]
     if not numbers:
         return "<p class=muted>No status changes were recorded.</p>"
     end = max(float(telemetry.get("end") or 0.0), 1e-9)
-    left, top = timeline_left(numbers), 34 + (overlay[0] if overlay else 0)
+    left = timeline_left(numbers)
     plot = width - left - 24
-    row_height = 2 * lane + 10
-    height = top + row_height * len(numbers) + 24
 
     def xpos(t: float) -> float:
         return left + plot * min(max(t, 0.0), end) / end
+
+    top = 34 + (overlay.room(xpos) if overlay else 0)
+    row_height = 2 * lane + 10
+    height = top + row_height * len(numbers) + 24
 
     parts = [f'<div class=scroll><svg class=chart viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
              f'role="img" aria-label="per-number status timeline">']
@@ -98,7 +101,7 @@ def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_n
         parts.append(f'<line x1="{x:.1f}" y1="{top - 10}" x2="{x:.1f}" y2="{height - 20}" stroke="{CRASH_COLOUR}" '
                      f'stroke-dasharray="4 3"><title>core crash at {_fmt(float(t))}</title></line>')
     if overlay:
-        parts.extend(overlay[1](xpos, top, height - 20))
+        parts.extend(overlay.draw(xpos, top, height - 20))
     parts.append("</svg></div>")
     return "".join(parts)
 

@@ -119,6 +119,14 @@ def test_the_replica_chart_shows_who_served_what_and_when_each_was_down_or_pause
     assert "at 11.00 s cut_db replica 0" in chart and "at 14.00 s cut_broker replica 1" in chart
 
 
+def test_the_steps_in_words_tell_each_nemesis_action_on_its_replica(tmp_path):
+    html, _ = emit_cluster_run(tmp_path)
+    steps = visible(html[html.index("its steps in words"):])
+    assert "t=2.00 s nemesis (1): kill replica 0 (down_for 1.5): done" in steps
+    assert "t=6.00 s nemesis (2): pause replica 1 (paused_for 4.0): done" in steps
+    assert "the core was killed" not in steps
+
+
 def test_without_answer_times_the_chart_still_shows_the_replicas_states_and_says_what_is_missing(tmp_path):
     saved = FACTS.pop("requests_over_time")
     try:
@@ -141,7 +149,9 @@ def test_the_terminal_says_bursts_real_seconds_replicas_and_nemesis(tmp_path):
     assert "virtual" not in out and "example" not in out
     assert "cluster_demo: 3 burst(s) of traffic over 20 real seconds, with the nemesis" in out
     assert "cluster_demo: 1/3 bursts" in out
-    assert "2 replicas on postgresql + rabbitmq, nemesis 5/6 done, 3 bursts, 21.0 s real" in out
+    assert "passed (2 x postgresql+rabbitmq, nemesis 5/6 done, 3 bursts, 21.0 s real" in out
+    table = out.split("chaos cluster summary")[1]
+    assert re.search(r"cluster_demo +passed .* 2 x postgresql\+rabbitmq +5/6 +21\.0", table)
     assert "chaos cluster summary" in out and "cluster_demo" in out.split("chaos cluster summary")[1]
     assert "21 s of traffic and settling (real time)" in out
 
