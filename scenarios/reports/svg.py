@@ -54,7 +54,9 @@ def timeline(telemetry: dict[str, Any], width: int = 1100, lane: int = 14, max_n
     def xpos(t: float) -> float:
         return left + plot * min(max(t, 0.0), end) / end
 
-    top = 34 + (overlay.room(xpos) if overlay else 0)
+    top = 34  # room for the rules' numbers
+    if overlay:  # and for the run's own marks; without rules (a cluster run) less of the first is needed
+        top = (34 if telemetry.get("rules") else 20) + overlay.room(xpos)
     row_height = 2 * lane + 10
     height = top + row_height * len(numbers) + 24
 
