@@ -7,12 +7,25 @@ and its shrinking time is over, later examples only draw their steps and pass at
 once (machine.py, "dry"), so the shrinker keeps the smallest failing example
 found so far and finishes quickly. Shrinking always ends well before
 Hypothesis's own five-minute limit (and its warning).
+
+In-process, each single wait of an example (a step, a settle) is bounded in
+real time too (`run_guarded`): virtual time passes only while the loop idles,
+so a service that keeps the loop busy stops the clock and no virtual deadline
+ever comes. The machine reports such a wait as a service not going quiet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, TypeVar
+
+from .scenario_file import ScenarioError
+
+T = TypeVar("T")
 
 # Shrinking stops this long after the first failure at the latest (Hypothesis gives up at 300 s, with a warning).
 MAX_SHRINK_SECONDS = 240.0
@@ -85,3 +98,82 @@ def _final_run() -> bool:
 
     context = _current_build_context.value
     return bool(context is not None and getattr(context, "is_final", False))
+
+
+# ---- the wall-clock guard on one harness wait ------------------------------------------------------------------
+
+# Real seconds one in-process harness wait (a step, a settle) may take before the service counts as not going
+# quiet. Virtual time passes only while the loop is idle: a core that keeps it busy (a retry loop that never
+# sleeps) slows the clock to a crawl, so no virtual deadline comes. The longest real wait of the bundled suite at
+# seeds 7, 8 and 9 was under 2 s on a busy 2-core machine; this leaves more than ten times that.
+DEFAULT_WALL_GUARD = 30.0
+WALL_GUARD_ENV = "PSTNSIM_WALL_GUARD"
+# After the guard cancels a wait that will not end (it swallows the cancellation), this long more, then the loop
+# is stopped under it.
+CANCEL_GRACE = 5.0
+
+
+class BadWallGuard(ScenarioError):
+    """A wall-clock guard that is not 0 or a positive number of seconds (the CLI exits 2 with the message)."""
+
+
+def wall_guard_seconds(value: float | None = None) -> float | None:
+    """The guard in force: `value` if given, else $PSTNSIM_WALL_GUARD, else DEFAULT_WALL_GUARD; 0 turns it off
+    (None)."""
+    if value is None:
+        text = os.environ.get(WALL_GUARD_ENV, "").strip()
+        try:
+            value = float(text) if text else DEFAULT_WALL_GUARD
+        except ValueError:
+            raise BadWallGuard(f"{WALL_GUARD_ENV}={text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise BadWallGuard(f"the wall-clock guard must be 0 (off) or a positive number of seconds, not {value:g}")
+    return value or None
+
+
+class WallGuardExpired(Exception):
+    """A harness wait went on for `seconds` of real time and was cancelled (not an error of the harness: the
+    service kept the loop busy, or never went quiet)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"still waiting after {seconds:g} s of real time")
+        self.seconds = seconds
+
+
+def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: float | None,
+                grace: float = CANCEL_GRACE) -> T:
+    """Run `work` to its end on `loop`; after `seconds` of real time (None: no bound) cancel it and raise
+    WallGuardExpired. The timer is a thread: a callback on the loop itself would run on virtual time (which a busy
+    loop stops) and keep a looptime loop from ever idling."""
+    if seconds is None:
+        return loop.run_until_complete(work)
+    task = asyncio.ensure_future(work, loop=loop)
+    fired = threading.Event()
+
+    def on_loop(callback: Callable[[], Any]) -> None:
+        try:
+            loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # the loop closed meanwhile: nothing left to stop
+            pass
+
+    def expire() -> None:
+        fired.set()
+        on_loop(task.cancel)
+
+    timers = [threading.Timer(seconds, expire), threading.Timer(seconds + grace, lambda: on_loop(loop.stop))]
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        if fired.is_set():
+            raise WallGuardExpired(seconds) from None
+        raise
+    except RuntimeError:
+        if fired.is_set() and not task.done():  # the loop was stopped under a wait that ignored its cancellation
+            raise WallGuardExpired(seconds) from None
+        raise
+    finally:
+        for timer in timers:
+            timer.cancel()

@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from .budget import SearchBudget
+from .budget import SearchBudget, WallGuardExpired, run_guarded
 from .checkers import CHECKS, CheckResult, run_checks
+from .checkers.registry import Violation
 from .dialect_ops import translate_rule
 from .driver import Step
 from .example_log import machine_telemetry
@@ -85,6 +87,12 @@ class MachineLog:
     # When a list: every rule call as (example, rule, its drawn arguments), in order. Two runs at one seed must
     # draw the same (tests/scenarios/test_determinism.py).
     drawn: list[tuple[int, str, str]] | None = None
+    # Real seconds one in-process wait (a step, a settle, a stop) may take before the service counts as not going
+    # quiet (budget.py, DEFAULT_WALL_GUARD); None: no bound (a service by URL waits in real time anyway).
+    wall_guard: float | None = None
+    # The longest real time one guarded wait took, and in what: how close a run came to the guard.
+    longest_wait: float = 0.0
+    longest_wait_in: str = ""
 
 
 # Distributions are pooled over every example; the timeline shows one example (the failing one, else the busiest).
@@ -155,6 +163,7 @@ def build_machine(
         def run_rule(self: Any, **arguments: Any) -> None:
             if log.drawn is not None:
                 log.drawn.append((self.example, function.__name__, repr(sorted(arguments.items()))))
+            self.waiting_in = function.__name__
             return function(self, **arguments)
 
         return run_rule
@@ -176,14 +185,62 @@ def build_machine(
             # Per step: (rule, virtual end, operations, crashes and gray changes so far): a failing example's
             # trace keeps the rule boundaries, since a replay must wait where the machine waited.
             self.step_log: list[tuple[str, float, int, int, int]] = []
+            self.waiting_in = "start_world"  # the rule (or phase) whose waits run now: the guard's report names it
+            self.not_quiet: ChaosViolation | None = None  # the wall-clock guard ended a wait of this example
 
         def run(self, work: Awaitable[T]) -> T:
-            """Run a coroutine on the machine's loop; an exception from the systems is a harness error."""
+            """Run a coroutine on the machine's loop; an exception from the systems is a harness error, a wait
+            that outlasts the wall-clock guard a liveness violation (_not_going_quiet)."""
+            began, virtual_began = time.perf_counter(), self.loop.time()
             try:
-                return self.loop.run_until_complete(work)
+                return self._guarded(work)
+            except WallGuardExpired as expired:
+                raise self._not_going_quiet(expired, self.loop.time() - virtual_began) from None
             except Exception as exc:  # noqa: BLE001 - ChaosViolation is raised by the checks, never in here
                 self.aborted = True
                 raise HarnessAbort(exc) from exc
+            finally:
+                took = time.perf_counter() - began
+                if took > log.longest_wait:
+                    log.longest_wait, log.longest_wait_in = took, self.waiting_in
+
+        def _guarded(self, work: Awaitable[T]) -> T:
+            """`work` run on the machine's loop, bounded in real time unless the world waits in real time."""
+            return run_guarded(self.loop, work, None if self.world.real_time else log.wall_guard)
+
+        def _not_going_quiet(self, expired: WallGuardExpired, virtual: float) -> ChaosViolation:
+            """The service kept a wait going past the wall-clock guard: in virtual time that means it never let
+            the loop idle (so the clock hardly moved), or never went quiet. A liveness violation naming what was
+            still open, not a hang and not a harness error."""
+            if self.not_quiet is not None:  # a later wait of the same example (its report, its clean-up)
+                return self.not_quiet
+            pending: list[dict[str, Any]] | None = None
+            driver = getattr(self.world, "driver", None)
+            try:
+                if driver is not None:
+                    pending, _ = self._guarded(driver._open_work())
+            except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the listing is evidence, not the verdict
+                logging.getLogger("scenarios").warning("could not list the open work after the wall-clock guard",
+                                                       exc_info=True)
+            listed = ("no operation open (the wait was for something else, or a provider request in flight)"
+                      if pending == []
+                      else "what was open could not be listed" if pending is None
+                      else f"{len(pending)} operation(s) still open")
+            violation = Violation(
+                "service not going quiet",
+                f"{self.waiting_in} was still waiting after {expired.seconds:g} s of real time (the wall-clock "
+                f"guard), in which virtual time advanced only {virtual:.1f} s: the service keeps the loop busy "
+                f"(a retry at once, a poll without pause) or never goes quiet; {listed}",
+                {"step": self.waiting_in, "wall_guard_seconds": expired.seconds,
+                 "virtual_seconds": round(virtual, 3), "operations": (pending or [])[:20]},
+            )
+            result = CheckResult("liveness", "failed", violation)
+            log.last_results = [result]
+            self.failed = True
+            log.budget.failure()
+            self.violated = ["liveness"]
+            self.not_quiet = ChaosViolation([result])
+            return self.not_quiet
 
         @initialize()
         def start_world(self) -> None:
@@ -449,6 +506,7 @@ def build_machine(
                         # A rule already failed: its violation is the one reported. Ctrl-C or a harness error:
                         # nothing to settle for.
                         if not self.failed and not stopping:
+                            self.waiting_in = "final settle"
                             self._settle_and_check()
                     finally:
                         self._account()
@@ -456,8 +514,9 @@ def build_machine(
                             log.on_failure(self)
             finally:
                 try:
+                    self.waiting_in = "stopping the example's systems"
                     work = self.world.stop()
-                    self.loop.run_until_complete(asyncio.wait_for(work, STOP_WORLD_WITHIN) if stopping else work)
+                    self._guarded(asyncio.wait_for(work, STOP_WORLD_WITHIN) if stopping or self.not_quiet else work)
                 except Exception:  # noqa: BLE001 - never hide the example's own result behind its clean-up
                     logging.getLogger("scenarios").warning("could not stop the example's systems", exc_info=True)
                 finally:

@@ -34,7 +34,7 @@ from hypothesis.errors import DidNotReproduce
 from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
-from .budget import SearchBudget, StopSearch
+from .budget import SearchBudget, StopSearch, wall_guard_seconds
 from .checkers import CHECKS, CheckResult
 from .determinism import seed_only_draws
 from .events import (
@@ -90,6 +90,9 @@ class RunOptions:
     numbers: tuple[str, ...] | None = None
     # Keep every rule call and its drawn arguments in each scenario's MachineLog.drawn (determinism tests).
     record_draws: bool = False
+    # Real seconds one in-process wait may take before the service counts as not going quiet (a liveness
+    # violation); None: $PSTNSIM_WALL_GUARD, else budget.DEFAULT_WALL_GUARD; 0: no guard. Unused in real time.
+    wall_guard: float | None = None
 
     @property
     def mode(self) -> str:
@@ -133,6 +136,8 @@ class Runner:
         self._active_log: MachineLog | None = None  # the attempt in progress (Ctrl-C tells it to stop)
         self._numbers = NumberChoice()  # real time: which numbers the run's examples took
         self._failing_numbers: dict[str, list[str]] = {}  # scenario -> the last failing example's numbers
+        # Raises budget.BadWallGuard (a ScenarioError: the CLI exits 2) for a guard that is not a number of seconds.
+        self.wall_guard = None if options.sut_url else wall_guard_seconds(options.wall_guard)
 
     def wall(self) -> float:
         return time.perf_counter() - self._wall0
@@ -220,6 +225,9 @@ class Runner:
         return outcome, log
 
     def _finish(self, scenario: Scenario, outcome: ScenarioOutcome, log: MachineLog, started: float) -> None:
+        logging.getLogger("scenarios").info("%s: the longest wait took %.2f s of real time (%s; guard %s)",
+                                            scenario.name, log.longest_wait, log.longest_wait_in or "none",
+                                            f"{self.wall_guard:g} s" if self.wall_guard else "off")
         self.bus.emit(ScenarioFinished(
             self.wall(), scenario.name, self.options.seed, outcome.passed, log.examples, log.steps, log.virtual_time,
             self.wall() - started, log.counts, log.telemetry, outcome.error, outcome.failure_trace,
@@ -278,7 +286,7 @@ class Runner:
 
         log = MachineLog(on_step=on_step, on_example=on_example, check_names=self.options.checks,
                          on_failure=on_failure, budget=SearchBudget(share),
-                         drawn=[] if self.options.record_draws else None)
+                         drawn=[] if self.options.record_draws else None, wall_guard=self.wall_guard)
         log.budget.start()
         self._active_log = log
         return log

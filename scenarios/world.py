@@ -380,13 +380,16 @@ class InProcessWorld(World):
         self.driver.downtime += downtime + self.core.config.lease
 
     async def stop(self) -> None:
-        await super().stop()
-        if self.core is not None:
-            await self.core.stop()
-        if self.provider is not None:
-            await self.provider.stop()
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        """Stop everything; the temp directory goes even when stopping is cut short (the wall-clock guard)."""
+        try:
+            await super().stop()
+            if self.core is not None:
+                await self.core.stop()
+            if self.provider is not None:
+                await self.provider.stop()
+        finally:
+            if self.tmpdir is not None:
+                shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def telemetry(self) -> dict[str, Any]:
         """Timelines, faults, latencies, retries and alerts of this example, for report.html."""
