@@ -196,7 +196,7 @@ def liveness(obs: Observation) -> str | None:
     if late:
         raise Violation(
             "operation did not end in time",
-            f"{len(late)} accepted operation(s) took longer than {limit:g} virtual seconds or never ended",
+            f"{len(late)} accepted operation(s) took longer than {limit:g} s on the run's clock or never ended",
             {"limit": limit, "operations": late[:20]},
         )
     if obs.operations is None:

@@ -27,6 +27,8 @@ class BalancedHttp(Http):
         self.cluster = cluster
         self._next = 0
         self.served: dict[int, int] = {r.index: 0 for r in cluster.replicas}  # answers per replica
+        # loop time of each answer per replica, for the report's per-replica traffic over time
+        self.answered_at: dict[int, list[float]] = {r.index: [] for r in cluster.replicas}
         self.failovers = 0  # requests moved to another replica after a refused connection
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
@@ -52,6 +54,7 @@ class BalancedHttp(Http):
                 self.failovers += 1
                 continue
             self.served[replica.index] = self.served.get(replica.index, 0) + 1
+            self.answered_at.setdefault(replica.index, []).append(asyncio.get_running_loop().time())
             return answer
 
     async def _pick(self, tried: set[int]) -> Any:

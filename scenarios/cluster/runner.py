@@ -386,6 +386,8 @@ class ClusterRunner:
             if op.outcome is not None:
                 outcome.counts[op.outcome.value] = outcome.counts.get(op.outcome.value, 0) + 1
         facts["requests_per_replica"] = {f"replica-{i}": n for i, n in (world.http.served if world.http else {}).items()}
+        facts["requests_over_time"] = {f"replica-{i}": [round(t - t0, 3) for t in times]
+                                       for i, times in (world.http.answered_at if world.http else {}).items()}
         facts["failovers"] = world.http.failovers if world.http else 0
         facts["crashes"] = [{"at": round(at - t0, 3), "lasted": round(d, 3)} for at, d in world.crashes]
         try:

@@ -68,6 +68,9 @@ async def test_round_robin_skips_paused_and_fails_over_on_refusal() -> None:
             cluster.replicas[0].paused = True
             seen = [(await http.get("/who")).body["replica"] for _ in range(4)]
             assert seen == ["b"] * 4
+            # the report's per-replica traffic over time: one time per answer, in order
+            assert {i: len(times) for i, times in http.answered_at.items()} == http.served
+            assert http.answered_at[1] == sorted(http.answered_at[1])
 
             cluster.replicas[1].running = False  # nothing serves but the refusing one: its refusal is the answer
             answer = await http.get("/who")
