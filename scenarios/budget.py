@@ -156,14 +156,24 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
         except RuntimeError:  # the loop closed meanwhile: nothing left to stop
             pass
 
+    def start(after: float, callback: Callable[[], None]) -> None:
+        timer = threading.Timer(after, callback)
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
+
+    def stop_loop() -> None:  # on the loop's thread: never stops a later run_until_complete
+        if not finished:
+            loop.stop()
+
     def expire() -> None:
         fired.set()
         on_loop(task.cancel)
+        start(grace, lambda: on_loop(stop_loop))
 
-    timers = [threading.Timer(seconds, expire), threading.Timer(seconds + grace, lambda: on_loop(loop.stop))]
-    for timer in timers:
-        timer.daemon = True
-        timer.start()
+    finished = False
+    timers: list[threading.Timer] = []
+    start(seconds, expire)
     try:
         return loop.run_until_complete(task)
     except asyncio.CancelledError:
@@ -175,5 +185,6 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
             raise WallGuardExpired(seconds) from None
         raise
     finally:
-        for timer in timers:
+        finished = True
+        for timer in list(timers):
             timer.cancel()
