@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -447,6 +448,17 @@ async def delete_namespace(broker_url: str, namespace: str) -> None:
 
 # ---- one row: a fresh simulator, `replicas` core processes on one new database ----
 
+def log_warnings(log: Path, top: int = 3) -> list[list]:
+    """The replicas' most frequent WARNING/ERROR lines, numbers blanked so repeats count together:
+    [[count, line], ...]. A row with many is measured on a core that was retrying something."""
+    counts: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        if " WARNING " in line or " ERROR " in line:
+            text = re.sub(r"\d+", "N", line.split(" ", 2)[-1])[:160]  # without the timestamp
+            counts[text] = counts.get(text, 0) + 1
+    return [[n, text] for text, n in sorted(counts.items(), key=lambda item: -item[1])[:top]]
+
+
 class RowFailed(Exception):
     """The row's load did not complete (the table shows why; the other rows still run)."""
 
@@ -542,6 +554,7 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
             "database": scratch or "a SQLite file in a temporary folder", "broker_namespace": namespace,
             "pg_sessions": sessions,
         }
+        row["log_warnings"] = log_warnings(log)
     except (RowFailed, RuntimeError, AssertionError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         # One row's failure is a finding, not the end of the run: the row says why, with the replicas' last words.
         row = {"backend": backend, "replicas": replicas, "failed": first_line(exc) or type(exc).__name__,
@@ -650,6 +663,9 @@ def print_backends(args: argparse.Namespace, facts: dict, rows: list[dict]) -> N
             print(f"{BACKEND_LABELS[r['backend']]:<22} {r['replicas']:>8} {waits.get('running', 0):>7.2f} {lock:>5.2f} "
                   f"{wal:>5.2f} {waits.get('idle in transaction', 0):>5.2f} {waits.get('idle', 0):>5.2f} "
                   f"{r.get('pg_transactions_per_bind', float('nan')):>7.1f}")
+    for r in rows:
+        for n, text in r.get("log_warnings", []):
+            print(f"log of {BACKEND_LABELS[r['backend']]} {r['replicas']}: {n} x {text[:110]}")
     busy_strangers = [f"{BACKEND_LABELS[r['backend']]} {r['replicas']}: "
                       + ", ".join(f"{name} {share:.0f}%" for name, share in r["cpu"]["busiest_other"])
                       for r in rows if "cpu" in r and r["cpu"]["roles"]["other"] >= 20]
