@@ -3,10 +3,11 @@ database file is opened (autocommit, WAL, a busy timeout). No queries here: stor
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlite_utils import Database
 
@@ -83,11 +84,37 @@ class Operation:
         }
 
 
+class WritingDatabase(Database):
+    """`atomic()` begins with BEGIN IMMEDIATE: the write lock is taken (waiting up to the busy timeout) before
+    the transaction reads. A plain BEGIN reads first and asks for the lock at its first write; when another
+    process wrote meanwhile, SQLite fails that write at once with "database is locked" (the busy timeout
+    cannot help a transaction whose snapshot is stale), e.g. replicas starting together on a new file."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():  # a savepoint inside the open transaction
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()  # a no-op when the error already ended the transaction
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
 def open_database(path: str | Path | None) -> Database:
     """A connection in autocommit mode (transactions only through `atomic()`), WAL when on disk."""
     conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db = Database(conn)
+    db = WritingDatabase(conn)
     if path is not None:
         db.enable_wal()
         conn.execute("PRAGMA synchronous = NORMAL")
