@@ -24,7 +24,7 @@ def row(xb=("NOT_BIND", None, None, 0), axb=("NOT_BIND", None, None, None, 0)):
 def healthy() -> Observation:
     history = History()
     op = history.invoke(X, "XB", "bind", (B,), 0.0)
-    op.core_operation_id = "op1"
+    op.core_operation_id = "op_00000001"
     history.complete(op, Outcome.OK, 4.0)
     return Observation(
         now=10.0,
@@ -32,12 +32,12 @@ def healthy() -> Observation:
         provider_bindings=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active"}],
         provider_history=[{"binding_id": "bnd_1", "mode": "XB", "x": X, "a": None, "b": B, "status": "active",
                            "created_at": 3.0, "ended_at": None}],
-        operations=[{"id": "op1", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1,
+        operations=[{"id": "op_00000001", "x": X, "mode": "XB", "kind": "bind", "state": "done", "attempts": 1,
                      "a": None, "b": B, "binding_id": "bnd_1", "path": "async"}],
         alerts=[],
         transitions=[
-            {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op1", "at": 0.0},
-            {"x": X, "mode": "XB", "from": "OPERATION", "to": "BIND", "version": 2, "operation_id": "op1", "at": 4.0},
+            {"x": X, "mode": "XB", "from": "NOT_BIND", "to": "OPERATION", "version": 1, "operation_id": "op_00000001", "at": 0.0},
+            {"x": X, "mode": "XB", "from": "OPERATION", "to": "BIND", "version": 2, "operation_id": "op_00000001", "at": 4.0},
         ],
         legal_transitions=LEGAL,
         policy=POLICY,
@@ -47,10 +47,10 @@ def healthy() -> Observation:
         # The recording alert sink (no alert raised, none delivered), the gray list as set, the provider's journal.
         alert_deliveries=[], alert_sink_wired=True,
         gray_timeline=[{"at": None, "begun": None, "applied": None, "enabled": False, "all": False, "numbers": []}],
-        write_calls=[{"at": 1.0, "end": 1.1, "operation": "create_binding", "key": "core-1-op1", "status": 201}],
+        write_calls=[{"at": 1.0, "end": 1.1, "operation": "create_binding", "key": "core-1-op_00000001", "status": 201}],
         # Every call on the wire, the core's breaker record (no refusal), the core's clock tied to the harness's.
         wire_calls=[{"seq": 1, "at": 1.0, "latency": 0.1, "operation": "create_binding", "x": X, "mode": "XB",
-                     "binding_id": None, "key": "core-1-op1", "status": 201, "fault": None}],
+                     "binding_id": None, "key": "core-1-op_00000001", "status": 201, "fault": None}],
         breaker_refusals=[], breaker_calls=[(1.0, 1.1, False)], core_epoch=0.0,
         # The API's contract (this bind's answer is not in `requests`) and GET /health at the start and after quiescence.
         answer_statuses=frozenset({202}),
@@ -142,7 +142,7 @@ def test_unsettled_operation_breaks_liveness():
 def test_retries_above_cap():
     obs = healthy()
     obs.operations[0]["attempts"] = 5
-    obs.alerts = [{"operation_id": "op1"}]
+    obs.alerts = [{"operation_id": "op_00000001"}]
     fails = failing(obs)
     assert "retries_capped" in fails and "alert_iff_threshold" not in fails
 
@@ -151,7 +151,7 @@ def test_retries_above_cap():
 def test_alert_iff_threshold(attempts, alerts, bad):
     obs = healthy()
     obs.operations[0]["attempts"] = attempts
-    obs.alerts = [{"operation_id": "op1", "x": X}] * alerts
+    obs.alerts = [{"operation_id": "op_00000001", "x": X}] * alerts
     assert ("alert_iff_threshold" in failing(obs)) is bad
 
 
@@ -163,7 +163,7 @@ def test_stray_alert_for_unknown_operation():
 
 def test_illegal_transition_skipping_operation():
     obs = healthy()
-    obs.transitions = [{"x": X, "mode": "XB", "from": "NOT_BIND", "to": "BIND", "version": 1, "operation_id": "op1"}]
+    obs.transitions = [{"x": X, "mode": "XB", "from": "NOT_BIND", "to": "BIND", "version": 1, "operation_id": "op_00000001"}]
     obs.core_numbers = [row(xb=("BIND", B, "bnd_1", 1))]
     assert "legal_transitions" in failing(obs)
 
@@ -229,7 +229,7 @@ def test_an_operation_that_ends_disowning_a_binding_already_made_is_a_leak_even_
     found = failing(_refused_bind((1.0, 64.0)))  # made by the first attempt, swept a minute after the refusal
     assert "provider_agrees_at_each_end" in found
     [leak] = found["provider_agrees_at_each_end"].details["leaks"]
-    assert (leak["operation_id"], leak["core_after"], leak["binding"]["binding_id"]) == ("op1", "NOT_BIND", "bnd_9")
+    assert (leak["operation_id"], leak["core_after"], leak["binding"]["binding_id"]) == ("op_00000001", "NOT_BIND", "bnd_9")
 
 
 @pytest.mark.parametrize("life", [(9.0, 64.0), (1.0, 2.0), (4.2, None)], ids=["landed-late", "gone-before", "skew"])
