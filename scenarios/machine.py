@@ -251,8 +251,11 @@ def build_machine(
             # Set before anything else can fail: accounting and telemetry read it, and an AttributeError there
             # would hide the harness error that ended the example.
             self.t0 = self.world.driver.now()
+            virtual_began = self.loop.time()
             try:
-                self.xs = self.loop.run_until_complete(self.world.pick_numbers(w.numbers))
+                self.xs = self._guarded(self.world.pick_numbers(w.numbers))
+            except WallGuardExpired as expired:
+                raise self._not_going_quiet(expired, self.loop.time() - virtual_began) from None
             except NumbersUsedUp as exc:
                 self.started = False  # nothing ran: nothing to account for
                 log.budget.stop(str(exc))  # while searching, the search ends here
