@@ -9,7 +9,8 @@ reproduction blob).
 
 In real time (`--sut`) a scenario runs once with shrinking on, since running
 its examples again would cost real time and need not fail again. Exit codes
-(`exit_code`): 0 every check held, 1 a check was violated, 2 a harness error or
+(`exit_code`): 0 every check held, 1 a check was violated (in-process, a wait that
+outlasts the wall-clock guard is one: the service is not going quiet), 2 a harness error or
 a vacuous run (nothing was checked), 130 interrupted (Ctrl-C; the reports hold
 what ran).
 """
