@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--time-budget", type=float, metavar="SECONDS",
                      help="wall-clock seconds for the run, shared among its scenarios: examples run until it is "
                           "spent (with --examples too, whichever comes first)")
+    run.add_argument("--wall-guard", type=float, metavar="SECONDS",
+                     help="real seconds one in-process wait may take before the core counts as not going quiet (a "
+                          "liveness violation: a core that keeps its loop busy stops virtual time); default "
+                          "$PSTNSIM_WALL_GUARD or 30, 0 turns it off")
     run.add_argument("--no-shrink", action="store_true", help="report the first failing example without shrinking it")
     run.add_argument("--replay", metavar="BLOB",
                      help="replay one failing example (printed by a failed run); exit 0 if it no longer reproduces")
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, report_dir=args.report_dir, provider_url=args.provider_url, sut_url=args.sut,
         examples=args.examples, steps=args.steps, shrink=not args.no_shrink, replay=args.replay,
         checks=tuple(args.checks) if args.checks else None, run_id=args.run_id, dialect=args.dialect,
-        time_budget=args.time_budget, adapter=adapter, adapter_spec=args.adapter,
+        time_budget=args.time_budget, adapter=adapter, adapter_spec=args.adapter, wall_guard=args.wall_guard,
         numbers=tuple(n for n in args.numbers.split(",") if n) if args.numbers else None,
     )
     files = ReportFiles()
@@ -132,6 +136,8 @@ def _validate(args: argparse.Namespace) -> list[str]:
         problems.append(f"--numbers takes virtual numbers separated by commas, got {args.numbers!r}")
     if args.time_budget is not None and not args.time_budget > 0:
         problems.append("--time-budget must be a number of seconds > 0")
+    if args.wall_guard is not None and not args.wall_guard >= 0:
+        problems.append("--wall-guard must be a number of seconds >= 0 (0 turns it off)")
     return problems
 
 

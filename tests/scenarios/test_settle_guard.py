@@ -101,6 +101,13 @@ def test_the_cli_refuses_a_guard_that_is_not_a_number(monkeypatch, tmp_path, cap
     assert err == ["pstnsim chaos run: PSTNSIM_WALL_GUARD='soon' is not a number of seconds"]
 
 
+def test_the_cli_refuses_a_negative_wall_guard_option(tmp_path, capsys):
+    code = pstnsim_main(["chaos", "run", str(EXAMPLES_DIR / "breaker_defaults.toml"), "--wall-guard", "-1",
+                         "--report-dir", str(tmp_path)])
+    assert code == 2
+    assert "--wall-guard must be a number of seconds >= 0 (0 turns it off)" in capsys.readouterr().err
+
+
 def test_a_core_that_spins_in_its_settle_is_a_liveness_violation_listing_what_was_open(tmp_path):
     """breaker_never_probes: once open the breaker admits nothing, and the core retries at once, forever. At seed 8
     a settle of its scenario never ended before the guard."""
