@@ -145,7 +145,7 @@ LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/"
 BACKEND_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "postgresql+rabbitmq": "PostgreSQL + RabbitMQ"}
 # --backends binds more than the in-process table: a row lasts seconds, not one, so the CPU samples mean something.
-BACKENDS_BINDS = 5000
+BACKENDS_BINDS = 2000
 CPU_ROLES = ("core", "simulator", "postgres", "rabbitmq", "load generator", "other")
 
 
