@@ -23,8 +23,8 @@ CRASH_SLACK = 1.0
 
 
 def _failed(call: dict[str, Any], timeout: float) -> bool:
-    if call.get("resent"):
-        return False  # the HTTP client sent it again at once: the core saw the resend's answer, not this one
+    """`call` is one attempt (routing._attempts): a call the HTTP client resent at once carries the resend's
+    answer, which is the one the core saw."""
     if float(call["end"]) - float(call["at"]) > timeout + HELD_SLACK:
         return True  # held past the core's timeout: the core saw no answer, whatever the provider said later
     status = call.get("status")

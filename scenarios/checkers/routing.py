@@ -92,13 +92,16 @@ def _calls_by_operation(calls: list[dict[str, Any]], ids: set[str]) -> dict[str,
 
 def _attempts(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per attempt: an HTTP client's immediate resend of an unanswered request is not another attempt
-    (calls recorded as they left the core, `source` "client", have no such resends)."""
+    (calls recorded as they left the core, `source` "client", have no such resends). The client resends the
+    moment the first call's connection failed, which is that call's end (its start only when it failed at
+    once); the attempt then spans both calls and its outcome is the resend's, as the core saw it."""
     kept: list[dict[str, Any]] = []
     for call in sorted(calls, key=lambda c: c["at"]):
         last = kept[-1] if kept else None
         if (last is not None and last.get("status") is None and not last.get("resent")
-                and call.get("source") != "client" and call["at"] - last["at"] <= RESEND_WITHIN):
-            kept[-1] = {**last, "resent": True, "end": max(last["end"], call["end"])}
+                and call.get("source") != "client"
+                and (abs(call["at"] - last["end"]) <= RESEND_WITHIN or call["at"] - last["at"] <= RESEND_WITHIN)):
+            kept[-1] = {**call, "at": last["at"], "end": max(last["end"], call["end"]), "resent": True}
             continue
         kept.append(call)
     return kept

@@ -55,6 +55,19 @@ def test_calls_that_did_not_fail_need_no_attempt():
     assert counted(attempts(0), calls) is None
 
 
+def test_a_resend_after_a_slow_failure_is_the_same_attempt_and_its_answer_counts():
+    # A call reset after 0.5 s of latency, resent by the HTTP client the moment it failed: one attempt, failed
+    # when the resend failed too, succeeded when the resend succeeded (found at seed 9 of crash_restart_loop).
+    first = write(status=None, at=1.0, end=1.5)
+    assert counted(attempts(0), [first, write(status=200, at=1.5, end=1.6)]) is None
+    assert counted(attempts(1), [first, write(status=None, at=1.5, end=2.0)])
+    with pytest.raises(Violation, match="fewer attempts"):
+        counted(attempts(0), [first, write(status=None, at=1.5, end=2.0)])
+    # A new attempt after a backoff is not a resend: two failed attempts need two counts.
+    with pytest.raises(Violation, match="fewer attempts"):
+        counted(attempts(1), [first, write(status=None, at=2.3, end=2.4)])
+
+
 def test_a_crash_right_after_a_failed_call_may_lose_its_count():
     assert counted(attempts(0), [write()], crashes=[1.2])
     with pytest.raises(Violation):
