@@ -594,7 +594,11 @@ async def run_backends(args: argparse.Namespace, tmp: Path) -> tuple[dict, list[
                 if problems[backend] is not None:
                     rows.append({"backend": backend, "replicas": n, "run": run, "skipped": problems[backend]})
                 else:
-                    rows.append({**await run_backend(backend, n, args, tmp), "run": run})
+                    try:
+                        row = await run_backend(backend, n, args, tmp)
+                    except Exception as exc:  # noqa: BLE001 - e.g. a server lost between rows: that row fails
+                        row = {"backend": backend, "replicas": n, "failed": first_line(exc), "log_tail": []}
+                    rows.append({**row, "run": run})
     facts["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     return facts, mark_quietest(rows)
 
