@@ -569,9 +569,15 @@ async def run_backend(backend: str, replicas: int, args: argparse.Namespace, wor
         if scratch is not None:
             if row is not None and "failed" not in row:  # the replicas' transactions less this observer's polls
                 row["pg_transactions_per_bind"] = round((transactions(args.db, scratch) - polls) / args.binds, 2)
-            drop_postgres(args.db, scratch)
+            try:
+                drop_postgres(args.db, scratch)
+            except Exception as exc:  # noqa: BLE001 - still delete the namespace; say what is left behind
+                print(f"could not drop the scratch database {scratch}: {first_line(exc)}", file=sys.stderr)
         if namespace is not None:
-            await delete_namespace(args.broker, namespace)
+            try:
+                await delete_namespace(args.broker, namespace)
+            except Exception as exc:  # noqa: BLE001
+                print(f"could not delete the broker namespace {namespace}: {first_line(exc)}", file=sys.stderr)
     return row
 
 
