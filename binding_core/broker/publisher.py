@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -20,23 +22,39 @@ class Publisher:
     def __init__(self, exchange: Any, clock: Clock) -> None:
         self.exchange = exchange
         self.clock = clock
+        # The confirm channel `exchange` is on (set with it by the link). A publish whose confirm times out
+        # leaves that channel's confirm bookkeeping broken (aio-pika 9.6 / aiormq 7.2: every later publish on
+        # it times out too), so it is closed: the link sees the session break and opens a new one.
+        self.channel: Any = None
 
     @property
     def ready(self) -> bool:
         return self.exchange is not None
 
-    async def publish(self, message: WorkMessage, *, message_id: str | None = None) -> str:
+    async def publish(self, message: WorkMessage, *, message_id: str | None = None,
+                      timeout: float = PUBLISH_TIMEOUT) -> str:
         """Publish `message` where it waits until due; the routing key used. Raises on a nack, a return,
         a timeout or a lost connection (the caller keeps its copy and tries again)."""
         import aio_pika
 
-        exchange = self.exchange
+        exchange, channel = self.exchange, self.channel
         if exchange is None:
             raise BrokerUnavailable("not connected to the broker (reconnecting)")
         key = routing_key(message.at, self.clock.now())
-        await exchange.publish(
-            aio_pika.Message(message.encode(), content_type=CONTENT_TYPE, delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                             message_id=message_id or uuid.uuid4().hex),
-            key, timeout=PUBLISH_TIMEOUT,
-        )
+        try:
+            await exchange.publish(
+                aio_pika.Message(message.encode(), content_type=CONTENT_TYPE,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message_id or uuid.uuid4().hex),
+                key, timeout=timeout,
+            )
+        except asyncio.TimeoutError:
+            if channel is not None and self.channel is channel:
+                self.exchange = self.channel = None  # nothing more goes out on it
+                asyncio.get_running_loop().create_task(_close_quietly(channel))
+            raise
         return key
+
+
+async def _close_quietly(channel: Any) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(channel.close(), 2.0)
