@@ -53,6 +53,18 @@ async def _request(session: aiohttp.ClientSession, method: str, url: str, **kwar
         return Answer(None, error=f"{type(exc).__name__}: {exc}")
 
 
+def request_kwargs(json: Any, params: dict[str, Any] | None, headers: dict[str, str] | None) -> dict[str, Any]:
+    """aiohttp's keyword arguments for a request: only what was given; parameters without a value left out."""
+    kwargs: dict[str, Any] = {}
+    if json is not None:
+        kwargs["json"] = json
+    if params:
+        kwargs["params"] = {k: str(v) for k, v in params.items() if v is not None}
+    if headers:
+        kwargs["headers"] = headers
+    return kwargs
+
+
 class Http:
     """A service's base URL and the run's session: `await http.get("/path", params=...)` gives an `Answer`."""
 
@@ -65,14 +77,7 @@ class Http:
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                       headers: dict[str, str] | None = None) -> Answer:
-        kwargs: dict[str, Any] = {}
-        if json is not None:
-            kwargs["json"] = json
-        if params:
-            kwargs["params"] = {k: str(v) for k, v in params.items() if v is not None}
-        if headers:
-            kwargs["headers"] = headers
-        return await _request(self.session, method, self.url(path), **kwargs)
+        return await _request(self.session, method, self.url(path), **request_kwargs(json, params, headers))
 
     async def get(self, path: str, **kwargs: Any) -> Answer:
         return await self.request("GET", path, **kwargs)

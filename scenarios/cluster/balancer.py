@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from ..clients import Answer, Http, _request
+from ..clients import Answer, Http, _request, request_kwargs
 from .processes import Cluster
 
 NO_REPLICA_WAIT = 15.0  # seconds a request waits for a replica to serve again when none does
@@ -33,13 +33,7 @@ class BalancedHttp(Http):
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                       headers: dict[str, str] | None = None) -> Answer:
-        kwargs: dict[str, Any] = {}
-        if json is not None:
-            kwargs["json"] = json
-        if params:
-            kwargs["params"] = {k: str(v) for k, v in params.items() if v is not None}
-        if headers:
-            kwargs["headers"] = headers
+        kwargs = request_kwargs(json, params, headers)
         if "://" in path:
             return await _request(self.session, method, path, **kwargs)
         tried: set[int] = set()
