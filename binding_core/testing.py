@@ -68,13 +68,16 @@ POSTGRES_ADMIN_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES_START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
-def _postgres_missing(reason: str) -> None:
+def _server_missing(message: str) -> None:
     """Skip, or under CI=true fail: CI must never pass by skipping the backend tests."""
-    message = (f"PostgreSQL is not usable: {reason}. Start it (Debian/Ubuntu: {POSTGRES_START_HINT}) or point "
-               f"{POSTGRES_ADMIN_ENV} at a server where this role may CREATE DATABASE.")
     if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def _postgres_missing(reason: str) -> None:
+    _server_missing(f"PostgreSQL is not usable: {reason}. Start it (Debian/Ubuntu: {POSTGRES_START_HINT}) or point "
+                    f"{POSTGRES_ADMIN_ENV} at a server where this role may CREATE DATABASE.")
 
 
 @contextlib.contextmanager
@@ -113,12 +116,8 @@ RABBITMQ_START_HINT = "rabbitmq-server -detached"
 
 
 def _rabbitmq_missing(reason: str) -> None:
-    """Skip, or under CI=true fail: CI must never pass by skipping the broker tests."""
-    message = (f"RabbitMQ is not usable: {reason}. Start it ({RABBITMQ_START_HINT}) or point {RABBITMQ_ENV} at "
-               f"a broker where this user may declare and delete queues.")
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    _server_missing(f"RabbitMQ is not usable: {reason}. Start it ({RABBITMQ_START_HINT}) or point {RABBITMQ_ENV} at "
+                    f"a broker where this user may declare and delete queues.")
 
 
 def _in_own_loop(work: Callable[[], Awaitable[Any]]) -> Any:
