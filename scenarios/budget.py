@@ -17,6 +17,7 @@ ever comes. The machine reports such a wait as a service not going quiet.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import threading
 import time
@@ -140,6 +141,48 @@ class WallGuardExpired(Exception):
         self.seconds = seconds
 
 
+class _Watchdog:
+    """One daemon thread holding every guard's timer: a threading.Timer per wait started a thread each time
+    (hundreds per scenario), about a tenth of an in-process run's wall time."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._timers: dict[int, tuple[float, Callable[[], Any]]] = {}
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def call_after(self, seconds: float, callback: Callable[[], Any]) -> int:
+        """Call `callback` on the watchdog's thread after `seconds` of real time; a token for `cancel`."""
+        with self._cond:
+            token = next(self._tokens)
+            self._timers[token] = (time.monotonic() + seconds, callback)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pstnsim-wall-guard", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._timers.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [token for token, (at, _) in self._timers.items() if at <= now]
+                callbacks = [self._timers.pop(token)[1] for token in due]
+                if not callbacks:
+                    soonest = min((at for at, _ in self._timers.values()), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+            for callback in callbacks:
+                callback()
+
+
+_WATCHDOG = _Watchdog()
+
+
 def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: float | None,
                 grace: float = CANCEL_GRACE) -> T:
     """Run `work` to its end on `loop`; after `seconds` of real time (None: no bound) cancel it and raise
@@ -157,10 +200,7 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
             pass
 
     def start(after: float, callback: Callable[[], None]) -> None:
-        timer = threading.Timer(after, callback)
-        timer.daemon = True
-        timers.append(timer)
-        timer.start()
+        timers.append(_WATCHDOG.call_after(after, callback))
 
     def stop_loop() -> None:  # on the loop's thread: never stops a later run_until_complete
         if not finished:
@@ -172,7 +212,7 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
         start(grace, lambda: on_loop(stop_loop))
 
     finished = False
-    timers: list[threading.Timer] = []
+    timers: list[int] = []
     start(seconds, expire)
     try:
         return loop.run_until_complete(task)
@@ -186,5 +226,5 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
         raise
     finally:
         finished = True
-        for timer in list(timers):
-            timer.cancel()
+        for token in list(timers):
+            _WATCHDOG.cancel(token)
