@@ -26,6 +26,9 @@ log = logging.getLogger("binding_core.broker.consumer")
 # that operation's message, early (clock skew between replicas): delayed again rather than dropped.
 SKEW = 1.0
 FINAL_STATES = ("done", "dead")
+# Seconds a message whose claim failed on a database error is held before it goes back to the broker: a database
+# down for longer than delivery_limit x this dead-letters the messages that arrive meanwhile (alert, settle).
+STORE_FAILURE_HOLD = 1.0
 
 
 def after_failed_claim(op: Operation | None, at: float) -> float | None:
@@ -77,8 +80,11 @@ class WorkConsumer:
             else:
                 await self._dead(message, work)
         except STORE_ERRORS as exc:
-            log.warning("%s message for %s returned to the broker (counts toward the delivery limit): "
-                        "the database failed: %s", work.kind, work.op, exc)
+            log.warning("%s message for %s returned to the broker in %g s (counts toward the delivery limit): "
+                        "the database failed: %s", work.kind, work.op, STORE_FAILURE_HOLD, exc)
+            # Held a moment first: returned at once, it would come straight back, and a database that is down
+            # for a few milliseconds (a cut session reconnecting) would use up its deliveries in that time.
+            await asyncio.sleep(STORE_FAILURE_HOLD)
             await _settle(message.nack(requeue=True), "nack", message)
         except Exception as exc:  # noqa: BLE001 - a failed re-publish: the broker keeps the original
             log.warning("%s message for %s returned to the broker (counts toward the delivery limit): %s",

@@ -1,13 +1,17 @@
 """The broker's pure parts, no server: the message format, which queue a due time goes to, what a consumer
-does with a message whose claim found nothing, and the dead letter's delivery count."""
+does with a message whose claim found nothing or failed on the database, and the dead letter's delivery count."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from typing import Any
 
 import pytest
 
-from binding_core.broker.consumer import SKEW, after_failed_claim, delivery_count
+from binding_core.broker.consumer import STORE_FAILURE_HOLD, SKEW, WorkConsumer, after_failed_claim, delivery_count
+from binding_core.clock import LoopClock
+from binding_core.storage import StoreUnavailable
 from binding_core.broker.messages import MalformedMessage, WorkMessage, decode, routing_key
 from binding_core.records import Operation
 
@@ -56,3 +60,49 @@ def test_a_dead_letter_counts_the_deliveries_the_limit_allowed():
     assert delivery_count(death, 5) == 6
     assert delivery_count({"x-death": [{"count": 1, "reason": "rejected"}]}, 5) is None
     assert delivery_count(None, 5) is None
+
+
+class _Message:
+    """A delivered message as the consumer sees it: a body, and ack/nack/reject recorded with the loop's time."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.message_id, self.headers = body, "m1", {}
+        self.settled: list[tuple[str, bool | None, float]] = []
+
+    def _record(self, what: str, requeue: bool | None = None) -> Any:
+        async def settle() -> None:
+            self.settled.append((what, requeue, asyncio.get_running_loop().time()))
+        return settle()
+
+    def ack(self) -> Any:
+        return self._record("ack")
+
+    def nack(self, requeue: bool = True) -> Any:
+        return self._record("nack", requeue)
+
+    def reject(self, requeue: bool = False) -> Any:
+        return self._record("reject", requeue)
+
+
+class _DatabaseDown:
+    """A worker whose every claim fails on the database."""
+
+    def __init__(self) -> None:
+        self.claims = 0
+
+    async def run_delivered(self, op_id: str) -> None:
+        self.claims += 1
+        raise StoreUnavailable("connection refused")
+
+
+@pytest.mark.looptime
+async def test_a_message_whose_claim_failed_on_the_database_goes_back_only_after_a_hold():
+    # Returned at once it would come straight back: a database down for milliseconds would use up its deliveries.
+    worker = _DatabaseDown()
+    consumer = WorkConsumer(worker, publisher=None, clock=LoopClock(), delivery_limit=5)  # type: ignore[arg-type]
+    message = _Message(WorkMessage("op_00000001", 0.0).encode())
+    started = asyncio.get_running_loop().time()
+    await consumer.on_message(message)
+    [(what, requeue, at)] = message.settled
+    assert (what, requeue, worker.claims) == ("nack", True, 1)
+    assert at - started >= STORE_FAILURE_HOLD  # virtual seconds: held, not returned at once
