@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
+import pytest
 import pytest_asyncio
 
 DEADLINE = 30.0  # seconds of wall time any one wait may take before the test fails
@@ -243,3 +244,12 @@ class BrokerHand:
 
 def outbox_size(db_url: str) -> int:
     return query(db_url, "SELECT count(*) AS n FROM outbox")[0]["n"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The test's database, once on each backend: a SQLite file, then a PostgreSQL URL of its own."""
+    if request.param == "sqlite":
+        return tmp_path / "core.db"
+    pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
+    return request.getfixturevalue("pstnsim_postgres_url")

@@ -16,14 +16,6 @@ from binding_core.storage import open_store
 B = "13800000001"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    if request.param == "sqlite":
-        return tmp_path / "core.db"
-    pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
-    return request.getfixturevalue("pstnsim_postgres_url")
-
-
 @pytest.fixture
 def replicas(target):
     """Two stores on the test's database, as two replicas have."""

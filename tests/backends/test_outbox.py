@@ -19,15 +19,6 @@ X, B, A = "17100000001", "13800000001", "13900000001"
 LEASE = 10.0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request, tmp_path):
-    """The test's database: a SQLite file or a PostgreSQL URL."""
-    if request.param == "sqlite":
-        return tmp_path / "core.db"
-    pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
-    return request.getfixturevalue("pstnsim_postgres_url")
-
-
 @pytest.fixture
 def open_on(target):
     """`open_on(outbox=True)`: one more store (connection) on the test's database, closed at teardown."""
