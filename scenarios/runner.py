@@ -128,6 +128,20 @@ class RunResult:
         return exit_code(self.violations, self.harness_errors, self.interrupted)
 
 
+def raise_outside_tasks(error: type[BaseException]) -> None:
+    """From a signal handler: raise `error` now, or, when the handler interrupted an event loop, from a callback of
+    that loop. Raised inside a task's step it would also be stored on that task, which asyncio then reports as a
+    "Task exception was never retrieved" traceback when the abandoned task is collected."""
+    loop = asyncio._get_running_loop()
+    if loop is None or loop.is_closed():
+        raise error
+
+    def raise_it() -> None:
+        raise error
+
+    loop.call_soon_threadsafe(raise_it)
+
+
 class Runner:
     def __init__(self, options: RunOptions, bus: EventBus | None = None) -> None:
         self.options = options
@@ -188,7 +202,7 @@ class Runner:
             if self._active_log is not None:
                 self._active_log.interrupted = True
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            raise KeyboardInterrupt
+            raise_outside_tasks(KeyboardInterrupt)
 
         previous = signal.signal(signal.SIGINT, interrupted)
         try:
