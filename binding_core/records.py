@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -116,6 +117,22 @@ def open_database(path: str | Path | None) -> Database:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db = WritingDatabase(conn)
     if path is not None:
-        db.enable_wal()
+        _enable_wal(db)
         conn.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+def _enable_wal(db: Database) -> None:
+    """Switch a file to WAL, retrying "database is locked" for up to the busy timeout: the switch needs the file to
+    itself and SQLite fails it at once, without its busy handler, while another process opens the same new file."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # a backoff between tries; no event tells us the other opener is done
+        pause = min(pause * 2, 0.1)

@@ -14,7 +14,6 @@ its broker message to the outbox table, in their own transaction: committed toge
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +42,10 @@ class Store:
         self.db.close()
 
     def _apply_migrations(self) -> None:
-        try:
+        # One write transaction around the check and every step: processes opening one new file together take
+        # turns (each waits up to the busy timeout), and a later one finds nothing pending.
+        with self.db.atomic():
             migrations.apply(self.db)
-        except sqlite3.OperationalError:
-            # Another process on the same file applied them between our check and our write.
-            if migrations.pending(self.db):
-                raise
 
     # ---- identity --------------------------------------------------------
 
