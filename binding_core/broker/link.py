@@ -111,7 +111,7 @@ class BrokerLink:
                                     f"{masked(self.url)}: {exc}") from None
         self.session = session
         self.sessions_opened += 1
-        self.publisher.exchange, self.publisher.channel = topology.exchange, publish_channel
+        self.publisher.attach(topology.exchange, publish_channel)
         self.relay.wake()  # rows written while there was no session go out now
 
     async def _watch(self) -> None:
@@ -126,7 +126,7 @@ class BrokerLink:
                 await asyncio.wait([stopping, *broken], return_when=asyncio.FIRST_COMPLETED)
                 if self._stopping.is_set():
                     return
-                self.publisher.exchange = self.publisher.channel = None
+                self.publisher.detach()
                 old, self.session = self.session, None
                 await _close_quietly(old.connection)
                 log.warning("lost the broker %s; reconnecting every %g s", masked(self.url), RECONNECT_INTERVAL)
@@ -168,7 +168,7 @@ class BrokerLink:
                 await asyncio.wait_for(self.relay.relay_once(), STOP_STEP_TIMEOUT)
             except (*STORE_ERRORS, Exception) as exc:  # noqa: BLE001 - whatever is left, another relay takes
                 log.warning("last outbox round on stop failed (another replica's relay takes the rows): %s", exc)
-        self.publisher.exchange = self.publisher.channel = None
+        self.publisher.detach()
         if self.session is not None:
             await _close_quietly(self.session.connection)
 

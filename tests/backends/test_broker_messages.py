@@ -4,6 +4,7 @@ does with a message whose claim found nothing or failed on the database, and the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -13,6 +14,8 @@ from binding_core.broker.consumer import STORE_FAILURE_HOLD, SKEW, WorkConsumer,
 from binding_core.clock import LoopClock
 from binding_core.storage import StoreUnavailable
 from binding_core.broker.messages import MalformedMessage, WorkMessage, decode, routing_key
+from binding_core.broker.connection import BrokerUnavailable
+from binding_core.broker.publisher import PUBLISH_TIMEOUT, Publisher
 from binding_core.records import Operation
 
 
@@ -106,3 +109,60 @@ async def test_a_message_whose_claim_failed_on_the_database_goes_back_only_after
     [(what, requeue, at)] = message.settled
     assert (what, requeue, worker.claims) == ("nack", True, 1)
     assert at - started >= STORE_FAILURE_HOLD  # virtual seconds: held, not returned at once
+
+
+class _ConnectionDiedUnderTheWrite:
+    """An exchange whose publish waits forever for its frame to be written, ignoring its own timeout: what a
+    publish queued on a connection that dies before writing it does."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.entered = asyncio.Event()
+        self.released = asyncio.Event()  # set by the test at its end, so the loop can close
+
+    async def publish(self, message: Any, routing_key: str, *, timeout: float) -> None:
+        self.entered.set()
+        while not self.released.is_set():  # not even cancelling ends it, as on a dead aiormq 6.9 connection
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.released.wait()
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.looptime
+async def test_a_publish_that_hangs_under_the_library_times_out_and_gives_up_its_channel():
+    channel = _ConnectionDiedUnderTheWrite()
+    publisher = Publisher(None, LoopClock())
+    publisher.attach(channel, channel)
+    started = asyncio.get_running_loop().time()
+    publish = asyncio.ensure_future(publisher.publish(WorkMessage("op_00000001", 0.0), timeout=PUBLISH_TIMEOUT))
+    try:
+        done, _ = await asyncio.wait({publish}, timeout=3 * PUBLISH_TIMEOUT)  # virtual seconds
+        assert done, "the publish was still waiting three timeouts later"
+        with pytest.raises(asyncio.TimeoutError):
+            publish.result()
+        assert asyncio.get_running_loop().time() - started == pytest.approx(PUBLISH_TIMEOUT)
+        assert not publisher.ready  # nothing more goes out on that channel: the link opens a new session
+    finally:
+        channel.released.set()
+
+
+@pytest.mark.looptime
+async def test_a_publish_waiting_on_a_session_the_link_dropped_fails_at_once():
+    # Its row is then published again on the new session once the relay's lease on it runs out.
+    channel = _ConnectionDiedUnderTheWrite()
+    publisher = Publisher(None, LoopClock())
+    publisher.attach(channel, channel)
+    started = asyncio.get_running_loop().time()
+    publish = asyncio.ensure_future(publisher.publish(WorkMessage("op_00000001", 0.0), timeout=PUBLISH_TIMEOUT))
+    try:
+        await channel.entered.wait()  # the publish is under way
+        publisher.detach()
+        done, _ = await asyncio.wait({publish}, timeout=3 * PUBLISH_TIMEOUT)
+        assert done, "the publish was still waiting three timeouts later"
+        with pytest.raises(BrokerUnavailable, match="lost before the publish was confirmed"):
+            publish.result()
+        assert asyncio.get_running_loop().time() == started  # not a virtual second waited
+    finally:
+        channel.released.set()
