@@ -17,6 +17,7 @@ from ..clock import Clock
 from ..records import Operation
 from ..storage import STORE_ERRORS
 from ..worker import Worker
+from .bounded import finished_within
 from .messages import DIRECT_WITHIN, MalformedMessage, WorkMessage, decode
 from .publisher import Publisher
 
@@ -29,6 +30,9 @@ FINAL_STATES = ("done", "dead")
 # Seconds a message whose claim failed on a database error is held before it goes back to the broker: a database
 # down for longer than delivery_limit x this dead-letters the messages that arrive meanwhile (alert, settle).
 STORE_FAILURE_HOLD = 1.0
+# Seconds an ack or nack may take to be written; on a dead connection aiormq 6.9 would wait for ever, holding
+# the handler (and its prefetch slot).
+SETTLE_TIMEOUT = 5.0
 
 
 def after_failed_claim(op: Operation | None, at: float) -> float | None:
@@ -161,6 +165,8 @@ async def _settle(acking: Any, what: str, message: Any) -> None:
     """Ack/nack/reject; on a closed channel the broker has returned the message already and delivers it
     again (a duplicate the claim makes harmless)."""
     try:
-        await acking
+        if not await finished_within(acking, SETTLE_TIMEOUT):
+            log.info("%s of message %s not written in %g s (connection lost?); the broker delivers it again if it "
+                     "did not get it", what, message.message_id, SETTLE_TIMEOUT)
     except Exception as exc:  # noqa: BLE001 - aio-pika raises several types for a closed channel
         log.info("%s of message %s lost (%s); the broker delivers it again", what, message.message_id, exc)

@@ -24,6 +24,7 @@ from typing import Any
 from ..clock import Clock
 from ..storage import STORE_ERRORS, OperationStore
 from ..worker import Worker
+from .bounded import finished_within
 from .connection import RECONNECT_INTERVAL, BrokerUnavailable, connect, masked
 from .consumer import DeadLetterConsumer, WorkConsumer
 from .publisher import Publisher
@@ -152,7 +153,7 @@ class BrokerLink:
             if not session.is_open():
                 break  # the broker has dropped our consumers already
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(queue.cancel(tag), STOP_STEP_TIMEOUT)
+                await finished_within(queue.cancel(tag), STOP_STEP_TIMEOUT)
 
     async def close(self, *, flush: bool = True) -> None:
         """Stop relaying (after one last round when `flush`: a graceful stop hands its released operations
@@ -175,4 +176,4 @@ class BrokerLink:
 
 async def _close_quietly(connection: Any) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(connection.close(), STOP_STEP_TIMEOUT)
+        await finished_within(connection.close(), STOP_STEP_TIMEOUT)

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from ..clock import Clock
+from .bounded import drop_outcome, finished_within
 from .connection import BrokerUnavailable
 from .messages import CONTENT_TYPE, WorkMessage, routing_key
 
@@ -75,7 +76,7 @@ class Publisher:
             return key
         # Not awaited: on a dead connection a publish may not end even when cancelled (seen with aiormq 6.9), and
         # its channel is not used again either way.
-        sending.add_done_callback(_retrieve)
+        sending.add_done_callback(drop_outcome)
         if lost is not None and lost.done():
             raise BrokerUnavailable("the broker session was lost before the publish was confirmed")
         if channel is not None and self.channel is channel:
@@ -84,12 +85,6 @@ class Publisher:
         raise asyncio.TimeoutError(f"no confirm within {timeout:g} s")
 
 
-def _retrieve(sending: asyncio.Future[Any]) -> None:
-    """A given-up publish's outcome is of no interest; retrieved so asyncio does not log it as lost."""
-    if not sending.cancelled():
-        sending.exception()
-
-
 async def _close_quietly(channel: Any) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(channel.close(), 2.0)
+        await finished_within(channel.close(), 2.0)
