@@ -197,7 +197,7 @@ def liveness(obs: Observation) -> str | None:
         raise Violation(
             "operation did not end in time",
             f"{len(late)} accepted operation(s) took longer than {limit:g} s on the run's clock or never ended",
-            {"limit": limit, "operations": late[:20]},
+            {"limit": round(limit, 3), "operations": late[:20]},
         )
     if obs.operations is None:
         return (f"checked only that every number left OPERATION within {limit:g} s; per-operation ends: "
