@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -130,39 +130,42 @@ class _ConnectionDiedUnderTheWrite:
         self.closed = True
 
 
-@pytest.mark.looptime
-async def test_a_publish_that_hangs_under_the_library_times_out_and_gives_up_its_channel():
+@contextlib.asynccontextmanager
+async def publish_that_hangs() -> AsyncIterator[tuple[_ConnectionDiedUnderTheWrite, Publisher, asyncio.Future[str]]]:
+    """A publish under way on an exchange that never writes it; released at the end so the loop can close."""
     channel = _ConnectionDiedUnderTheWrite()
     publisher = Publisher(None, LoopClock())
     publisher.attach(channel, channel)
-    started = asyncio.get_running_loop().time()
     publish = asyncio.ensure_future(publisher.publish(WorkMessage("op_00000001", 0.0), timeout=PUBLISH_TIMEOUT))
     try:
-        done, _ = await asyncio.wait({publish}, timeout=3 * PUBLISH_TIMEOUT)  # virtual seconds
-        assert done, "the publish was still waiting three timeouts later"
-        with pytest.raises(asyncio.TimeoutError):
-            publish.result()
-        assert asyncio.get_running_loop().time() - started == pytest.approx(PUBLISH_TIMEOUT)
-        assert not publisher.ready  # nothing more goes out on that channel: the link opens a new session
+        await channel.entered.wait()
+        yield channel, publisher, publish
     finally:
         channel.released.set()
+
+
+async def ended(publish: asyncio.Future[str]) -> asyncio.Future[str]:
+    done, _ = await asyncio.wait({publish}, timeout=3 * PUBLISH_TIMEOUT)  # virtual seconds
+    assert done, "the publish was still waiting three timeouts later"
+    return publish
+
+
+@pytest.mark.looptime
+async def test_a_publish_that_hangs_under_the_library_times_out_and_gives_up_its_channel():
+    started = asyncio.get_running_loop().time()
+    async with publish_that_hangs() as (_, publisher, publish):
+        with pytest.raises(asyncio.TimeoutError):
+            (await ended(publish)).result()
+        assert asyncio.get_running_loop().time() - started == pytest.approx(PUBLISH_TIMEOUT)
+        assert not publisher.ready  # nothing more goes out on that channel: the link opens a new session
 
 
 @pytest.mark.looptime
 async def test_a_publish_waiting_on_a_session_the_link_dropped_fails_at_once():
     # Its row is then published again on the new session once the relay's lease on it runs out.
-    channel = _ConnectionDiedUnderTheWrite()
-    publisher = Publisher(None, LoopClock())
-    publisher.attach(channel, channel)
     started = asyncio.get_running_loop().time()
-    publish = asyncio.ensure_future(publisher.publish(WorkMessage("op_00000001", 0.0), timeout=PUBLISH_TIMEOUT))
-    try:
-        await channel.entered.wait()  # the publish is under way
+    async with publish_that_hangs() as (_, publisher, publish):
         publisher.detach()
-        done, _ = await asyncio.wait({publish}, timeout=3 * PUBLISH_TIMEOUT)
-        assert done, "the publish was still waiting three timeouts later"
         with pytest.raises(BrokerUnavailable, match="lost before the publish was confirmed"):
-            publish.result()
+            (await ended(publish)).result()
         assert asyncio.get_running_loop().time() == started  # not a virtual second waited
-    finally:
-        channel.released.set()
