@@ -72,17 +72,25 @@ class Publisher:
             if not sending.done():
                 sending.cancel()
         if sending in done:
-            sending.result()  # a nack, a return or a closed channel raises here
+            try:
+                sending.result()  # a nack, a return or a closed channel raises here
+            except asyncio.TimeoutError:  # aio-pika's own confirm timeout, a hair before ours
+                self._give_up(channel)
+                raise
             return key
         # Not awaited: on a dead connection a publish may not end even when cancelled (seen with aiormq 6.9), and
         # its channel is not used again either way.
         sending.add_done_callback(drop_outcome)
         if lost is not None and lost.done():
             raise BrokerUnavailable("the broker session was lost before the publish was confirmed")
-        if channel is not None and self.channel is channel:
-            self.detach()  # nothing more goes out on it
-            asyncio.get_running_loop().create_task(_close_quietly(channel))
+        self._give_up(channel)
         raise asyncio.TimeoutError(f"no confirm within {timeout:g} s")
+
+    def _give_up(self, channel: Any) -> None:
+        """A confirm that never came: nothing more goes out on that channel, and it is closed."""
+        if channel is not None and self.channel is channel:
+            self.detach()
+            asyncio.get_running_loop().create_task(_close_quietly(channel))
 
 
 async def _close_quietly(channel: Any) -> None:

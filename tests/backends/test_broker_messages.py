@@ -169,3 +169,21 @@ async def test_a_publish_waiting_on_a_session_the_link_dropped_fails_at_once():
         with pytest.raises(BrokerUnavailable, match="lost before the publish was confirmed"):
             (await ended(publish)).result()
         assert asyncio.get_running_loop().time() == started  # not a virtual second waited
+
+
+class _ConfirmTimesOut(_ConnectionDiedUnderTheWrite):
+    """An exchange whose own confirm timeout fires (aio-pika raises asyncio.TimeoutError from the publish)."""
+
+    async def publish(self, message: Any, routing_key: str, *, timeout: float) -> None:
+        await asyncio.sleep(timeout / 2)  # virtual time: the library's countdown, shorter than ours here
+        raise asyncio.TimeoutError
+
+
+@pytest.mark.looptime
+async def test_a_confirm_timeout_raised_by_the_library_also_gives_up_its_channel():
+    channel = _ConfirmTimesOut()
+    publisher = Publisher(None, LoopClock())
+    publisher.attach(channel, channel)
+    with pytest.raises(asyncio.TimeoutError):
+        await publisher.publish(WorkMessage("op_00000001", 0.0), timeout=PUBLISH_TIMEOUT)
+    assert not publisher.ready  # a confirm channel that timed out once times out for good: the link reconnects
