@@ -132,9 +132,10 @@ def raise_outside_tasks(error: type[BaseException]) -> None:
     """From a signal handler: raise `error` now, or, when the handler interrupted an event loop, from a callback of
     that loop. Raised inside a task's step it would also be stored on that task, which asyncio then reports as a
     "Task exception was never retrieved" traceback when the abandoned task is collected."""
-    loop = asyncio._get_running_loop()
-    if loop is None or loop.is_closed():
-        raise error
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop is running: raise it here, as a plain handler would
+        raise error from None
 
     def raise_it() -> None:
         raise error
