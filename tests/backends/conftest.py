@@ -124,6 +124,11 @@ class Cluster:
                                      log, env)
         return Replica(proc, url, log)
 
+    async def xb_bound(self, replica: Replica, x: str) -> bool:
+        """Whether `replica` answers X's XB mode as BIND (the polling API every replica serves)."""
+        async with self.http.get(f"{replica.url}/v1/numbers/{x}") as response:
+            return (await response.json())["xb"]["status"] == "BIND"
+
     async def numbers(self, count: int) -> list[str]:
         async with self.http.get(f"{self.provider_url}/v1/numbers") as response:
             return [n["x"] for n in (await response.json())["numbers"][:count]]

@@ -125,11 +125,7 @@ async def test_a_core_on_sqlite_binds_through_the_broker(sqlite_broker_cluster: 
                              "action": {"kind": "status", "status": 503}, "when": {"first": 1}})
     async with cluster.http.post(f"{replica.url}/v1/numbers/{x}/xb", json={"b": B}) as response:
         assert response.status == 202
-
-    async def bound() -> bool:
-        async with cluster.http.get(f"{replica.url}/v1/numbers/{x}") as response:
-            return (await response.json())["xb"]["status"] == "BIND"
-    await poll(bound, "the retried bind to finish")
+    await poll(lambda: cluster.xb_bound(replica, x), "the retried bind to finish")
     [op] = [op for op in cluster.operations(x) if op["kind"] == "bind"]
     [held] = await cluster.active_bindings(x)
     assert (op["state"], op["attempts"], op["binding_id"]) == ("done", 1, held["binding_id"])
@@ -170,17 +166,13 @@ async def test_a_replica_whose_broker_connection_is_cut_reconnects_and_its_retri
             await cluster.add_fault({"match": {"operation": "create_binding", "x": x},
                                      "action": {"kind": "status", "status": 503}, "when": {"first": 1}})
 
-        async def bound(x: str) -> bool:
-            async with cluster.http.get(f"{replica.url}/v1/numbers/{x}") as response:
-                return (await response.json())["xb"]["status"] == "BIND"
-
         async with cluster.http.post(f"{replica.url}/v1/numbers/{first}/xb", json={"b": B}) as response:
             assert response.status == 202
-        await poll(lambda: bound(first), "the first bind to finish")
+        await poll(lambda: cluster.xb_bound(replica, first), "the first bind to finish")
         proxy.cut()  # the replica's connection (publishing and consuming) is gone; it reconnects by itself
         async with cluster.http.post(f"{replica.url}/v1/numbers/{second}/xb", json={"b": B}) as response:
             assert response.status == 202
-        await poll(lambda: bound(second), "the second bind to finish after the reconnect")
+        await poll(lambda: cluster.xb_bound(replica, second), "the second bind to finish after the reconnect")
         [op] = [op for op in cluster.operations(second) if op["kind"] == "bind"]
         [held] = await cluster.active_bindings(second)
         assert (op["state"], op["attempts"], op["binding_id"]) == ("done", 1, held["binding_id"])

@@ -55,8 +55,7 @@ async def test_one_replica_binds_through_the_broker_and_its_retries_come_back_as
     assert op["binding_id"] == held["binding_id"]
     assert await create_calls(cluster, x) == [503, 503, 201]
     assert moves(cluster, x) == [("NOT_BIND", "OPERATION"), ("OPERATION", "BIND")]
-    async with cluster.http.get(f"{replica.url}/v1/numbers/{x}") as response:
-        assert (await response.json())["xb"]["status"] == "BIND"
+    assert await cluster.xb_bound(replica, x)
     await poll(lambda: _true(outbox_size(cluster.db_url) == 0), "the relay to empty the outbox")
 
 

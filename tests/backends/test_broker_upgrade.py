@@ -25,10 +25,7 @@ async def test_an_operation_queued_in_the_table_runs_when_a_replica_starts_with_
 
     replica = await cluster.replica("with-broker")
 
-    async def bound() -> bool:
-        async with cluster.http.get(f"{replica.url}/v1/numbers/{x}") as response:
-            return (await response.json())["xb"]["status"] == "BIND"
-    await poll(bound, "the operation queued in the table to be delivered and bound")
+    await poll(lambda: cluster.xb_bound(replica, x), "the operation queued in the table to be delivered and bound")
     [op] = [op for op in cluster.operations(x) if op["kind"] == "bind"]
     [held] = await cluster.active_bindings(x)
     assert (op["id"], op["state"], op["binding_id"]) == (queued.id, "done", held["binding_id"])
