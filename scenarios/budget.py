@@ -188,9 +188,12 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
     """Run `work` to its end on `loop`; after `seconds` of real time (None: no bound) cancel it and raise
     WallGuardExpired. The timer is a thread: a callback on the loop itself would run on virtual time (which a busy
     loop stops) and keep a looptime loop from ever idling."""
-    if seconds is None:
-        return loop.run_until_complete(work)
     task = asyncio.ensure_future(work, loop=loop)
+    if seconds is None:
+        try:
+            return loop.run_until_complete(task)
+        finally:
+            _abandon_if_pending(task)
     fired = threading.Event()
 
     def on_loop(callback: Callable[[], Any]) -> None:
@@ -228,3 +231,18 @@ def run_guarded(loop: asyncio.AbstractEventLoop, work: Awaitable[T], seconds: fl
         finished = True
         for token in list(timers):
             _WATCHDOG.cancel(token)
+        _abandon_if_pending(task)
+
+
+def _abandon_if_pending(task: asyncio.Future[Any]) -> None:
+    """Work left unfinished (Ctrl-C, a stopped loop) is cancelled, and its outcome retrieved: a later run of the
+    loop (a teardown) would otherwise resume it against closed clients, and asyncio would print its error as a
+    "Task exception was never retrieved" traceback."""
+    if not task.done():
+        task.cancel()
+        task.add_done_callback(_retrieve)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
